@@ -59,7 +59,7 @@ export interface Status {
   reason?: string;
   code?: number;
   metadata?: { resourceVersion?: string; continue?: string };
-  details?: { causes?: { message?: string }[]; retryAfterSeconds?: number };
+  details?: { causes?: { reason?: string; message?: string; field?: string }[]; retryAfterSeconds?: number };
 }
 
 /** The annotation that marks the end of a watch-list's initial events. */

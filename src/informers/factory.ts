@@ -1,0 +1,81 @@
+// The shared informer factory: one informer (one list+watch) per resource, however many
+// consumers ask for it. Resources are resolved through discovery, so any served resource,
+// CRDs included, can be cached on demand.
+import type { KubeClient } from "./client.ts";
+import { Discovery } from "./discovery.ts";
+import type { ReflectorLogger } from "./reflector.ts";
+import { type InformerStatus, type ResourceInfo, SharedInformer, type SharedInformerOptions } from "./shared-informer.ts";
+import { type GroupVersionResource, gvrString } from "./types.ts";
+
+export type FactoryOptions = Pick<
+  SharedInformerOptions,
+  "namespace" | "transform" | "handlerQueueLimit" | "reflector" | "logger"
+> & { discovery?: Discovery; logger?: ReflectorLogger };
+
+export class SharedInformerFactory {
+  readonly client: KubeClient;
+  readonly discovery: Discovery;
+  private readonly opts: FactoryOptions;
+  private readonly byResource = new Map<string, SharedInformer>();
+  private started = false;
+
+  constructor(client: KubeClient, opts: FactoryOptions = {}) {
+    this.client = client;
+    this.opts = opts;
+    this.discovery = opts.discovery ?? new Discovery(client);
+  }
+
+  /** The informer for a resource, created on first use; throws UnknownResourceError. */
+  async informerFor(gvr: GroupVersionResource): Promise<SharedInformer> {
+    const existing = this.byResource.get(gvrString(gvr));
+    if (existing) return existing;
+    const info = await this.discovery.resolve(gvr);
+    return this.informerForResource(info);
+  }
+
+  /** The informer for a resource whose kind and scope are already known (no discovery). */
+  informerForResource(info: ResourceInfo): SharedInformer {
+    const key = gvrString(info);
+    let informer = this.byResource.get(key);
+    if (!informer) {
+      informer = new SharedInformer({ ...this.opts, client: this.client, resource: info });
+      this.byResource.set(key, informer);
+      // Informers created after start() begin at once, so on-demand resources just work.
+      if (this.started) informer.start();
+    }
+    return informer;
+  }
+
+  /** Looks up an informer without creating one. */
+  get(gvr: GroupVersionResource): SharedInformer | undefined {
+    return this.byResource.get(gvrString(gvr));
+  }
+
+  informers(): SharedInformer[] {
+    return [...this.byResource.values()];
+  }
+
+  start(): void {
+    this.started = true;
+    for (const informer of this.byResource.values()) informer.start();
+  }
+
+  /**
+   * Waits until every started informer has synced, or the timeout passes. Resolves with each
+   * informer's synced state.
+   */
+  async waitForCacheSync(timeoutMs?: number): Promise<Map<string, boolean>> {
+    const started = this.informers().filter((i) => i.isStarted);
+    const results = await Promise.all(started.map((i) => i.waitForSync(timeoutMs)));
+    return new Map(started.map((i, n) => [gvrString(i.resource), results[n]!]));
+  }
+
+  status(): InformerStatus[] {
+    return this.informers().map((i) => i.status());
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.informers().map((i) => i.stop()));
+    this.client.close();
+  }
+}

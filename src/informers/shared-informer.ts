@@ -1,0 +1,179 @@
+// A shared informer: one reflector (one list+watch) feeding one indexed store, with any
+// number of event handlers, each behind its own bounded queue.
+import type { KubeClient } from "./client.ts";
+import { type EventHandler, HandlerRegistration, type QueuedEvent } from "./handler-queue.ts";
+import { defaultIndexers } from "./indexers.ts";
+import { Lister } from "./lister.ts";
+import { Reflector, type ReflectorLogger, type ReflectorOptions, type ReflectorStatus } from "./reflector.ts";
+import { type Indexers, Store, type StoreDelta } from "./store.ts";
+import { stripBulkyMetadata } from "./transform.ts";
+import type { GroupVersionResource, KubeObject } from "./types.ts";
+import { objectKey } from "./types.ts";
+
+export interface ResourceInfo extends GroupVersionResource {
+  kind: string;
+  namespaced: boolean;
+}
+
+export interface SharedInformerOptions {
+  client: KubeClient;
+  resource: ResourceInfo;
+  /** Watch one namespace only. */
+  namespace?: string;
+  /** Extra indexers on top of the defaults for the resource. */
+  indexers?: Indexers;
+  /** Runs before the store; defaults to stripping managedFields and last-applied. */
+  transform?: (obj: KubeObject) => KubeObject;
+  /** Default per-handler queue bound. */
+  handlerQueueLimit?: number;
+  reflector?: Partial<Omit<ReflectorOptions, "client" | "gvr" | "namespace" | "target" | "transform">>;
+  logger?: ReflectorLogger;
+}
+
+export interface InformerStatus extends ReflectorStatus {
+  kind: string;
+  objects: number;
+  handlers: number;
+  /** Changes applied to the store (adds, updates, deletes), for rates in metrics. */
+  eventsApplied: number;
+}
+
+export class SharedInformer {
+  readonly resource: ResourceInfo;
+  readonly store: Store;
+  readonly lister: Lister;
+  private readonly reflector: Reflector;
+  private readonly registrations = new Set<HandlerRegistration>();
+  private readonly handlerQueueLimit: number;
+  private readonly logger: ReflectorLogger | undefined;
+  private started = false;
+  private eventsApplied = 0;
+
+  constructor(opts: SharedInformerOptions) {
+    this.resource = opts.resource;
+    this.store = new Store({ ...defaultIndexers(opts.resource.resource), ...opts.indexers });
+    this.lister = new Lister(this.store);
+    this.handlerQueueLimit = opts.handlerQueueLimit ?? 10_000;
+    this.logger = opts.logger;
+    this.reflector = new Reflector({
+      ...opts.reflector,
+      client: opts.client,
+      gvr: opts.resource,
+      namespace: opts.namespace,
+      transform: opts.transform ?? stripBulkyMetadata,
+      target: this.target(),
+      logger: opts.logger,
+    });
+    void this.reflector.waitForSync().then(() => {
+      for (const reg of this.registrations) reg.enqueue({ type: "SYNCED" });
+    });
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.reflector.start();
+  }
+
+  stop(): Promise<void> {
+    for (const reg of this.registrations) reg.remove();
+    this.registrations.clear();
+    return this.reflector.stop();
+  }
+
+  get isStarted(): boolean {
+    return this.started;
+  }
+
+  hasSynced(): boolean {
+    return this.reflector.hasSynced();
+  }
+
+  /** Resolves true when synced, false when the timeout passes first. */
+  async waitForSync(timeoutMs?: number): Promise<boolean> {
+    if (this.hasSynced()) return true;
+    if (timeoutMs === undefined) {
+      await this.reflector.waitForSync();
+      return true;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.reflector.waitForSync().then(() => true as const), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  get lastSyncResourceVersion(): string {
+    return this.reflector.lastSyncResourceVersion;
+  }
+
+  status(): InformerStatus {
+    return {
+      ...this.reflector.status(),
+      kind: this.resource.kind,
+      objects: this.store.size,
+      handlers: this.registrations.size,
+      eventsApplied: this.eventsApplied,
+    };
+  }
+
+  addIndexers(indexers: Indexers): void {
+    this.store.addIndexers(indexers);
+  }
+
+  /**
+   * Registers a handler. Objects already cached are delivered first as ADDED with
+   * isInitial = true; the registration's hasSynced() turns true once that replay (and the
+   * informer's first sync) has been delivered. Registering the same handler twice gives two
+   * independent registrations.
+   */
+  addEventHandler(handler: EventHandler, opts: { queueLimit?: number } = {}): HandlerRegistration {
+    const reg = new HandlerRegistration(handler, opts.queueLimit ?? this.handlerQueueLimit, (err) =>
+      this.logger?.warn({ resource: this.resource.resource, err: String(err) }, "event handler failed"),
+    );
+    // The replay is a snapshot of references taken in the same turn as the registration, so
+    // every later change reaches the queue after it: nothing is missed or doubled.
+    if (this.store.size) reg.enqueueReplay(Array.from(this.store.values()));
+    if (this.hasSynced()) reg.enqueue({ type: "SYNCED" });
+    this.registrations.add(reg);
+    return reg;
+  }
+
+  removeEventHandler(reg: HandlerRegistration): void {
+    reg.remove();
+    this.registrations.delete(reg);
+  }
+
+  private dispatch(delta: StoreDelta | undefined): void {
+    if (!delta) return;
+    this.eventsApplied++;
+    if (this.registrations.size === 0) return;
+    const event: QueuedEvent =
+      delta.type === "ADDED" ? { type: "ADDED", object: delta.object, initial: false } : delta;
+    for (const reg of this.registrations) reg.enqueue(event);
+  }
+
+  private target() {
+    return {
+      beginReplace: () => {
+        const session = this.store.beginReplace();
+        return {
+          put: (obj: KubeObject) => this.dispatch(session.put(obj)),
+          finish: () => {
+            for (const delta of session.finish()) this.dispatch(delta);
+          },
+        };
+      },
+      upsert: (obj: KubeObject) => this.dispatch(this.store.upsert(obj)),
+      remove: (obj: KubeObject) => {
+        const delta = this.store.remove(objectKey(obj));
+        // Report the final state the watch sent, which is newer than what was cached.
+        if (delta) this.dispatch({ type: "DELETED", object: obj, tombstone: false });
+      },
+    };
+  }
+}
