@@ -219,6 +219,7 @@ export class Reflector {
   private async backoffSleep(err: unknown): Promise<void> {
     let delay = this.backoff.nextDelayMs();
     if (err instanceof ApiError && err.retryAfterSeconds) delay = Math.max(delay, err.retryAfterSeconds * 1000);
+    this.log.debug({ resource: this.name, delayMs: delay }, "backing off");
     this.setState("backoff");
     await sleep(delay, this.abort.signal);
   }

@@ -17,6 +17,11 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 
 mkdir -p "$bin"
+# One build at a time per cache (clusters in several directories share it).
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$KGQL_CLUSTER_CACHE/.build.lock"
+  flock -n 9 || { step "waiting for another build of $KGQL_CLUSTER_CACHE"; flock 9; }
+fi
 export CGO_ENABLED=0
 k8s_ldflags="-s -w -X k8s.io/component-base/version.gitVersion=${K8S_VERSION} -X k8s.io/component-base/version.gitMajor=${K8S_MAJOR} -X k8s.io/component-base/version.gitMinor=${K8S_MINOR} -X k8s.io/component-base/version.gitTreeState=clean"
 
