@@ -4,7 +4,12 @@ import { ApiError } from "./client.ts";
 /** 410 Gone / reason Expired: an RV or continue token the server no longer has. */
 export function isExpired(err: unknown): boolean {
   if (!(err instanceof ApiError)) return false;
-  return err.status === 410 || err.body?.code === 410 || err.body?.reason === "Expired" || err.body?.reason === "Gone";
+  return (
+    err.status === 410 ||
+    err.body?.code === 410 ||
+    err.body?.reason === "Expired" ||
+    err.body?.reason === "Gone"
+  );
 }
 
 /**
@@ -29,5 +34,11 @@ export function isTooManyRequests(err: unknown): boolean {
 
 /** A server that does not support watch-list rejects the request itself (4xx other than 410/429). */
 export function isWatchListRejected(err: unknown): boolean {
-  return err instanceof ApiError && err.status >= 400 && err.status < 500 && err.status !== 410 && err.status !== 429;
+  return (
+    err instanceof ApiError &&
+    err.status >= 400 &&
+    err.status < 500 &&
+    err.status !== 410 &&
+    err.status !== 429
+  );
 }

@@ -50,16 +50,15 @@ export class KubeClient {
   readonly server: URL;
   private readonly kubeConfig: KubeConfig;
   private readonly agent: http.Agent;
-  private readonly tlsOptions: https.RequestOptions;
   /** Counts requests by verb, for cache-status and metrics. */
-  readonly requestCounts: Record<Verb, number> = { list: 0, watch: 0, get: 0 };
+  readonly requestCounts: Record<Verb | "create", number> = { list: 0, watch: 0, get: 0, create: 0 };
 
   private constructor(kubeConfig: KubeConfig, tlsOptions: https.RequestOptions) {
     const cluster = kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error("the kubeconfig has no current cluster (set current-context or pass --context)");
+    if (!cluster)
+      throw new Error("the kubeconfig has no current cluster (set current-context or pass --context)");
     this.kubeConfig = kubeConfig;
     this.server = new URL(cluster.server);
-    this.tlsOptions = tlsOptions;
     const agentOptions = { keepAlive: true, maxSockets: 256 };
     this.agent =
       this.server.protocol === "https:"
@@ -92,7 +91,11 @@ export class KubeClient {
     const url = new URL(path, this.server);
     for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
     this.requestCounts[verb]++;
-    const headers = { ...(await this.authHeaders()), Accept: "application/json", "Accept-Encoding": "identity" };
+    const headers = {
+      ...(await this.authHeaders()),
+      Accept: "application/json",
+      "Accept-Encoding": "identity",
+    };
     const mod = url.protocol === "https:" ? https : http;
     return new Promise<KubeResponse>((resolve, reject) => {
       const req = mod.request(url, { method: "GET", headers, agent: this.agent, signal }, (res) =>
@@ -108,6 +111,29 @@ export class KubeClient {
     const res = await this.request("get", path, query, signal);
     const text = await readText(res.body);
     if (res.status !== 200) throw new ApiError(res.status, parseStatus(text), `GET ${path}`);
+    return JSON.parse(text) as T;
+  }
+
+  /** POST a small JSON document (TokenReview, SubjectAccessReview) and parse the answer. */
+  async postJSON<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+    const url = new URL(path, this.server);
+    const payload = Buffer.from(JSON.stringify(body));
+    const headers = {
+      ...(await this.authHeaders()),
+      Accept: "application/json",
+      "Content-Type": "application/json",
+      "Content-Length": payload.length,
+    };
+    const mod = url.protocol === "https:" ? https : http;
+    this.requestCounts.create++;
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = mod.request(url, { method: "POST", headers, agent: this.agent, signal }, resolve);
+      req.on("error", reject);
+      req.end(payload);
+    });
+    const text = await readText(res);
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) throw new ApiError(status, parseStatus(text), `POST ${path}`);
     return JSON.parse(text) as T;
   }
 

@@ -15,7 +15,11 @@ interface APIResourceList {
   resources: { name: string; kind: string; namespaced: boolean; verbs?: string[]; shortNames?: string[] }[];
 }
 interface APIGroupList {
-  groups: { name: string; versions: { groupVersion: string; version: string }[]; preferredVersion?: { version: string } }[];
+  groups: {
+    name: string;
+    versions: { groupVersion: string; version: string }[];
+    preferredVersion?: { version: string };
+  }[];
 }
 
 /** An unknown group/version/resource; the message lists close matches. */
@@ -54,11 +58,15 @@ export class Discovery {
     const find = (list: ApiResource[]) =>
       list.find((r) => r.group === gvr.group && r.version === gvr.version && r.resource === gvr.resource);
     let found = find(await this.resources());
-    if (!found && Date.now() - this.loadedAt > this.refreshMinIntervalMs) found = find(await this.resources(true));
+    if (!found && Date.now() - this.loadedAt > this.refreshMinIntervalMs)
+      found = find(await this.resources(true));
     if (!found) {
       const all = await this.resources();
       const similar = all
-        .filter((r) => r.resource === gvr.resource || r.group === gvr.group || r.kind.toLowerCase() === gvr.resource)
+        .filter(
+          (r) =>
+            r.resource === gvr.resource || r.group === gvr.group || r.kind.toLowerCase() === gvr.resource,
+        )
         .slice(0, 5)
         .map((r) => `${r.group ? `${r.group}/` : ""}${r.version}/${r.resource}`);
       throw new UnknownResourceError(gvr, similar);
@@ -70,17 +78,20 @@ export class Discovery {
   }
 
   private async load(): Promise<ApiResource[]> {
-    const core = this.client.getJSON<{ versions: string[] }>("/api");
-    const groups = this.client.getJSON<APIGroupList>("/apis");
-    const lists: Promise<{ list: APIResourceList; group: string; version: string; preferred: boolean }>[] = [];
-    for (const version of (await core).versions) {
+    const [core, groups] = await Promise.all([
+      this.client.getJSON<{ versions: string[] }>("/api"),
+      this.client.getJSON<APIGroupList>("/apis"),
+    ]);
+    const lists: Promise<{ list: APIResourceList; group: string; version: string; preferred: boolean }>[] =
+      [];
+    for (const version of core.versions) {
       lists.push(
         this.client
           .getJSON<APIResourceList>(`/api/${version}`)
           .then((list) => ({ list, group: "", version, preferred: true })),
       );
     }
-    for (const g of (await groups).groups) {
+    for (const g of groups.groups) {
       for (const v of g.versions) {
         const preferred = (g.preferredVersion?.version ?? g.versions[0]?.version) === v.version;
         lists.push(

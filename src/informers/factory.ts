@@ -4,7 +4,12 @@
 import type { KubeClient } from "./client.ts";
 import { Discovery } from "./discovery.ts";
 import type { ReflectorLogger } from "./reflector.ts";
-import { type InformerStatus, type ResourceInfo, SharedInformer, type SharedInformerOptions } from "./shared-informer.ts";
+import {
+  type InformerStatus,
+  type ResourceInfo,
+  SharedInformer,
+  type SharedInformerOptions,
+} from "./shared-informer.ts";
 import { type GroupVersionResource, gvrString } from "./types.ts";
 
 export type FactoryOptions = Pick<

@@ -121,7 +121,10 @@ export class ListStreamParser {
 
   private endCapture(chunk: Buffer, end: number): void {
     this.pieces.push(chunk.subarray(this.captureStart, end));
-    const text = this.pieces.length === 1 ? this.pieces[0]!.toString("utf8") : Buffer.concat(this.pieces).toString("utf8");
+    const text =
+      this.pieces.length === 1
+        ? this.pieces[0]!.toString("utf8")
+        : Buffer.concat(this.pieces).toString("utf8");
     const kind = this.capturing;
     this.scalar = false;
     this.pieces = [];

@@ -3,7 +3,12 @@
 // recovers from every failure without ever giving up. It reports its state instead.
 //
 // Behaviour follows client-go's tools/cache reflector; see ../shared/informer-semantics.md.
-import { isExpired, isTooLargeResourceVersion, isTooManyRequests, isWatchListRejected } from "./api-errors.ts";
+import {
+  isExpired,
+  isTooLargeResourceVersion,
+  isTooManyRequests,
+  isWatchListRejected,
+} from "./api-errors.ts";
 import { Backoff, type BackoffOptions, sleep } from "./backoff.ts";
 import {
   ApiError,
@@ -53,6 +58,8 @@ export interface ReflectorStatus {
   /** Watches opened after the first one (clean closes, drops, stalls, errors). */
   watchRestarts: number;
   stalls: number;
+  /** Watches that ended with 410 (HTTP or ERROR event): the RV was too old, a relist followed. */
+  expired: number;
   usingWatchList: boolean;
 }
 
@@ -141,6 +148,7 @@ export class Reflector {
       relists: 0,
       watchRestarts: 0,
       stalls: 0,
+      expired: 0,
       usingWatchList: this.watchListEnabled,
     };
   }
@@ -203,6 +211,7 @@ export class Reflector {
       // The watch's RV is gone from the server's history: relist, starting from the last
       // synced RV (a list at an RV means "at least as fresh"), at once.
       this.log.info({ resource: this.name, err: this.st.lastError }, "watch expired; relisting");
+      this.st.expired++;
       this.needsList = true;
       return;
     }
@@ -211,14 +220,18 @@ export class Reflector {
       await this.backoffSleep(err);
       return;
     }
-    this.log.warn({ resource: this.name, err: this.st.lastError }, "list/watch failed; retrying after backoff");
+    this.log.warn(
+      { resource: this.name, err: this.st.lastError },
+      "list/watch failed; retrying after backoff",
+    );
     this.needsList = true;
     await this.backoffSleep(err);
   }
 
   private async backoffSleep(err: unknown): Promise<void> {
     let delay = this.backoff.nextDelayMs();
-    if (err instanceof ApiError && err.retryAfterSeconds) delay = Math.max(delay, err.retryAfterSeconds * 1000);
+    if (err instanceof ApiError && err.retryAfterSeconds)
+      delay = Math.max(delay, err.retryAfterSeconds * 1000);
     this.log.debug({ resource: this.name, delayMs: delay }, "backing off");
     this.setState("backoff");
     await sleep(delay, this.abort.signal);
@@ -239,10 +252,16 @@ export class Reflector {
         // Once the initial events were applied the stream is an ordinary watch, and so are its failures.
         if (this.stopped || !this.needsList) throw err;
         if (isWatchListRejected(err)) {
-          this.log.info({ resource: this.name, err: String(err) }, "server rejected watch-list; using list+watch");
+          this.log.info(
+            { resource: this.name, err: String(err) },
+            "server rejected watch-list; using list+watch",
+          );
           this.watchListEnabled = false;
         } else {
-          this.log.warn({ resource: this.name, err: String(err) }, "watch-list failed; falling back to a list");
+          this.log.warn(
+            { resource: this.name, err: String(err) },
+            "watch-list failed; falling back to a list",
+          );
         }
         this.st.usingWatchList = false;
       }
@@ -261,7 +280,7 @@ export class Reflector {
       let cont: string | undefined;
       let listRV = "";
       try {
-        do {
+        for (;;) {
           const query = cont ? { limit, continue: cont } : { resourceVersion: rv, limit };
           let page: { resourceVersion: string; continue: string | undefined };
           try {
@@ -276,7 +295,8 @@ export class Reflector {
           }
           listRV = page.resourceVersion;
           cont = page.continue;
-        } while (cont);
+          if (!cont) break;
+        }
       } catch (err) {
         if (rv !== "" && (isExpired(err) || isTooLargeResourceVersion(err))) {
           // The RV we asked for is gone or not reached yet: ask for a consistent read at once.
@@ -359,6 +379,7 @@ export class Reflector {
       if (res.status !== 200) throw await errorFromResponse(res, `watch ${this.name}`);
       streaming = true;
       if (!initial) this.setState("watching");
+      this.markHealthy();
       const parser = new WatchLineParser((event) => {
         events++;
         if (this.applyEvent(event, replace)) {
@@ -388,8 +409,12 @@ export class Reflector {
       // A stream cut after it opened is a closed watch (client-go treats a reset connection
       // as EOF): re-watch from the last RV. Errors before the stream opened are real failures.
       const brokenStream =
-        streaming && !(err instanceof ExpiredWatchError) && !(err instanceof ApiError) && !(err instanceof SyntaxError);
-      if (brokenStream && !replace) return events === 0 && Date.now() - opened < SHORT_WATCH_MS ? "short" : "closed";
+        streaming &&
+        !(err instanceof ExpiredWatchError) &&
+        !(err instanceof ApiError) &&
+        !(err instanceof SyntaxError);
+      if (brokenStream && !replace)
+        return events === 0 && Date.now() - opened < SHORT_WATCH_MS ? "short" : "closed";
       throw err;
     } finally {
       clearTimeout(stallTimer);
@@ -431,7 +456,9 @@ export class Reflector {
         throw new ApiError(status.code ?? 500, status, `watch ${this.name} sent an error event`);
       }
       default:
-        throw new Error(`watch ${this.name}: unknown event type ${JSON.stringify((event as WatchEvent).type)}`);
+        throw new Error(
+          `watch ${this.name}: unknown event type ${JSON.stringify((event as WatchEvent).type)}`,
+        );
     }
   }
 

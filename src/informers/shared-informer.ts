@@ -44,6 +44,7 @@ export class SharedInformer {
   readonly lister: Lister;
   private readonly reflector: Reflector;
   private readonly registrations = new Set<HandlerRegistration>();
+  private readonly syncListeners = new Set<(delta: StoreDelta) => void>();
   private readonly handlerQueueLimit: number;
   private readonly logger: ReflectorLogger | undefined;
   private started = false;
@@ -143,6 +144,17 @@ export class SharedInformer {
     return reg;
   }
 
+  /**
+   * A listener called synchronously, in the same turn the store changes. Unlike handlers it has
+   * no queue: it is for fan-out layers (subscriptions) that keep their own bounded buffers and
+   * need a snapshot of the store that lines up exactly with the events that follow it. It must
+   * be cheap and must not throw (exceptions are caught and logged). Returns an unsubscribe.
+   */
+  addSyncListener(listener: (delta: StoreDelta) => void): () => void {
+    this.syncListeners.add(listener);
+    return () => this.syncListeners.delete(listener);
+  }
+
   removeEventHandler(reg: HandlerRegistration): void {
     reg.remove();
     this.registrations.delete(reg);
@@ -151,6 +163,13 @@ export class SharedInformer {
   private dispatch(delta: StoreDelta | undefined): void {
     if (!delta) return;
     this.eventsApplied++;
+    for (const listener of this.syncListeners) {
+      try {
+        listener(delta);
+      } catch (err) {
+        this.logger?.warn({ resource: this.resource.resource, err: String(err) }, "sync listener failed");
+      }
+    }
     if (this.registrations.size === 0) return;
     const event: QueuedEvent =
       delta.type === "ADDED" ? { type: "ADDED", object: delta.object, initial: false } : delta;

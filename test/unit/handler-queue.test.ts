@@ -3,7 +3,9 @@ import { test } from "node:test";
 import { HandlerRegistration } from "../../src/informers/handler-queue.ts";
 import type { KubeObject } from "../../src/informers/types.ts";
 
-const obj = (name: string, rv: string): KubeObject => ({ metadata: { name, uid: name, resourceVersion: rv } });
+const obj = (name: string, rv: string): KubeObject => ({
+  metadata: { name, uid: name, resourceVersion: rv },
+});
 const tick = () => new Promise((r) => setImmediate(r));
 async function until(cond: () => boolean, what: string) {
   for (let i = 0; i < 1000 && !cond(); i++) await tick();
@@ -48,7 +50,8 @@ test("overflow drops the queue and asks the handler to resync once, then continu
   );
   reg.enqueue({ type: "ADDED", object: obj("first", "1"), initial: false });
   await until(() => seen.length === 1, "the first event to block the handler");
-  for (let i = 0; i < 20; i++) reg.enqueue({ type: "ADDED", object: obj(`o${i}`, String(i)), initial: false });
+  for (let i = 0; i < 20; i++)
+    reg.enqueue({ type: "ADDED", object: obj(`o${i}`, String(i)), initial: false });
   assert.ok(reg.depth <= 6, `queue stays bounded (depth ${reg.depth})`);
   assert.equal(reg.stats.overflows, 4, "limit 5: overflows at the 6th, 10th, 14th and 18th queued event");
   release();
@@ -61,7 +64,11 @@ test("overflow drops the queue and asks the handler to resync once, then continu
 
 test("replayed objects do not count against the queue limit; hasSynced waits for the SYNCED marker", async () => {
   const seen: string[] = [];
-  const reg = new HandlerRegistration({ onAdd: (o, initial) => seen.push(`${o.metadata.name}:${initial}`) }, 2, () => {});
+  const reg = new HandlerRegistration(
+    { onAdd: (o, initial) => seen.push(`${o.metadata.name}:${initial}`) },
+    2,
+    () => {},
+  );
   reg.enqueueReplay([obj("a", "1"), obj("b", "2"), obj("c", "3"), obj("d", "4")]);
   reg.enqueue({ type: "SYNCED" });
   reg.enqueue({ type: "ADDED", object: obj("e", "5"), initial: false });
@@ -86,7 +93,8 @@ test("a throwing or rejecting handler is reported and does not stop delivery", a
     10,
     (err) => errors.push(err),
   );
-  for (const n of ["boom", "reject", "ok"]) reg.enqueue({ type: "ADDED", object: obj(n, "1"), initial: false });
+  for (const n of ["boom", "reject", "ok"])
+    reg.enqueue({ type: "ADDED", object: obj(n, "1"), initial: false });
   await until(() => seen.length === 3, "all events");
   assert.deepEqual(seen, ["boom", "reject", "ok"]);
   assert.equal(errors.length, 2);

@@ -24,7 +24,7 @@ const list = {
   metadata: { resourceVersion: "12", continue: 'tok"en}]' },
   items: [
     { metadata: { name: "a", labels: { "x]": "{y" } }, spec: { c: [1, 2, { d: null }] } },
-    { metadata: { name: "b\\\"" }, status: "ü ✓" },
+    { metadata: { name: 'b\\"' }, status: "ü ✓" },
     {},
   ],
   extra: 5,

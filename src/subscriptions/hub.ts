@@ -1,0 +1,240 @@
+// Fans one informer's changes out to many subscribers (one watch per kind, however many
+// subscribers), with a bounded history for resume and a bounded buffer per subscriber.
+//
+// The hub listens to the informer synchronously (addSyncListener), in the same turn the store
+// changes, so a snapshot of the store taken when a subscriber starts lines up exactly with the
+// events that follow: nothing is lost or doubled between the initial state and the stream.
+import type { SharedInformer } from "../informers/shared-informer.ts";
+import type { StoreDelta } from "../informers/store.ts";
+import type { KubeObject } from "../informers/types.ts";
+import { ChangeHistory, type HistoryEntry, parsePosition } from "./history.ts";
+import type { ObjectFilter, StreamEvent } from "./types.ts";
+
+export interface HubOptions {
+  /** Changes kept per kind for resume. */
+  historySize?: number;
+}
+
+export interface SubscribeOptions {
+  filter: ObjectFilter;
+  /** Emit the current matching objects as ADDED, then SYNCED, then live events. */
+  initial?: boolean;
+  /** Continue after this position (the resourceVersion of the last event the client saw). */
+  resumeFrom?: string;
+  /** Events buffered for a slow subscriber before it is resynced. */
+  bufferLimit?: number;
+}
+
+/**
+ * One subscriber's stream: an async iterator with a bounded buffer. When the buffer would
+ * overflow, its content is dropped and the subscriber receives RESYNC followed by the current
+ * state (ADDED…, SYNCED): its view is rebuilt instead of the gateway running out of memory.
+ */
+export class Subscription implements AsyncIterableIterator<StreamEvent> {
+  private buffer: StreamEvent[] = [];
+  private head = 0;
+  private waiting: ((r: IteratorResult<StreamEvent>) => void) | undefined;
+  private closed = false;
+  private resyncPending: string | undefined;
+  readonly bufferLimit: number;
+  readonly filter: ObjectFilter;
+  private readonly hub: ResourceEventHub;
+  readonly stats = { delivered: 0, resyncs: 0 };
+
+  constructor(hub: ResourceEventHub, filter: ObjectFilter, bufferLimit: number) {
+    this.hub = hub;
+    this.filter = filter;
+    this.bufferLimit = bufferLimit;
+  }
+
+  get depth(): number {
+    return this.buffer.length - this.head;
+  }
+
+  /** Called by the hub, synchronously, for each change that concerns this subscriber. */
+  push(event: StreamEvent): void {
+    if (this.closed || this.resyncPending) return;
+    if (this.waiting) {
+      const resolve = this.waiting;
+      this.waiting = undefined;
+      this.stats.delivered++;
+      resolve({ value: event, done: false });
+      return;
+    }
+    if (this.depth >= this.bufferLimit) {
+      this.buffer = [];
+      this.head = 0;
+      this.resyncPending = `fell more than ${this.bufferLimit} events behind`;
+      return;
+    }
+    this.buffer.push(event);
+  }
+
+  /** Replaces the buffer with RESYNC + current state (used for overflow and lost history). */
+  resync(reason: string): void {
+    this.stats.resyncs++;
+    this.buffer = [];
+    this.head = 0;
+    this.buffer.push({ type: "RESYNC", resourceVersion: this.hub.position(), reason });
+    this.buffer.push(...this.hub.snapshot(this.filter));
+  }
+
+  /** Appends events that bypass the bound (an initial state or a history replay). */
+  enqueueUnbounded(events: StreamEvent[]): void {
+    for (const e of events) this.buffer.push(e);
+  }
+
+  next(): Promise<IteratorResult<StreamEvent>> {
+    if (this.resyncPending) {
+      const reason = this.resyncPending;
+      this.resyncPending = undefined;
+      this.resync(reason);
+    }
+    if (this.head < this.buffer.length) {
+      const value = this.buffer[this.head]!;
+      this.buffer[this.head++] = undefined as unknown as StreamEvent;
+      if (this.head > 1024 && this.head * 2 > this.buffer.length) {
+        this.buffer = this.buffer.slice(this.head);
+        this.head = 0;
+      }
+      this.stats.delivered++;
+      return Promise.resolve({ value, done: false });
+    }
+    if (this.closed) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+    });
+  }
+
+  return(): Promise<IteratorResult<StreamEvent>> {
+    this.close();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.buffer = [];
+    this.head = 0;
+    this.hub.unsubscribe(this);
+    const resolve = this.waiting;
+    this.waiting = undefined;
+    resolve?.({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+export class ResourceEventHub {
+  readonly informer: SharedInformer;
+  private readonly subscribers = new Set<Subscription>();
+  private readonly history: ChangeHistory;
+  private pos = 0n;
+  private unlisten: (() => void) | undefined;
+
+  constructor(informer: SharedInformer, opts: HubOptions = {}) {
+    this.informer = informer;
+    this.history = new ChangeHistory(opts.historySize ?? 10_000);
+  }
+
+  get subscriberCount(): number {
+    return this.subscribers.size;
+  }
+
+  /** The current stream position: the highest resourceVersion seen. */
+  position(): string {
+    const synced = parsePosition(this.informer.lastSyncResourceVersion);
+    if (synced !== undefined && synced > this.pos) return synced.toString();
+    return this.pos.toString();
+  }
+
+  subscribe(opts: SubscribeOptions): Subscription {
+    this.listen();
+    const sub = new Subscription(this, opts.filter, opts.bufferLimit ?? 1000);
+    const from = parsePosition(opts.resumeFrom);
+    if (opts.resumeFrom !== undefined) {
+      const missed = from === undefined ? undefined : this.history.since(from);
+      if (missed) {
+        sub.enqueueUnbounded(this.replay(missed, opts.filter));
+        sub.enqueueUnbounded([{ type: "SYNCED", resourceVersion: this.position() }]);
+      } else sub.resync(`resourceVersion ${opts.resumeFrom} is no longer in the gateway's history`);
+    } else if (opts.initial) {
+      sub.enqueueUnbounded([...this.snapshot(opts.filter)]);
+    }
+    this.subscribers.add(sub);
+    return sub;
+  }
+
+  unsubscribe(sub: Subscription): void {
+    this.subscribers.delete(sub);
+  }
+
+  /** The current matching objects as initial ADDED events, then SYNCED. */
+  *snapshot(filter: ObjectFilter): Generator<StreamEvent> {
+    const rv = this.position();
+    for (const object of this.informer.store.values()) {
+      if (filter(object)) yield { type: "ADDED", object, resourceVersion: rv, initial: true };
+    }
+    yield { type: "SYNCED", resourceVersion: rv };
+  }
+
+  private replay(entries: HistoryEntry[], filter: ObjectFilter): StreamEvent[] {
+    const out: StreamEvent[] = [];
+    for (const e of entries) {
+      const ev = viewChange(e.type, e.object, e.oldObject, filter, e.position.toString());
+      if (ev) out.push(ev);
+    }
+    return out;
+  }
+
+  private listen(): void {
+    if (this.unlisten) return;
+    // History starts now: earlier positions cannot be replayed.
+    this.pos = parsePosition(this.informer.lastSyncResourceVersion) ?? 0n;
+    this.history.startAt(this.pos);
+    this.unlisten = this.informer.addSyncListener((delta) => this.onDelta(delta));
+  }
+
+  private onDelta(delta: StoreDelta): void {
+    const objectPos = parsePosition(delta.object.metadata.resourceVersion);
+    if (objectPos !== undefined && objectPos > this.pos) this.pos = objectPos;
+    const oldObject = delta.type === "MODIFIED" ? delta.oldObject : undefined;
+    this.history.push({ position: this.pos, type: delta.type, object: delta.object, oldObject });
+    if (this.subscribers.size === 0) return;
+    const rv = this.pos.toString();
+    for (const sub of this.subscribers) {
+      const ev = viewChange(delta.type, delta.object, oldObject, sub.filter, rv);
+      if (ev) sub.push(ev);
+    }
+  }
+
+  close(): void {
+    this.unlisten?.();
+    this.unlisten = undefined;
+    for (const sub of [...this.subscribers]) sub.close();
+  }
+}
+
+/**
+ * A change as a filtered view sees it: an object that starts matching is ADDED to the view,
+ * one that stops matching is DELETED from it, one outside the view is not reported.
+ */
+function viewChange(
+  type: StoreDelta["type"],
+  object: KubeObject,
+  oldObject: KubeObject | undefined,
+  filter: ObjectFilter,
+  resourceVersion: string,
+): StreamEvent | undefined {
+  if (type !== "MODIFIED") {
+    return filter(object) ? { type, object, resourceVersion, initial: false } : undefined;
+  }
+  const now = filter(object);
+  const before = oldObject ? filter(oldObject) : false;
+  if (now && before) return { type: "MODIFIED", object, oldObject, resourceVersion, initial: false };
+  if (now) return { type: "ADDED", object, resourceVersion, initial: false };
+  if (before) return { type: "DELETED", object, resourceVersion, initial: false };
+  return undefined;
+}

@@ -1,0 +1,69 @@
+// Test helpers: a sandbox cluster and informers connected to it through its kubeconfig.
+import { KubeConfig } from "@kubernetes/client-node";
+import { KubeClient } from "../../src/informers/client.ts";
+import {
+  type ResourceInfo,
+  SharedInformer,
+  type SharedInformerOptions,
+} from "../../src/informers/shared-informer.ts";
+import type { KubeObject } from "../../src/informers/types.ts";
+import { kindByResource } from "../../src/kinds.ts";
+import { SandboxCluster, type SandboxOptions } from "../../src/sandbox/index.ts";
+
+export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxCluster> {
+  const sim = new SandboxCluster(opts);
+  await sim.start();
+  return sim;
+}
+
+export async function clientFor(sim: SandboxCluster): Promise<KubeClient> {
+  const kc = new KubeConfig();
+  kc.loadFromString(sim.kubeconfig());
+  return KubeClient.fromKubeConfig(kc);
+}
+
+/** Fast timings so that backoff and stall tests finish in milliseconds. */
+export const fastReflector = {
+  backoff: { initialMs: 5, capMs: 40, random: () => 0.5 },
+  stallTimeoutMs: 2000,
+};
+
+export async function informerFor(
+  sim: SandboxCluster,
+  resource = "pods",
+  opts: Partial<SharedInformerOptions> = {},
+): Promise<SharedInformer> {
+  const info: ResourceInfo = kindByResource(resource)!;
+  return new SharedInformer({
+    client: await clientFor(sim),
+    resource: info,
+    ...opts,
+    reflector: { ...fastReflector, ...opts.reflector },
+  });
+}
+
+export function pod(name: string, namespace = "default", labels: Record<string, string> = {}): KubeObject {
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace, labels, uid: "", resourceVersion: "" },
+    spec: { nodeName: "node-0", containers: [{ name: "c", image: "nginx" }] },
+    status: { phase: "Running" },
+  };
+}
+
+/** Polls until cond() is true, or fails saying what was awaited. */
+export async function eventually(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** The (key, resourceVersion) pairs of a list of objects, sorted, for equality checks. */
+export function keyRVs(objects: Iterable<KubeObject>): string[] {
+  return [...objects]
+    .map((o) => `${o.metadata.namespace ?? ""}/${o.metadata.name}@${o.metadata.resourceVersion}`)
+    .sort();
+}
