@@ -30,9 +30,16 @@ export class ApiError extends Error {
   }
 }
 
-/** Network-level failures worth recognising (retry without relisting). */
-export function isConnectionRefused(err: unknown): boolean {
-  return (err as NodeJS.ErrnoException | undefined)?.code === "ECONNREFUSED";
+const NETWORK_ERROR_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH"]);
+
+/**
+ * Network-level failures (refused, reset, hung up): the request never reached a working server,
+ * so a watch can simply be retried from the same RV after a backoff. client-go retries only
+ * "connection refused" this way and relists for the rest; resuming is just as correct (a too-old
+ * RV still ends in a 410 and a relist) and spares the apiserver a full list.
+ */
+export function isNetworkError(err: unknown): boolean {
+  return NETWORK_ERROR_CODES.has((err as NodeJS.ErrnoException | undefined)?.code ?? "");
 }
 
 export type Verb = "list" | "watch" | "get";

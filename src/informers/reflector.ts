@@ -13,7 +13,7 @@ import { Backoff, type BackoffOptions, sleep } from "./backoff.ts";
 import {
   ApiError,
   errorFromResponse,
-  isConnectionRefused,
+  isNetworkError,
   type KubeClient,
   type KubeResponse,
   resourcePath,
@@ -215,8 +215,8 @@ export class Reflector {
       this.needsList = true;
       return;
     }
-    if (!this.needsList && (isTooManyRequests(err) || isConnectionRefused(err))) {
-      // Transient: back off and watch again from the same RV, no relist.
+    if (!this.needsList && (isTooManyRequests(err) || isNetworkError(err))) {
+      // Transient (429, refused, reset): back off and watch again from the same RV, no relist.
       await this.backoffSleep(err);
       return;
     }

@@ -146,7 +146,9 @@ describe("informers on the real control plane", { skip: cluster ? false : NO_CLU
       until: Boolean,
     });
     await c.api.post(`/api/v1/namespaces/default/configmaps`, cm(`bump-${Date.now()}`));
-    await restartApiserver();
+    // Killed (not drained): the informer only sees dropped and refused connections, so it
+    // resumes its watch from the old RV, which the new watch cache no longer has: 410.
+    await restartApiserver({ kill: true });
     await c.api.post(`/api/v1/namespaces/${ns.name}/configmaps`, cm("after-restart"));
     await waitFor(
       async () => keyRVs(inf.store.values()).join() === keyRVs(await serverList("configmaps")).join(),
