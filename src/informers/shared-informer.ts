@@ -61,7 +61,7 @@ export class SharedInformer {
       client: opts.client,
       gvr: opts.resource,
       namespace: opts.namespace,
-      transform: opts.transform ?? stripBulkyMetadata,
+      transform: withTypeMeta(opts.transform ?? stripBulkyMetadata, opts.resource),
       target: this.target(),
       logger: opts.logger,
     });
@@ -195,4 +195,18 @@ export class SharedInformer {
       },
     };
   }
+}
+
+/**
+ * Items of a list response carry no kind/apiVersion (watch events do): set them, so every
+ * cached object says what it is.
+ */
+function withTypeMeta(transform: (obj: KubeObject) => KubeObject, res: ResourceInfo) {
+  const apiVersion = res.group ? `${res.group}/${res.version}` : res.version;
+  return (obj: KubeObject): KubeObject => {
+    const out = transform(obj);
+    if (!out.kind) out.kind = res.kind;
+    if (!out.apiVersion) out.apiVersion = apiVersion;
+    return out;
+  };
 }

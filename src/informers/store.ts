@@ -24,6 +24,8 @@ export class Store {
   private readonly items = new Map<string, KubeObject>();
   private readonly indexers = new Map<string, IndexFunc>();
   private readonly indices = new Map<string, Map<string, Set<string>>>();
+  /** Bumped whenever the set of keys changes (adds and deletes, not updates): lets readers cache sorted keys. */
+  keysVersion = 0;
 
   constructor(indexers: Indexers = {}) {
     for (const [name, fn] of Object.entries(indexers)) {
@@ -57,6 +59,7 @@ export class Store {
     const old = this.items.get(key);
     if (old && old.metadata.resourceVersion === obj.metadata.resourceVersion) return undefined;
     this.items.set(key, obj);
+    if (!old) this.keysVersion++;
     this.reindex(key, old, obj);
     return old ? { type: "MODIFIED", object: obj, oldObject: old } : { type: "ADDED", object: obj };
   }
@@ -65,6 +68,7 @@ export class Store {
     const old = this.items.get(key);
     if (!old) return undefined;
     this.items.delete(key);
+    this.keysVersion++;
     this.reindex(key, old, undefined);
     return { type: "DELETED", object: old, tombstone: false };
   }

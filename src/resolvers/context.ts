@@ -1,0 +1,55 @@
+// Per-request state. Execution is synchronous, so the whole request reads one consistent
+// snapshot of the caches; within it, each distinct index lookup is done once (DataLoader's
+// per-request caching, without wrapping synchronous map reads in promises).
+import type { KubeObject } from "../informers/types.ts";
+import type { Gateway } from "./gateway.ts";
+
+/** What the caller may see (filled by the auth layer; everything without auth). */
+export interface Visibility {
+  /** May the caller see objects of `kind` in `namespace` (undefined: cluster-scoped)? */
+  allows(kind: string, namespace: string | undefined): boolean;
+  /** May the caller see every object of `kind`? (fast path: no per-object filtering) */
+  allowsAll(kind: string): boolean;
+}
+
+export const SEE_EVERYTHING: Visibility = { allows: () => true, allowsAll: () => true };
+
+// Methods are own arrow-function properties: graphql-yoga merges the context object into its
+// own, which keeps own properties but not prototype methods.
+export class RequestContext {
+  readonly gateway: Gateway;
+  readonly visibility: Visibility;
+  private readonly memo = new Map<string, unknown>();
+  lookups = 0;
+
+  constructor(gateway: Gateway, visibility: Visibility = SEE_EVERYTHING) {
+    this.gateway = gateway;
+    this.visibility = visibility;
+  }
+
+  readonly visible = (kind: string, namespace: string | undefined): boolean =>
+    this.visibility.allows(kind, namespace);
+
+  readonly visibleAll = (kind: string): boolean => this.visibility.allowsAll(kind);
+
+  /** Memoizes one lookup per request by key. */
+  readonly once = <T>(key: string, load: () => T): T => {
+    if (this.memo.has(key)) return this.memo.get(key) as T;
+    this.lookups++;
+    const value = load();
+    this.memo.set(key, value);
+    return value;
+  };
+
+  /** Objects of `kind` in an index bucket, filtered by what the caller may see. */
+  readonly byIndex = (kind: string, index: string, value: string): KubeObject[] =>
+    this.once(`${kind}\u0000${index}\u0000${value}`, () =>
+      this.gateway
+        .informer(kind)
+        .lister.byIndex(index, value)
+        .filter((o) => this.visible(kind, o.metadata.namespace)),
+    );
+
+  readonly get = (kind: string, namespace: string | undefined, name: string): KubeObject | undefined =>
+    this.visible(kind, namespace) ? this.gateway.get(kind, namespace, name) : undefined;
+}

@@ -1,0 +1,109 @@
+// The long-lived state behind every request: the informer factory, one informer per core
+// kind (started at once), and the subscription hubs. Resolvers reach the caches only through it.
+import type { SharedInformerFactory } from "../informers/factory.ts";
+import type { SharedInformer } from "../informers/shared-informer.ts";
+import type { GroupVersionResource, KubeObject } from "../informers/types.ts";
+import { CORE_KINDS, type KindDescription, kindByName } from "../kinds.ts";
+import { ResourceEventHub } from "../subscriptions/hub.ts";
+import { userError } from "./errors.ts";
+import { addResolverIndexes } from "./indexes.ts";
+
+export interface GatewayOptions {
+  /** How long a query waits for a kind's first sync before failing with NOT_SYNCED. */
+  syncTimeoutMs?: number;
+  /** A watch broken longer than this marks the kind's data as stale in responses. */
+  staleAfterMs?: number;
+  historySize?: number;
+}
+
+export class Gateway {
+  readonly factory: SharedInformerFactory;
+  readonly syncTimeoutMs: number;
+  readonly staleAfterMs: number;
+  private readonly byKind = new Map<string, SharedInformer>();
+  private readonly hubs = new Map<SharedInformer, ResourceEventHub>();
+  private readonly historySize: number;
+
+  constructor(factory: SharedInformerFactory, opts: GatewayOptions = {}) {
+    this.factory = factory;
+    this.syncTimeoutMs = opts.syncTimeoutMs ?? 10_000;
+    this.staleAfterMs = opts.staleAfterMs ?? 60_000;
+    this.historySize = opts.historySize ?? 10_000;
+    for (const kind of CORE_KINDS) {
+      const informer = factory.informerForResource(kind);
+      addResolverIndexes(informer);
+      this.byKind.set(kind.kind, informer);
+    }
+  }
+
+  start(): void {
+    this.factory.start();
+  }
+
+  informer(kind: string): SharedInformer {
+    const informer = this.byKind.get(kind);
+    if (!informer) throw new Error(`no informer for kind ${kind}`);
+    return informer;
+  }
+
+  /** The cached object of a core kind, or undefined. */
+  get(kind: string, namespace: string | undefined, name: string): KubeObject | undefined {
+    return this.byKind.get(kind)?.lister.get(namespace, name);
+  }
+
+  coreInformers(): [KindDescription, SharedInformer][] {
+    return CORE_KINDS.map((k) => [k, this.byKind.get(k.kind)!]);
+  }
+
+  kindOf(obj: KubeObject): KindDescription | undefined {
+    return obj.kind ? kindByName(obj.kind) : undefined;
+  }
+
+  /** Waits (bounded) for these kinds' first sync; throws NOT_SYNCED naming those still syncing. */
+  async waitForKinds(kinds: Iterable<string>): Promise<void> {
+    const informers = [...new Set(kinds)].map((k) => this.informer(k)).filter((i) => !i.hasSynced());
+    if (informers.length === 0) return;
+    const results = await Promise.all(informers.map((i) => i.waitForSync(this.syncTimeoutMs)));
+    const missing = informers.filter((_, n) => !results[n]).map((i) => i.resource.kind);
+    if (missing.length) {
+      throw userError(
+        `not synced: the cache of ${missing.join(", ")} has not finished its first list after ${this.syncTimeoutMs / 1000} s; ` +
+          "retry shortly (see cacheStatus for details)",
+        "NOT_SYNCED",
+        { kinds: missing },
+      );
+    }
+  }
+
+  /** An informer for any served resource (discovery), synced within the timeout. */
+  async genericInformer(gvr: GroupVersionResource): Promise<SharedInformer> {
+    const informer = await this.factory.informerFor(gvr);
+    if (!(await informer.waitForSync(this.syncTimeoutMs))) {
+      throw userError(
+        `not synced: ${gvr.resource} has not finished its first list after ${this.syncTimeoutMs / 1000} s; retry shortly`,
+        "NOT_SYNCED",
+      );
+    }
+    return informer;
+  }
+
+  hub(informer: SharedInformer): ResourceEventHub {
+    let hub = this.hubs.get(informer);
+    if (!hub) {
+      hub = new ResourceEventHub(informer, { historySize: this.historySize });
+      this.hubs.set(informer, hub);
+    }
+    return hub;
+  }
+
+  subscriberCount(): number {
+    let n = 0;
+    for (const hub of this.hubs.values()) n += hub.subscriberCount;
+    return n;
+  }
+
+  async stop(): Promise<void> {
+    for (const hub of this.hubs.values()) hub.close();
+    await this.factory.stop();
+  }
+}

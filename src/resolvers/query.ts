@@ -1,0 +1,169 @@
+// Root query fields, generated from the kinds table: a connection per kind, a get per kind,
+// Namespace.<kind> lists; plus cacheStatus, apiResources and generic resources.
+import { UnknownResourceError } from "../informers/discovery.ts";
+import { NAMESPACE_INDEX } from "../informers/indexers.ts";
+import { type LabelSelector, LabelSelectorError, parseLabelSelector } from "../informers/labels.ts";
+import type { SharedInformer } from "../informers/shared-informer.ts";
+import type { KubeObject } from "../informers/types.ts";
+import { CORE_KINDS } from "../kinds.ts";
+import { namespaceListField } from "../schema/index.ts";
+import { children } from "./common.ts";
+import { connectionFrom, type PageArgs, sortedKeys } from "./connection.ts";
+import type { RequestContext } from "./context.ts";
+import { userError } from "./errors.ts";
+
+type Args = PageArgs & { namespace?: string | null; labelSelector?: string | null; name?: string };
+
+export function parseSelectorArg(text: string | null | undefined): LabelSelector | undefined {
+  if (!text) return undefined;
+  try {
+    return parseLabelSelector(text);
+  } catch (err) {
+    if (err instanceof LabelSelectorError)
+      throw userError(err.message, "BAD_USER_INPUT", { argument: "labelSelector" });
+    throw err;
+  }
+}
+
+function checkNamespace(ctx: RequestContext, namespace: string | null | undefined): void {
+  if (!namespace) return;
+  if (!ctx.gateway.informer("Namespace").store.has(namespace)) {
+    throw userError(
+      `namespace "${namespace}" does not exist (query namespaces for the list)`,
+      "BAD_USER_INPUT",
+      {
+        argument: "namespace",
+      },
+    );
+  }
+}
+
+/** Keys of the objects a list field returns, with whether they are already in key order. */
+function matchingKeys(
+  informer: SharedInformer,
+  kind: string,
+  args: Args,
+  ctx: RequestContext,
+): [string[], boolean] {
+  const selector = parseSelectorArg(args.labelSelector);
+  const namespace = args.namespace ?? undefined;
+  checkNamespace(ctx, namespace);
+  const visible = (key: string) => ctx.visible(kind, informer.store.get(key)!.metadata.namespace);
+  if (!selector && !namespace) {
+    const all = sortedKeys(informer.store);
+    return [ctx.visibleAll(kind) ? all : all.filter(visible), true];
+  }
+  const keys = [...informer.lister.keys({ namespace, selector })];
+  return [ctx.visibleAll(kind) ? keys : keys.filter(visible), false];
+}
+
+export function listResolver(kind: string) {
+  return (_: unknown, args: Args, ctx: RequestContext) => {
+    const informer = ctx.gateway.informer(kind);
+    const [keys, sorted] = matchingKeys(informer, kind, args, ctx);
+    return connectionFrom(informer.lister, keys, sorted, args);
+  };
+}
+
+export function getResolver(kind: string, namespaced: boolean) {
+  return (_: unknown, args: Args, ctx: RequestContext) => {
+    if (namespaced) checkNamespace(ctx, args.namespace);
+    return ctx.get(kind, namespaced ? (args.namespace ?? undefined) : undefined, args.name!) ?? null;
+  };
+}
+
+/** Namespace.<kind>: the namespace index, optionally narrowed by a selector. */
+function namespaceList(kind: string) {
+  return (ns: KubeObject, args: { labelSelector?: string | null }, ctx: RequestContext) => {
+    const selector = parseSelectorArg(args.labelSelector);
+    const name = ns.metadata.name;
+    if (!ctx.visible(kind, name)) return [];
+    if (!selector) return ctx.byIndex(kind, NAMESPACE_INDEX, name);
+    return ctx.gateway.informer(kind).lister.list({ namespace: name, selector });
+  };
+}
+
+export function namespaceFieldResolvers() {
+  const out: Record<string, unknown> = {};
+  for (const k of CORE_KINDS.filter((k) => k.namespaced)) out[namespaceListField(k)] = namespaceList(k.kind);
+  return out;
+}
+
+export function rootQueryResolvers() {
+  const query: Record<string, unknown> = {};
+  for (const k of CORE_KINDS) {
+    if (k.kind === "Namespace") continue;
+    query[k.listField] = listResolver(k.kind);
+    query[k.getField] = getResolver(k.kind, k.namespaced);
+  }
+  query.namespaces = (_: unknown, _a: unknown, ctx: RequestContext) =>
+    ctx.gateway
+      .informer("Namespace")
+      .lister.list()
+      .filter((n) => ctx.visible("Namespace", n.metadata.name));
+  query.namespace = (_: unknown, args: { name: string }, ctx: RequestContext) =>
+    ctx.visible("Namespace", args.name) ? (ctx.gateway.get("Namespace", undefined, args.name) ?? null) : null;
+  query.cacheStatus = (_: unknown, _a: unknown, ctx: RequestContext) => cacheStatus(ctx);
+  query.apiResources = async (_: unknown, _a: unknown, ctx: RequestContext) =>
+    (await ctx.gateway.factory.discovery.resources()).filter(
+      (r) => r.verbs.includes("list") && r.verbs.includes("watch"),
+    );
+  query.resources = genericResources;
+  return query;
+}
+
+export function cacheStatus(ctx: RequestContext) {
+  const now = Date.now();
+  return ctx.gateway.factory
+    .informers()
+    .filter((i) => ctx.visibleAll(i.resource.kind))
+    .map((i) => {
+      const s = i.status();
+      return {
+        kind: s.kind,
+        group: i.resource.group,
+        version: i.resource.version,
+        resource: i.resource.resource,
+        synced: s.synced,
+        resourceVersion: s.lastSyncResourceVersion,
+        objects: s.objects,
+        lastEventAgeSeconds: s.lastEventTime ? (now - s.lastEventTime) / 1000 : null,
+        watchHealthy: s.watchHealthy,
+        staleSeconds: s.unhealthySince ? (now - s.unhealthySince) / 1000 : null,
+        lists: s.lists,
+        relists: s.relists,
+        watchRestarts: s.watchRestarts,
+        lastError: s.lastError ?? null,
+      };
+    });
+}
+
+async function genericResources(
+  _: unknown,
+  args: Args & { group: string; version: string; resource: string },
+  ctx: RequestContext,
+) {
+  const selector = parseSelectorArg(args.labelSelector);
+  let informer: SharedInformer;
+  try {
+    informer = await ctx.gateway.genericInformer({
+      group: args.group,
+      version: args.version,
+      resource: args.resource,
+    });
+  } catch (err) {
+    if (err instanceof UnknownResourceError)
+      throw userError(err.message, "BAD_USER_INPUT", { argument: "resource" });
+    throw err;
+  }
+  const kind = informer.resource.kind;
+  const namespace = args.namespace ?? undefined;
+  const keys = [...informer.lister.keys({ namespace, selector })].filter((k) =>
+    ctx.visible(kind, informer.store.get(k)!.metadata.namespace),
+  );
+  return connectionFrom(informer.lister, keys, false, args);
+}
+
+export const genericResourceResolvers = {
+  children: (o: KubeObject, _a: unknown, ctx: RequestContext) => children(o.metadata.uid, ctx),
+};

@@ -1,0 +1,159 @@
+// Subscription fields: async iterators over the subscription hubs (one informer per kind,
+// however many subscribers), filtered per subscriber.
+
+import { OWNER_UID_INDEX } from "../informers/indexers.ts";
+import type { KubeObject } from "../informers/types.ts";
+import type { Subscription } from "../subscriptions/hub.ts";
+import type { ObjectFilter, StreamEvent } from "../subscriptions/types.ts";
+import type { RequestContext } from "./context.ts";
+import { userError } from "./errors.ts";
+import { parseSelectorArg } from "./query.ts";
+
+interface StreamArgs {
+  namespace?: string | null;
+  labelSelector?: string | null;
+  initial?: boolean | null;
+  resumeFrom?: string | null;
+}
+
+/** Ends the stream with a clear error when a podEvents subscriber fell behind. */
+class FellBehindError extends Error {}
+
+async function* stream(
+  ctx: RequestContext,
+  kind: string,
+  filter: ObjectFilter,
+  args: StreamArgs,
+  markers: boolean,
+): AsyncGenerator<StreamEvent> {
+  const informer = ctx.gateway.informer(kind);
+  await ctx.gateway.waitForKinds([kind]);
+  const sub: Subscription = ctx.gateway.hub(informer).subscribe({
+    filter: (o) => ctx.visible(kind, o.metadata.namespace) && filter(o),
+    initial: args.initial ?? false,
+    resumeFrom: args.resumeFrom ?? undefined,
+  });
+  try {
+    for await (const event of sub) {
+      if (event.type === "SYNCED" && !markers) continue;
+      if (event.type === "RESYNC" && !markers) {
+        throw new FellBehindError(
+          `podEvents: ${event.reason}; reconnect with resumeFrom set to the last resourceVersion you saw, or use podStream, which sends RESYNC instead`,
+        );
+      }
+      yield event;
+    }
+  } finally {
+    sub.close();
+  }
+}
+
+function namespaceSelectorFilter(args: StreamArgs): ObjectFilter {
+  const selector = parseSelectorArg(args.labelSelector);
+  const namespace = args.namespace ?? undefined;
+  return (o) =>
+    (!namespace || o.metadata.namespace === namespace) && (!selector || selector.matches(o.metadata.labels));
+}
+
+/** Is the pod owned by `uid`, directly or through one level of ReplicaSet/Job ownership? */
+function ownedTransitively(ctx: RequestContext, uid: string): ObjectFilter {
+  return (pod: KubeObject) => {
+    for (const ref of pod.metadata.ownerReferences ?? []) {
+      if (ref.uid === uid) return true;
+      const kind = ref.kind === "ReplicaSet" || ref.kind === "Job" ? ref.kind : undefined;
+      if (!kind) continue;
+      const owner = ctx.gateway.get(kind, pod.metadata.namespace, ref.name);
+      if (owner?.metadata.ownerReferences?.some((r) => r.uid === uid)) return true;
+    }
+    return false;
+  };
+}
+
+const podPayload = (e: StreamEvent) =>
+  "object" in e
+    ? {
+        type: e.type,
+        pod: e.object,
+        previous: e.oldObject ?? null,
+        resourceVersion: e.resourceVersion,
+        reason: null,
+      }
+    : {
+        type: e.type,
+        pod: null,
+        previous: null,
+        resourceVersion: e.resourceVersion,
+        reason: "reason" in e ? e.reason : null,
+      };
+
+function podField(makeFilter: (args: any, ctx: RequestContext) => ObjectFilter, markers: boolean) {
+  return {
+    subscribe: (_: unknown, args: StreamArgs, ctx: RequestContext) =>
+      stream(ctx, "Pod", makeFilter(args, ctx), args, markers),
+    resolve: podPayload,
+  };
+}
+
+export function subscriptionResolvers() {
+  return {
+    podEvents: podField((args) => namespaceSelectorFilter(args), false),
+    podStream: podField((args) => namespaceSelectorFilter(args), true),
+    ownerPodEvents: podField((args: { uid: string }, ctx) => ownedTransitively(ctx, args.uid), true),
+    deploymentPodEvents: {
+      subscribe: async function* (
+        _: unknown,
+        args: StreamArgs & { namespace: string; name: string },
+        ctx: RequestContext,
+      ) {
+        await ctx.gateway.waitForKinds(["Deployment", "ReplicaSet"]);
+        const dep = ctx.get("Deployment", args.namespace, args.name);
+        if (!dep) throw userError(`deployment "${args.namespace}/${args.name}" not found`, "BAD_USER_INPUT");
+        yield* stream(ctx, "Pod", ownedTransitively(ctx, dep.metadata.uid), args, true);
+      },
+      resolve: podPayload,
+    },
+    nodePodEvents: podField(
+      (args: { node: string }) => (o) => (o.spec as { nodeName?: string })?.nodeName === args.node,
+      true,
+    ),
+    resourceEvents: {
+      subscribe: async function* (
+        _: unknown,
+        args: StreamArgs & { group: string; version: string; resource: string },
+        ctx: RequestContext,
+      ) {
+        const filter = namespaceSelectorFilter(args);
+        const informer = await ctx.gateway.genericInformer(args);
+        const kind = informer.resource.kind;
+        const sub = ctx.gateway.hub(informer).subscribe({
+          filter: (o) => ctx.visible(kind, o.metadata.namespace) && filter(o),
+          initial: args.initial ?? false,
+          resumeFrom: args.resumeFrom ?? undefined,
+        });
+        try {
+          yield* sub;
+        } finally {
+          sub.close();
+        }
+      },
+      resolve: (e: StreamEvent) =>
+        "object" in e
+          ? {
+              type: e.type,
+              object: e.object,
+              previous: e.oldObject ?? null,
+              resourceVersion: e.resourceVersion,
+              reason: null,
+            }
+          : {
+              type: e.type,
+              object: null,
+              previous: null,
+              resourceVersion: e.resourceVersion,
+              reason: "reason" in e ? e.reason : null,
+            },
+    },
+  };
+}
+
+export { OWNER_UID_INDEX };

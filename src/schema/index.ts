@@ -1,0 +1,78 @@
+// Builds the schema SDL: the hand-written .graphql files plus what is generated from the kinds
+// table (the Resource fields on every kind, connections, root fields, Namespace.<kind> lists),
+// so adding a kind is one line in src/kinds.ts and its specific fields in kinds.graphql.
+import { readFileSync } from "node:fs";
+import { CORE_KINDS, type KindDescription } from "../kinds.ts";
+
+const RESOURCE_FIELDS = `
+  uid: ID!
+  kind: String!
+  apiVersion: String!
+  name: String!
+  namespace: String
+  labels: JSONObject!
+  annotations: JSONObject!
+  creationTimestamp: String
+  resourceVersion: String!
+  owners: [Resource!]!
+  raw: JSONObject!
+  "Objects that name this one as owner."
+  children: [Resource!]!
+  "Events whose involvedObject is this object."
+  events: [Event!]!`;
+
+const LIST_ARGS = "labelSelector: String, first: Int, after: String, orderBy: OrderBy";
+
+/** Fields on every kind; a Namespace.<kind> list with the same name gets an "all" prefix. */
+const COMMON_FIELD_NAMES = new Set([...RESOURCE_FIELDS.matchAll(/^\s+(\w+):/gm)].map((m) => m[1]));
+
+export function namespaceListField(k: KindDescription): string {
+  return COMMON_FIELD_NAMES.has(k.listField)
+    ? `all${k.listField[0]!.toUpperCase()}${k.listField.slice(1)}`
+    : k.listField;
+}
+
+function kindSDL(k: KindDescription): string {
+  const t = k.typeName;
+  // The contract fixes Query.namespaces as a plain list and Query.namespace(name): see base.graphql.
+  const rootFields =
+    k.kind === "Namespace"
+      ? ""
+      : `
+extend type Query {
+  ${k.listField}(${k.namespaced ? "namespace: String, " : ""}${LIST_ARGS}): ${t}Connection!
+  ${k.namespaced ? `${k.getField}(namespace: String!, name: String!): ${t}` : `${k.getField}(name: String!): ${t}`}
+}`;
+  return `
+type ${t} implements Resource {${RESOURCE_FIELDS}
+}
+type ${t}Edge {
+  cursor: String!
+  node: ${t}!
+}
+type ${t}Connection {
+  edges: [${t}Edge!]!
+  nodes: [${t}!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}${rootFields}`;
+}
+
+/** Namespace.<kind>: every namespaced kind's objects in that namespace, as a plain list. */
+function namespaceListsSDL(): string {
+  const fields = CORE_KINDS.filter((k) => k.namespaced)
+    .map((k) => `  ${namespaceListField(k)}(labelSelector: String): [${k.typeName}!]!`)
+    .join("\n");
+  return `extend type Namespace {\n${fields}\n}`;
+}
+
+export function buildTypeDefs(): string {
+  const read = (f: string) => readFileSync(new URL(f, import.meta.url), "utf8");
+  return [
+    read("./base.graphql"),
+    ...CORE_KINDS.map(kindSDL),
+    namespaceListsSDL(),
+    read("./kinds.graphql"),
+    read("./subscriptions.graphql"),
+  ].join("\n");
+}

@@ -1,0 +1,50 @@
+// The graphql-yoga app: schema from SDL + generated resolvers, JIT execution, cache plugins.
+import { useGraphQlJit } from "@envelop/graphql-jit";
+import { createSchema, createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
+import { RequestContext } from "../resolvers/context.ts";
+import type { Gateway } from "../resolvers/gateway.ts";
+import { buildResolvers } from "../resolvers/index.ts";
+import { buildTypeDefs } from "../schema/index.ts";
+import type { Metrics } from "./metrics.ts";
+import { useCacheExtensions, useCacheSync } from "./plugins.ts";
+
+export interface AppOptions {
+  graphiql?: boolean;
+  metrics?: Metrics;
+  extraPlugins?: Plugin[];
+}
+
+function useRequestMetrics(metrics: Metrics): Plugin {
+  return {
+    onExecute({ args }) {
+      const end = metrics.requestDuration.startTimer({ operation: args.operationName ?? "anonymous" });
+      return { onExecuteDone: () => void end() };
+    },
+  };
+}
+
+export function createApp(
+  gateway: Gateway,
+  opts: AppOptions = {},
+): YogaServerInstance<object, RequestContext> {
+  const schema = createSchema<RequestContext>({
+    typeDefs: buildTypeDefs(),
+    resolvers: buildResolvers() as never,
+  });
+  const plugins: Plugin[] = [
+    useGraphQlJit() as Plugin,
+    useCacheSync(gateway),
+    useCacheExtensions(gateway),
+    ...(opts.metrics ? [useRequestMetrics(opts.metrics)] : []),
+    ...(opts.extraPlugins ?? []),
+  ];
+  return createYoga<object, RequestContext>({
+    schema,
+    graphqlEndpoint: "/graphql",
+    graphiql: opts.graphiql ?? true,
+    landingPage: false,
+    plugins,
+    context: () => new RequestContext(gateway),
+    logging: false,
+  });
+}

@@ -1,0 +1,124 @@
+// The HTTP server: /graphql (yoga: POST, GET, GraphiQL, SSE subscriptions), WebSocket
+// subscriptions on the same path (graphql-ws protocol), /healthz, /readyz, /metrics.
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import type { ExecutionArgs } from "graphql";
+import { useServer } from "graphql-ws/use/ws";
+import type { YogaServerInstance } from "graphql-yoga";
+import { WebSocketServer } from "ws";
+import type { RequestContext } from "../resolvers/context.ts";
+import type { Gateway } from "../resolvers/gateway.ts";
+import type { Metrics } from "./metrics.ts";
+
+export interface ServerOptions {
+  host: string;
+  port: number;
+  /** Requests larger than this are refused with 413. */
+  maxBodyBytes?: number;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+function readiness(gateway: Gateway): { ready: boolean; unsynced: string[] } {
+  const unsynced = gateway.factory
+    .informers()
+    .filter((i) => i.isStarted && !i.hasSynced())
+    .map((i) => i.resource.kind);
+  return { ready: unsynced.length === 0, unsynced };
+}
+
+export async function startServer(
+  yoga: YogaServerInstance<object, RequestContext>,
+  gateway: Gateway,
+  metrics: Metrics | undefined,
+  opts: ServerOptions,
+): Promise<RunningServer> {
+  const maxBody = opts.maxBodyBytes ?? 1_000_000;
+  const server = http.createServer(async (req, res) => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (path === "/healthz") {
+      res.writeHead(200, { "Content-Type": "text/plain" }).end("ok");
+      return;
+    }
+    if (path === "/readyz") {
+      const r = readiness(gateway);
+      res
+        .writeHead(r.ready ? 200 : 503, { "Content-Type": "text/plain" })
+        .end(r.ready ? "ok" : `not ready: waiting for the first sync of ${r.unsynced.join(", ")}`);
+      return;
+    }
+    if (path === "/metrics" && metrics) {
+      const text = await metrics.registry.metrics();
+      res.writeHead(200, { "Content-Type": metrics.registry.contentType }).end(text);
+      return;
+    }
+    const length = Number(req.headers["content-length"] ?? 0);
+    if (length > maxBody) {
+      res
+        .writeHead(413, { "Content-Type": "application/json" })
+        .end(
+          JSON.stringify({
+            errors: [
+              {
+                message: `request body of ${length} bytes exceeds the limit of ${maxBody} bytes`,
+                extensions: { code: "LIMIT_EXCEEDED", limit: "maxBodyBytes", max: maxBody },
+              },
+            ],
+          }),
+        );
+      return;
+    }
+    yoga(req, res);
+  });
+
+  const wss = new WebSocketServer({ server, path: "/graphql" });
+  useServer(
+    {
+      execute: (args) =>
+        (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
+      subscribe: (args) =>
+        (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
+      onSubscribe: async (ctx, _id, params) => {
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params,
+        });
+        const args = {
+          schema,
+          operationName: params.operationName,
+          document: parse(params.query),
+          variableValues: params.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+        const errors = validate(args.schema, args.document);
+        if (errors.length) return errors;
+        return args as never;
+      },
+    },
+    wss,
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port, opts.host, resolve);
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
+  return {
+    url: `http://${host}:${port}/graphql`,
+    port,
+    close: async () => {
+      for (const client of wss.clients) client.close(1001, "server shutting down");
+      wss.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
