@@ -8,6 +8,8 @@ import type { RequestContext } from "./context.ts";
 import { BACKEND_SERVICE_INDEX, ingressServiceNames, SERVICE_NAME_INDEX } from "./indexes.ts";
 
 type Resolver = (obj: KubeObject, args: Record<string, unknown>, ctx: RequestContext) => unknown;
+// Kubernetes objects are untyped JSON here; fields are read defensively with ?? defaults.
+// biome-ignore lint/suspicious/noExplicitAny: reading arbitrary apiserver JSON
 type Any = Record<string, any>;
 
 const spec = (o: KubeObject) => (o.spec ?? {}) as Any;

@@ -86,9 +86,12 @@ const podPayload = (e: StreamEvent) =>
         reason: "reason" in e ? e.reason : null,
       };
 
-function podField(makeFilter: (args: any, ctx: RequestContext) => ObjectFilter, markers: boolean) {
+function podField<A extends StreamArgs>(
+  makeFilter: (args: A, ctx: RequestContext) => ObjectFilter,
+  markers: boolean,
+) {
   return {
-    subscribe: (_: unknown, args: StreamArgs, ctx: RequestContext) =>
+    subscribe: (_: unknown, args: A, ctx: RequestContext) =>
       stream(ctx, "Pod", makeFilter(args, ctx), args, markers),
     resolve: podPayload,
   };
@@ -98,7 +101,10 @@ export function subscriptionResolvers() {
   return {
     podEvents: podField((args) => namespaceSelectorFilter(args), false),
     podStream: podField((args) => namespaceSelectorFilter(args), true),
-    ownerPodEvents: podField((args: { uid: string }, ctx) => ownedTransitively(ctx, args.uid), true),
+    ownerPodEvents: podField(
+      (args: StreamArgs & { uid: string }, ctx) => ownedTransitively(ctx, args.uid),
+      true,
+    ),
     deploymentPodEvents: {
       subscribe: async function* (
         _: unknown,
@@ -113,7 +119,8 @@ export function subscriptionResolvers() {
       resolve: podPayload,
     },
     nodePodEvents: podField(
-      (args: { node: string }) => (o) => (o.spec as { nodeName?: string })?.nodeName === args.node,
+      (args: StreamArgs & { node: string }) => (o) =>
+        (o.spec as { nodeName?: string })?.nodeName === args.node,
       true,
     ),
     resourceEvents: {

@@ -58,18 +58,16 @@ export async function startServer(
     }
     const length = Number(req.headers["content-length"] ?? 0);
     if (length > maxBody) {
-      res
-        .writeHead(413, { "Content-Type": "application/json" })
-        .end(
-          JSON.stringify({
-            errors: [
-              {
-                message: `request body of ${length} bytes exceeds the limit of ${maxBody} bytes`,
-                extensions: { code: "LIMIT_EXCEEDED", limit: "maxBodyBytes", max: maxBody },
-              },
-            ],
-          }),
-        );
+      res.writeHead(413, { "Content-Type": "application/json" }).end(
+        JSON.stringify({
+          errors: [
+            {
+              message: `request body of ${length} bytes exceeds the limit of ${maxBody} bytes`,
+              extensions: { code: "LIMIT_EXCEEDED", limit: "maxBodyBytes", max: maxBody },
+            },
+          ],
+        }),
+      );
       return;
     }
     yoga(req, res);
