@@ -156,7 +156,7 @@ export function seedDemo(sim: SandboxCluster, opts: SeedOptions = {}): void {
       type: "Opaque",
       data: {
         password: Buffer.from(`s3cr3t-${ns}`).toString("base64"),
-        token: Buffer.from("tok").toString("base64"),
+        token: Buffer.from(`api-token-${ns}-7f3a`).toString("base64"),
       },
     });
     sim.create("persistentvolumes", {

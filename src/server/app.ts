@@ -1,5 +1,6 @@
 // The graphql-yoga app: schema from SDL + generated resolvers, JIT execution, cache plugins.
 import { useGraphQlJit } from "@envelop/graphql-jit";
+import { Kind } from "graphql";
 import { createSchema, createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
 import { RequestContext } from "../resolvers/context.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
@@ -32,7 +33,17 @@ export function createApp(
     resolvers: buildResolvers() as never,
   });
   const plugins: Plugin[] = [
-    useGraphQlJit() as Plugin,
+    // Queries run JIT-compiled; subscriptions use graphql-js, whose subscribe() passes field
+    // arguments to subscribe resolvers (graphql-jit's compiled subscribe did not).
+    useGraphQlJit(
+      {},
+      {
+        enableIf: (args) =>
+          !args.document.definitions.some(
+            (d) => d.kind === Kind.OPERATION_DEFINITION && d.operation === "subscription",
+          ),
+      },
+    ) as Plugin,
     useCacheSync(gateway),
     useCacheExtensions(gateway),
     ...(opts.metrics ? [useRequestMetrics(opts.metrics)] : []),

@@ -1,0 +1,87 @@
+// Test helpers: a kgql server in-process and GraphQL clients over HTTP, SSE and WebSocket.
+import { createClient as createSseClient } from "graphql-sse";
+import { createClient as createWsClient } from "graphql-ws";
+import WebSocket from "ws";
+import type { KubeClient } from "../../src/informers/client.ts";
+import { type GatewayServer, startGatewayServer } from "../../src/server/index.ts";
+
+export async function startKgql(
+  client: KubeClient,
+  opts: { syncTimeoutMs?: number } = {},
+): Promise<GatewayServer> {
+  return startGatewayServer({ client, port: 0, ...opts });
+}
+
+export interface GqlResult {
+  status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: test responses are inspected freely
+  data?: any;
+  errors?: { message: string; extensions?: Record<string, unknown> }[];
+  extensions?: Record<string, unknown>;
+  text: string;
+}
+
+export async function gql(
+  url: string,
+  query: string,
+  variables?: Record<string, unknown>,
+): Promise<GqlResult> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json" },
+    body: JSON.stringify({ query, variables }),
+  });
+  const text = await res.text();
+  return { status: res.status, text, ...JSON.parse(text) };
+}
+
+export interface Collected {
+  // biome-ignore lint/suspicious/noExplicitAny: payloads are inspected freely
+  events: any[];
+  errors: unknown[];
+  done: boolean;
+  stop(): void;
+}
+
+/** Subscribes over SSE or WebSocket and collects payload data until stopped. */
+export function subscribe(
+  transport: "sse" | "ws",
+  url: string,
+  query: string,
+  variables?: Record<string, unknown>,
+): Collected {
+  const out: Collected = { events: [], errors: [], done: false, stop: () => {} };
+  const sink = {
+    next: (v: { data?: unknown; errors?: unknown[] }) => {
+      if (v.errors) out.errors.push(...v.errors);
+      if (v.data) out.events.push(Object.values(v.data as object)[0]);
+    },
+    error: (e: unknown) => {
+      out.errors.push(e);
+      out.done = true;
+    },
+    complete: () => {
+      out.done = true;
+    },
+  };
+  if (transport === "sse") {
+    const client = createSseClient({ url, retryAttempts: 0 });
+    const unsubscribe = client.subscribe({ query, variables }, sink as never);
+    out.stop = () => {
+      unsubscribe();
+      client.dispose();
+    };
+  } else {
+    const client = createWsClient({
+      url: url.replace(/^http/, "ws"),
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+    });
+    const unsubscribe = client.subscribe({ query, variables }, sink as never);
+    out.stop = () => {
+      unsubscribe();
+      void client.dispose();
+    };
+  }
+  return out;
+}

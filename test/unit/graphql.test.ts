@@ -1,0 +1,263 @@
+// The GraphQL API over the simulated cluster: topology answers equal the cluster's objects,
+// pagination, errors with codes, Secret safety, freshness, and subscriptions on both transports.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { KubeObject } from "../../src/informers/types.ts";
+import { SandboxCluster, seedDemo } from "../../src/sandbox/index.ts";
+import type { GatewayServer } from "../../src/server/index.ts";
+import { gql, startKgql, subscribe } from "../helpers/kgql.ts";
+import { clientFor, eventually, pod } from "../helpers/sandbox.ts";
+
+describe("GraphQL over the simulated cluster", () => {
+  let sim: SandboxCluster;
+  let kgql: GatewayServer;
+  before(async () => {
+    sim = new SandboxCluster();
+    await sim.start();
+    seedDemo(sim, { namespaces: 3, nodes: 3, deploymentsPerNamespace: 4, replicas: 3 });
+    kgql = await startKgql(await clientFor(sim));
+    await kgql.gateway.factory.waitForCacheSync(5000);
+  });
+  after(async () => {
+    await kgql.close();
+    await sim.stop();
+  });
+  const q = (query: string, variables?: Record<string, unknown>) => gql(kgql.url, query, variables);
+
+  it("answers the topology deployment -> replicasets -> pods -> node as the cluster has it", async () => {
+    const r = await q(`{ deployments(first: 1000) { totalCount nodes { uid namespace name
+      replicaSets { uid pods { uid name nodeName node { name } } } } } }`);
+    assert.equal(r.errors, undefined);
+    const deployments = sim.list("deployments");
+    assert.equal(r.data.deployments.totalCount, deployments.length);
+    for (const d of r.data.deployments.nodes) {
+      const rss = sim
+        .list("replicasets", d.namespace)
+        .filter((rs) => rs.metadata.ownerReferences?.[0]?.uid === d.uid);
+      assert.deepEqual(
+        d.replicaSets.map((x: { uid: string }) => x.uid).sort(),
+        rss.map((x) => x.metadata.uid).sort(),
+      );
+      for (const rs of d.replicaSets) {
+        const pods = sim
+          .list("pods", d.namespace)
+          .filter((p) => p.metadata.ownerReferences?.[0]?.uid === rs.uid);
+        assert.deepEqual(
+          rs.pods.map((p: { uid: string }) => p.uid).sort(),
+          pods.map((p) => p.metadata.uid).sort(),
+        );
+        for (const p of rs.pods) assert.equal(p.node.name, p.nodeName);
+      }
+    }
+  });
+
+  it("service -> pods and pod -> services agree with the services' selectors", async () => {
+    const r = await q(
+      `{ services(namespace: "team-1") { nodes { name selector pods { name labels services { name } } } } }`,
+    );
+    assert.equal(r.errors, undefined);
+    for (const svc of r.data.services.nodes) {
+      const expected = sim
+        .list("pods", "team-1")
+        .filter((p) => Object.entries(svc.selector ?? {}).every(([k, v]) => p.metadata.labels?.[k] === v))
+        .map((p) => p.metadata.name)
+        .sort();
+      assert.deepEqual(svc.pods.map((p: { name: string }) => p.name).sort(), expected);
+      assert.ok(expected.length > 0);
+      for (const p of svc.pods) assert.ok(p.services.some((s: { name: string }) => s.name === svc.name));
+    }
+  });
+
+  it("pages with cursors in a stable order; totalCount; orderBy; a cap on first", async () => {
+    const all = (await q(`{ pods(first: 1000) { totalCount nodes { namespace name } } }`)).data.pods;
+    const names: string[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const r = await q(
+        `query($after: String) { pods(first: 7, after: $after) { totalCount pageInfo { hasNextPage endCursor } nodes { namespace name } } }`,
+        { after },
+      );
+      names.push(
+        ...r.data.pods.nodes.map((p: { namespace: string; name: string }) => `${p.namespace}/${p.name}`),
+      );
+      assert.equal(r.data.pods.totalCount, all.totalCount);
+      if (!r.data.pods.pageInfo.hasNextPage) break;
+      after = r.data.pods.pageInfo.endCursor;
+    }
+    const expected = all.nodes.map((p: { namespace: string; name: string }) => `${p.namespace}/${p.name}`);
+    assert.deepEqual(names, expected);
+    assert.deepEqual(expected, [...expected].sort());
+    const byName = await q(
+      `{ pods(first: 1000, orderBy: {field: NAME, direction: DESC}) { nodes { name } } }`,
+    );
+    const n = byName.data.pods.nodes.map((p: { name: string }) => p.name);
+    assert.deepEqual(n, [...n].sort().reverse());
+    const capped = await q(`{ pods(first: 5000) { totalCount } }`);
+    assert.equal(capped.errors?.[0]?.extensions?.code, "BAD_USER_INPUT");
+    assert.match(capped.errors![0]!.message, /maximum page size of 1000/);
+  });
+
+  it("bad input: selectors, cursors, namespaces, resources give BAD_USER_INPUT with a message to act on", async () => {
+    const cases: [string, RegExp][] = [
+      [
+        `{ pods(labelSelector: "app in (a") { totalCount } }`,
+        /invalid label selector "app in \(a": expected/,
+      ],
+      [`{ pods(after: "garbage!") { totalCount } }`, /invalid cursor/],
+      [`{ pods(namespace: "nope") { totalCount } }`, /namespace "nope" does not exist/],
+      [
+        `{ resources(group: "", version: "v1", resource: "pots") { totalCount } }`,
+        /does not serve resource "v1\/pots"/,
+      ],
+      [`{ pods(first: -1) { totalCount } }`, /non-negative/],
+    ];
+    for (const [query, message] of cases) {
+      const r = await q(query);
+      assert.equal(r.status, 200, query);
+      assert.equal(r.errors?.[0]?.extensions?.code, "BAD_USER_INPUT", query);
+      assert.match(r.errors![0]!.message, message);
+    }
+    const other = await q(`{ pods(first: 2, orderBy: {field: NAME}) { pageInfo { endCursor } } }`);
+    const wrongOrder = await q(`query($a: String) { pods(after: $a) { totalCount } }`, {
+      a: other.data.pods.pageInfo.endCursor,
+    });
+    assert.match(wrongOrder.errors![0]!.message, /another orderBy/);
+    const invalid = await q(`{ pods { nope } }`);
+    assert.ok(invalid.errors?.[0]?.message.includes("nope"));
+  });
+
+  it("never serves Secret values, in any field", async () => {
+    const values = sim.list("secrets").flatMap((s) => Object.values(s.data as Record<string, string>));
+    const decoded = values.map((v) => Buffer.from(v, "base64").toString());
+    const r = await q(`{ secrets(first: 1000) { nodes { name type keys raw annotations } }
+      pods(first: 1000) { nodes { raw containers { env { name value valueFrom { type name key } } } secrets { raw keys } } }
+      resources(group: "", version: "v1", resource: "secrets") { nodes { raw } } }`);
+    assert.equal(r.errors, undefined);
+    for (const v of [...values, ...decoded]) assert.ok(!r.text.includes(v), `secret value ${v} leaked`);
+    assert.deepEqual(r.data.secrets.nodes[0].keys, ["password", "token"]);
+    const env = r.data.pods.nodes.flatMap((p: { containers: { env: unknown[] }[] }) =>
+      p.containers.flatMap((c) => c.env),
+    );
+    assert.ok(env.some((e: { valueFrom?: { type: string } }) => e.valueFrom?.type === "secretKeyRef"));
+  });
+
+  it("traversals: owners, children, events, configMaps, PVC -> volume, ingress <-> services, cronjob -> jobs", async () => {
+    const r =
+      await q(`{ namespace(name: "team-1") { pods(labelSelector: "app=db") { name persistentVolumeClaims { name volume { name claim { name } } } owners { kind name } }
+      ingresses { name services { name ingresses { name } } } cronJobs { jobs { pods { name controller { kind } } } } } 
+      deployment(namespace: "team-1", name: "app-0") { children { kind name } events { reason } pods { configMaps { name } events { reason } } } }`);
+    assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+    const ns = r.data.namespace;
+    assert.equal(ns.pods[0].persistentVolumeClaims[0].volume.claim.name, "data");
+    assert.deepEqual(ns.pods[0].owners, [{ kind: "StatefulSet", name: "db" }]);
+    assert.ok(ns.ingresses[0].services.length >= 1);
+    assert.ok(
+      ns.ingresses[0].services.every((s: { ingresses: { name: string }[] }) =>
+        s.ingresses.some((i) => i.name === "web"),
+      ),
+    );
+    assert.equal(ns.cronJobs[0].jobs[0].pods[0].controller.kind, "Job");
+    const dep = r.data.deployment;
+    assert.equal(dep.children[0].kind, "ReplicaSet");
+    assert.ok(
+      dep.pods.every((p: { configMaps: { name: string }[] }) => p.configMaps[0]?.name === "app-config"),
+    );
+    assert.ok(
+      dep.pods.some((p: { events: { reason: string }[] }) => p.events.some((e) => e.reason === "Scheduled")),
+    );
+  });
+
+  it("cacheStatus and extensions.cache report freshness", async () => {
+    const r = await q(`{ cacheStatus { kind synced objects resourceVersion watchHealthy } }`);
+    const pods = r.data.cacheStatus.find((s: { kind: string }) => s.kind === "Pod");
+    assert.equal(pods.synced, true);
+    assert.equal(pods.objects, sim.list("pods").length);
+    assert.deepEqual(r.extensions?.cache, { synced: true, unsynced: [], stale: [] });
+  });
+
+  for (const transport of ["sse", "ws"] as const) {
+    it(`subscriptions over ${transport}: initial state, SYNCED, then live pod events filtered by selector`, async () => {
+      const s = subscribe(
+        transport,
+        kgql.url,
+        `subscription { podStream(namespace: "team-2", labelSelector: "app=app-1", initial: true) { type resourceVersion pod { name phase } previous { phase } } }`,
+      );
+      try {
+        await eventually(() => s.events.some((e) => e.type === "SYNCED"), "SYNCED");
+        const initial = s.events
+          .filter((e) => e.type === "ADDED")
+          .map((e) => e.pod.name)
+          .sort();
+        const expected = sim
+          .list("pods", "team-2")
+          .filter((p) => p.metadata.labels?.app === "app-1")
+          .map((p) => p.metadata.name)
+          .sort();
+        assert.deepEqual(initial, expected);
+        const p = sim.get("pods", "team-2", expected[0]!)!;
+        sim.update("pods", { ...p, status: { ...(p.status as object), phase: "Failed" } });
+        sim.create("pods", pod(`other-${transport}`, "team-2", { app: "not-matching" }));
+        sim.delete("pods", "team-2", expected[1]!);
+        await eventually(() => s.events.length === expected.length + 3, "MODIFIED and DELETED");
+        const live = s.events.slice(expected.length + 1);
+        assert.deepEqual(
+          live.map((e) => [e.type, e.pod.name]),
+          [
+            ["MODIFIED", expected[0]],
+            ["DELETED", expected[1]],
+          ],
+        );
+        assert.equal(live[0].previous.phase, "Running");
+        assert.equal(live[0].pod.phase, "Failed");
+        sim.create("pods", {
+          ...p,
+          metadata: { ...p.metadata, name: expected[1]!, uid: "", resourceVersion: "" },
+        });
+      } finally {
+        s.stop();
+      }
+    });
+  }
+
+  it("contract podEvents and a bad selector on a subscription gives a GraphQL error, not a dead stream", async () => {
+    const bad = subscribe("ws", kgql.url, `subscription { podEvents(labelSelector: "a in (") { type } }`);
+    await eventually(() => bad.errors.length > 0 || bad.done, "an error");
+    assert.match(JSON.stringify(bad.errors), /invalid label selector/);
+    bad.stop();
+    const ok = subscribe(
+      "sse",
+      kgql.url,
+      `subscription { podEvents(namespace: "default") { type pod { name } } }`,
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    sim.create("pods", pod("contract-pod"));
+    await eventually(() => ok.events.length === 1, "an ADDED event");
+    assert.deepEqual(ok.events[0], { type: "ADDED", pod: { name: "contract-pod" } });
+    ok.stop();
+  });
+});
+
+describe("not synced", () => {
+  it("a query on a kind that cannot sync waits a bounded time, then fails with NOT_SYNCED", async () => {
+    const sim = new SandboxCluster();
+    await sim.start();
+    sim.faults.failNext({ status: 500, verb: "list", resource: "pods", count: 1000 });
+    const kgql = await startKgql(await clientFor(sim), { syncTimeoutMs: 300 });
+    try {
+      const r = await gql(kgql.url, `{ pods { totalCount } }`);
+      assert.equal(r.errors?.[0]?.extensions?.code, "NOT_SYNCED");
+      assert.match(r.errors![0]!.message, /not synced: the cache of Pod/);
+      assert.equal(r.data, undefined);
+      const ready = await fetch(kgql.url.replace("/graphql", "/readyz"));
+      assert.equal(ready.status, 503);
+      assert.match(await ready.text(), /Pod/);
+      const ok = await gql(kgql.url, `{ nodes { totalCount } }`);
+      assert.equal(ok.errors, undefined, "other kinds are served");
+    } finally {
+      await kgql.close();
+      await sim.stop();
+    }
+  });
+});
+
+export type { KubeObject };
