@@ -128,7 +128,28 @@ export async function restartApiserver(opts: { kill?: boolean } = {}): Promise<{
   const res = await restartApiserverProcess({ dir: c.dir, kill: opts.kill });
   const fresh = readState(c.dir);
   if (fresh) c.state = fresh;
+  await waitForControllers(c);
   return res;
+}
+
+/**
+ * Waits until kube-controller-manager acts again after an apiserver restart: its reflectors
+ * back off (up to 30 s each) while the apiserver is down, and after several restarts in a row
+ * it can take a minute to catch up. Tests that follow must not pay for that with flaky waits.
+ */
+async function waitForControllers(c: ClusterInfo): Promise<void> {
+  const name = `kgql-probe-${randomBytes(3).toString("hex")}`;
+  await c.api.post("/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name } });
+  try {
+    await waitFor(() => c.api.get(`/api/v1/namespaces/${name}/serviceaccounts/default`, { allowError: true }), {
+      message: "kube-controller-manager to create a service account after the apiserver restart",
+      until: (r) => r.status === 200,
+      timeoutMs: 120_000,
+      intervalMs: 250,
+    });
+  } finally {
+    await c.api.delete(`/api/v1/namespaces/${name}`, undefined, { allowError: true });
+  }
 }
 
 /** The pid of a running component (e.g. to check it is alive); from the recorded state. */
