@@ -30,9 +30,13 @@ function seed(sim: SandboxCluster) {
 
 async function syncRun(mode: string, kubeconfig: string, sim: SandboxCluster) {
   const expected = sim.list("pods").length;
-  const child = fork(new URL("./sync-child.ts", import.meta.url), [mode, kubeconfig, String(expected), String(events)], {
-    execArgv: ["--expose-gc", "--max-old-space-size=8192"],
-  });
+  const child = fork(
+    new URL("./sync-child.ts", import.meta.url),
+    [mode, kubeconfig, String(expected), String(events)],
+    {
+      execArgv: ["--expose-gc", "--max-old-space-size=8192"],
+    },
+  );
   return new Promise<Record<string, unknown>>((resolve, reject) => {
     child.on("message", (m: Record<string, unknown>) => {
       if (m.ready) {
@@ -41,7 +45,10 @@ async function syncRun(mode: string, kubeconfig: string, sim: SandboxCluster) {
         for (let i = 0; i < events; i++) {
           const p = all[i % all.length]!;
           const cur = sim.get("pods", p.metadata.namespace, p.metadata.name)!;
-          sim.update("pods", { ...cur, metadata: { ...cur.metadata, labels: { ...cur.metadata.labels, bench: String(i) } } });
+          sim.update("pods", {
+            ...cur,
+            metadata: { ...cur.metadata, labels: { ...cur.metadata.labels, bench: String(i) } },
+          });
         }
         child.send({ targetRV: Number(sim.currentResourceVersion()) });
       }
@@ -53,53 +60,72 @@ async function syncRun(mode: string, kubeconfig: string, sim: SandboxCluster) {
 }
 
 function autocannon(url: string, query: string, seconds: number, connections: number) {
-  return new Promise<{ p50: number; p99: number; rps: number; errors: number; non2xx: number }>((resolve, reject) => {
-    const args = [
-      "autocannon",
-      "-j",
-      "-d",
-      String(seconds),
-      "-c",
-      String(connections),
-      "-m",
-      "POST",
-      "-H",
-      "content-type=application/json",
-      "-b",
-      JSON.stringify({ query }),
-      url,
-    ];
-    const p = spawn("npx", ["--no-install", ...args], { stdio: ["ignore", "pipe", "ignore"] });
-    let out = "";
-    p.stdout.on("data", (d) => {
-      out += d;
-    });
-    p.on("exit", () => {
-      try {
-        const r = JSON.parse(out);
-        resolve({ p50: r.latency.p50, p99: r.latency.p99, rps: Math.round(r.requests.average), errors: r.errors, non2xx: r.non2xx });
-      } catch (err) {
-        reject(err);
-      }
-    });
-  });
+  return new Promise<{ p50: number; p99: number; rps: number; errors: number; non2xx: number }>(
+    (resolve, reject) => {
+      const args = [
+        "autocannon",
+        "-j",
+        "-d",
+        String(seconds),
+        "-c",
+        String(connections),
+        "-m",
+        "POST",
+        "-H",
+        "content-type=application/json",
+        "-b",
+        JSON.stringify({ query }),
+        url,
+      ];
+      const p = spawn("npx", ["--no-install", ...args], { stdio: ["ignore", "pipe", "ignore"] });
+      let out = "";
+      p.stdout.on("data", (d) => {
+        out += d;
+      });
+      p.on("exit", () => {
+        try {
+          const r = JSON.parse(out);
+          resolve({
+            p50: r.latency.p50,
+            p99: r.latency.p99,
+            rps: Math.round(r.requests.average),
+            errors: r.errors,
+            non2xx: r.non2xx,
+          });
+        } catch (err) {
+          reject(err);
+        }
+      });
+    },
+  );
 }
 
 async function post(url: string, query: string) {
-  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query }) });
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ query }),
+  });
   const text = await res.text();
   return { bytes: text.length, json: JSON.parse(text) };
 }
 
 async function queryRuns(kubeconfig: string, sim: SandboxCluster) {
   const port = 4500 + Math.floor(Math.random() * 400);
-  const server = spawn(process.execPath, ["bin/kgql.js", "--kubeconfig", kubeconfig, "--port", String(port)], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const server = spawn(
+    process.execPath,
+    ["bin/kgql.js", "--kubeconfig", kubeconfig, "--port", String(port)],
+    {
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   const url = `http://127.0.0.1:${port}/graphql`;
   try {
     for (let i = 0; i < 200; i++) {
-      const ok = await fetch(url.replace("/graphql", "/readyz")).then((r) => r.ok, () => false);
+      const ok = await fetch(url.replace("/graphql", "/readyz")).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -110,13 +136,17 @@ async function queryRuns(kubeconfig: string, sim: SandboxCluster) {
     // Check the answers first: a fast wrong answer does not count.
     const fullRes = await post(url, full);
     const podCount = fullRes.json.data.deployments.nodes.reduce(
-      (n: number, d: { replicaSets: { pods: unknown[] }[] }) => n + d.replicaSets.reduce((m, rs) => m + rs.pods.length, 0),
+      (n: number, d: { replicaSets: { pods: unknown[] }[] }) =>
+        n + d.replicaSets.reduce((m, rs) => m + rs.pods.length, 0),
       0,
     );
-    const rsPods = sim.list("pods").filter((p) => p.metadata.ownerReferences?.[0]?.kind === "ReplicaSet").length;
+    const rsPods = sim
+      .list("pods")
+      .filter((p) => p.metadata.ownerReferences?.[0]?.kind === "ReplicaSet").length;
     if (podCount !== rsPods) throw new Error(`full topology returned ${podCount} pods, expected ${rsPods}`);
     const scopedRes = await post(url, scoped);
-    if (scopedRes.json.data.deployment.replicaSets[0].pods.length !== 50) throw new Error("scoped query answer is wrong");
+    if (scopedRes.json.data.deployment.replicaSets[0].pods.length !== 50)
+      throw new Error("scoped query answer is wrong");
     const results: Record<string, unknown> = { fullTopologyBytes: fullRes.bytes };
     results.fullTopology = await autocannon(url, full, duration, 1);
     results.scoped = await autocannon(url, scoped, duration, 10);
@@ -138,19 +168,28 @@ const kubeconfig = `${os.tmpdir()}/kgql-bench-kubeconfig`;
 await sim.writeKubeconfig(kubeconfig);
 const report: Record<string, unknown> = {
   time: new Date().toISOString(),
-  machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memoryGB: Math.round(os.totalmem() / 2 ** 30) },
+  machine: {
+    cpus: os.cpus().length,
+    model: os.cpus()[0]?.model,
+    memoryGB: Math.round(os.totalmem() / 2 ** 30),
+  },
   node: process.version,
   pods: sim.list("pods").length,
   events,
 };
 report.syncKgql = await syncRun("kgql", kubeconfig, sim);
 console.log("kgql informer", report.syncKgql);
-report.syncClientNode = await syncRun("client-node", kubeconfig, sim).catch((err) => ({ error: String(err) }));
+report.syncClientNode = await syncRun("client-node", kubeconfig, sim).catch((err) => ({
+  error: String(err),
+}));
 console.log("client-node makeInformer", report.syncClientNode);
 report.queries = await queryRuns(kubeconfig, sim);
 console.log("queries", JSON.stringify(report.queries, null, 2));
 mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
-const file = new URL(`./results/${String(report.time).replace(/[:.]/g, "-")}-${report.pods}pods.json`, import.meta.url);
+const file = new URL(
+  `./results/${String(report.time).replace(/[:.]/g, "-")}-${report.pods}pods.json`,
+  import.meta.url,
+);
 writeFileSync(file, JSON.stringify(report, null, 2));
 console.log(`wrote ${file.pathname}`);
 await sim.stop();

@@ -29,7 +29,10 @@ const onEvent = () => {
   if (synced && !firstEventAt) firstEventAt = performance.now();
 };
 if (mode === "kgql") {
-  const informer = new SharedInformer({ client: await KubeClient.fromKubeConfig(kc), resource: kindByResource("pods")! });
+  const informer = new SharedInformer({
+    client: await KubeClient.fromKubeConfig(kc),
+    resource: kindByResource("pods")!,
+  });
   informer.addSyncListener(onEvent);
   informer.start();
   await informer.waitForSync();
@@ -66,7 +69,9 @@ if (size() !== expected) result.error = `expected ${expected} objects, got ${siz
 process.send!({ ready: true, rv: rvOf(), ...result });
 if (events > 0) {
   // The parent now applies `events` updates; measure until the last one is in the cache.
-  const target = await new Promise<number>((resolve) => process.once("message", (m: { targetRV: number }) => resolve(m.targetRV)));
+  const target = await new Promise<number>((resolve) =>
+    process.once("message", (m: { targetRV: number }) => resolve(m.targetRV)),
+  );
   while (rvOf() < target) await new Promise((r) => setImmediate(r));
   result.eventsPerSecond = Math.round(events / ((performance.now() - firstEventAt) / 1000));
 }

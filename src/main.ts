@@ -123,6 +123,12 @@ export async function main(argv: string[]): Promise<number | undefined> {
       try {
         await client.getJSON("/version");
       } catch (err) {
+        const status = (err as { status?: number }).status;
+        if (status === 401 || status === 403) {
+          throw new UsageError(
+            `the cluster at ${client.server.origin} rejected the credentials in ${source} (HTTP ${status})`,
+          );
+        }
         throw new UsageError(
           `cannot reach the cluster at ${client.server.origin} (${source}): ${(err as Error).message}`,
         );

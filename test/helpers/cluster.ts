@@ -141,12 +141,15 @@ async function waitForControllers(c: ClusterInfo): Promise<void> {
   const name = `kgql-probe-${randomBytes(3).toString("hex")}`;
   await c.api.post("/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name } });
   try {
-    await waitFor(() => c.api.get(`/api/v1/namespaces/${name}/serviceaccounts/default`, { allowError: true }), {
-      message: "kube-controller-manager to create a service account after the apiserver restart",
-      until: (r) => r.status === 200,
-      timeoutMs: 120_000,
-      intervalMs: 250,
-    });
+    await waitFor(
+      () => c.api.get(`/api/v1/namespaces/${name}/serviceaccounts/default`, { allowError: true }),
+      {
+        message: "kube-controller-manager to create a service account after the apiserver restart",
+        until: (r) => r.status === 200,
+        timeoutMs: 120_000,
+        intervalMs: 250,
+      },
+    );
   } finally {
     await c.api.delete(`/api/v1/namespaces/${name}`, undefined, { allowError: true });
   }
