@@ -54,7 +54,7 @@ async function clusterClient(
   flags: ReturnType<typeof parse>,
 ): Promise<{ client: KubeClient; source: string }> {
   const kc = new KubeConfig();
-  const path = flags.kubeconfig ?? process.env.KUBECONFIG ?? join(homedir(), ".kube", "config");
+  const path = flags.kubeconfig || process.env.KUBECONFIG || join(homedir(), ".kube", "config");
   if (flags.kubeconfig || process.env.KUBECONFIG || existsSync(path)) {
     if (!existsSync(path)) throw new UsageError(`kubeconfig not found: ${path}`);
     try {

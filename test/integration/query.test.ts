@@ -252,7 +252,10 @@ describe("GraphQL on the real control plane", { skip: cluster ? false : NO_CLUST
       }
       return [...view.keys()].filter((k) => k !== "\u0000synced").sort();
     };
-    const synced = () => (names(), view.has("\u0000synced"));
+    const synced = () => {
+      names();
+      return view.has("\u0000synced");
+    };
     return { s, view, names, synced };
   }
   const apiPods = async (selector: string) =>
