@@ -14,6 +14,8 @@ export interface GatewayOptions {
   /** A watch broken longer than this marks the kind's data as stale in responses. */
   staleAfterMs?: number;
   historySize?: number;
+  /** Open subscription streams the whole gateway serves at once. */
+  maxSubscriptions?: number;
 }
 
 export class Gateway {
@@ -23,12 +25,14 @@ export class Gateway {
   private readonly byKind = new Map<string, SharedInformer>();
   private readonly hubs = new Map<SharedInformer, ResourceEventHub>();
   private readonly historySize: number;
+  readonly maxSubscriptions: number;
 
   constructor(factory: SharedInformerFactory, opts: GatewayOptions = {}) {
     this.factory = factory;
     this.syncTimeoutMs = opts.syncTimeoutMs ?? 10_000;
     this.staleAfterMs = opts.staleAfterMs ?? 60_000;
     this.historySize = opts.historySize ?? 10_000;
+    this.maxSubscriptions = opts.maxSubscriptions ?? 20_000;
     for (const kind of CORE_KINDS) {
       const informer = factory.informerForResource(kind);
       addResolverIndexes(informer);
@@ -94,6 +98,17 @@ export class Gateway {
       this.hubs.set(informer, hub);
     }
     return hub;
+  }
+
+  /** Throws LIMIT_EXCEEDED when the gateway already serves its maximum of subscriptions. */
+  checkSubscriptionCapacity(): void {
+    if (this.subscriberCount() >= this.maxSubscriptions) {
+      throw userError(
+        `too many subscriptions: this gateway serves at most ${this.maxSubscriptions} at once; retry later`,
+        "LIMIT_EXCEEDED",
+        { limit: "maxSubscriptions", max: this.maxSubscriptions },
+      );
+    }
   }
 
   subscriberCount(): number {

@@ -28,6 +28,7 @@ async function* stream(
 ): AsyncGenerator<StreamEvent> {
   const informer = ctx.gateway.informer(kind);
   await ctx.gateway.waitForKinds([kind]);
+  ctx.gateway.checkSubscriptionCapacity();
   const sub: Subscription = ctx.gateway.hub(informer).subscribe({
     filter: (o) => ctx.visible(kind, o.metadata.namespace) && filter(o),
     initial: args.initial ?? false,
@@ -132,6 +133,7 @@ export function subscriptionResolvers() {
         const filter = namespaceSelectorFilter(args);
         const informer = await ctx.gateway.genericInformer(args);
         const kind = informer.resource.kind;
+        ctx.gateway.checkSubscriptionCapacity();
         const sub = ctx.gateway.hub(informer).subscribe({
           filter: (o) => ctx.visible(kind, o.metadata.namespace) && filter(o),
           initial: args.initial ?? false,

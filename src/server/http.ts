@@ -2,7 +2,7 @@
 // subscriptions on the same path (graphql-ws protocol), /healthz, /readyz, /metrics.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import type { ExecutionArgs } from "graphql";
+import { type ExecutionArgs, GraphQLError } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import type { YogaServerInstance } from "graphql-yoga";
 import { WebSocketServer } from "ws";
@@ -15,6 +15,8 @@ export interface ServerOptions {
   port: number;
   /** Requests larger than this are refused with 413. */
   maxBodyBytes?: number;
+  /** WebSocket subscriptions one connection may hold at once. */
+  maxSubscriptionsPerConnection?: number;
 }
 
 export interface RunningServer {
@@ -38,6 +40,7 @@ export async function startServer(
   opts: ServerOptions,
 ): Promise<RunningServer> {
   const maxBody = opts.maxBodyBytes ?? 1_000_000;
+  const maxPerConnection = opts.maxSubscriptionsPerConnection ?? 100;
   const server = http.createServer(async (req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (path === "/healthz") {
@@ -74,6 +77,7 @@ export async function startServer(
   });
 
   const wss = new WebSocketServer({ server, path: "/graphql" });
+  const openPerConnection = new WeakMap<object, number>();
   useServer(
     {
       execute: (args) =>
@@ -81,6 +85,24 @@ export async function startServer(
       subscribe: (args) =>
         (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
       onSubscribe: async (ctx, _id, params) => {
+        // Per-connection cap: one socket cannot hold an unbounded number of streams. Counted
+        // here, synchronously, because several subscribe messages can arrive at once.
+        const open = openPerConnection.get(ctx) ?? 0;
+        if (open >= maxPerConnection) {
+          return [
+            new GraphQLError(
+              `too many subscriptions on this connection: at most ${maxPerConnection}; complete some or open another connection`,
+              {
+                extensions: {
+                  code: "LIMIT_EXCEEDED",
+                  limit: "maxSubscriptionsPerConnection",
+                  max: maxPerConnection,
+                },
+              },
+            ),
+          ];
+        }
+        openPerConnection.set(ctx, open + 1);
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
@@ -98,6 +120,9 @@ export async function startServer(
         const errors = validate(args.schema, args.document);
         if (errors.length) return errors;
         return args as never;
+      },
+      onComplete: (ctx) => {
+        openPerConnection.set(ctx, Math.max(0, (openPerConnection.get(ctx) ?? 1) - 1));
       },
     },
     wss,

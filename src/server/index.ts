@@ -13,6 +13,7 @@ export interface GatewayServerOptions extends GatewayOptions {
   port?: number;
   graphiql?: boolean;
   logger?: ReflectorLogger;
+  maxSubscriptionsPerConnection?: number;
 }
 
 export interface GatewayServer {
@@ -31,6 +32,7 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
   const server = await startServer(yoga, gateway, metrics, {
     host: opts.host ?? "127.0.0.1",
     port: opts.port ?? 4000,
+    maxSubscriptionsPerConnection: opts.maxSubscriptionsPerConnection,
   });
   return {
     url: server.url,

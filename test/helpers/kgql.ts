@@ -3,11 +3,11 @@ import { createClient as createSseClient } from "graphql-sse";
 import { createClient as createWsClient } from "graphql-ws";
 import WebSocket from "ws";
 import type { KubeClient } from "../../src/informers/client.ts";
-import { type GatewayServer, startGatewayServer } from "../../src/server/index.ts";
+import { type GatewayServer, type GatewayServerOptions, startGatewayServer } from "../../src/server/index.ts";
 
 export async function startKgql(
   client: KubeClient,
-  opts: { syncTimeoutMs?: number } = {},
+  opts: Partial<Omit<GatewayServerOptions, "client">> = {},
 ): Promise<GatewayServer> {
   return startGatewayServer({ client, port: 0, ...opts });
 }
