@@ -40,6 +40,7 @@ interface Watcher {
 interface ListSnapshot {
   items: KubeObject[];
   rv: number;
+  id?: number;
 }
 
 const MAX_SNAPSHOTS = 16;
@@ -54,7 +55,9 @@ export class SandboxCluster {
   private server: http.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
   private readonly watchers = new Set<Watcher>();
+  /** Paged list snapshots by id: each list request gets its own (resource, filter and RV). */
   private readonly snapshots = new Map<number, ListSnapshot>();
+  private nextSnapshotId = 1;
   private readonly failRules = new FailRules();
   private stalled = false;
   private boundPort = 0;
@@ -300,7 +303,7 @@ current-context: sandbox
     let start = 0;
     if (query.continue) {
       const token = decodeContinue(query.continue);
-      const snap = token && this.snapshots.get(token.rv);
+      const snap = token && this.snapshots.get(token.id);
       if (!token || !snap) {
         return sendJSON(
           out,
@@ -360,9 +363,10 @@ current-context: sandbox
     const end = limit > 0 ? Math.min(snap.items.length, start + limit) : snap.items.length;
     let cont: string | undefined;
     if (end < snap.items.length) {
-      this.snapshots.set(snap.rv, snap);
+      snap.id ??= this.nextSnapshotId++;
+      this.snapshots.set(snap.id, snap);
       if (this.snapshots.size > MAX_SNAPSHOTS) this.snapshots.delete(this.snapshots.keys().next().value!);
-      cont = Buffer.from(JSON.stringify({ rv: snap.rv, offset: end })).toString("base64url");
+      cont = Buffer.from(JSON.stringify({ id: snap.id, offset: end })).toString("base64url");
     }
     const meta: Record<string, unknown> = { resourceVersion: String(snap.rv) };
     if (cont) {
@@ -508,10 +512,10 @@ function line(type: string, object: KubeObject): string {
   return `${JSON.stringify({ type, object })}\n`;
 }
 
-function decodeContinue(token: string): { rv: number; offset: number } | undefined {
+function decodeContinue(token: string): { id: number; offset: number } | undefined {
   try {
     const v = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
-    return Number.isInteger(v.rv) && Number.isInteger(v.offset) ? v : undefined;
+    return Number.isInteger(v.id) && Number.isInteger(v.offset) ? v : undefined;
   } catch {
     return undefined;
   }
