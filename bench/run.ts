@@ -16,6 +16,7 @@ const { values } = parseArgs({
     pods: { type: "string", default: "10000" },
     events: { type: "string", default: "20000" },
     duration: { type: "string", default: "10" },
+    real: { type: "boolean", default: false },
   },
 });
 const pods = Number(values.pods);
@@ -157,6 +158,80 @@ async function queryRuns(kubeconfig: string, sim: SandboxCluster) {
   } finally {
     server.kill();
   }
+}
+
+if (values.real) {
+  await realClusterRun();
+  process.exit(0);
+}
+
+/**
+ * --real: the same informer figures on the real control plane (kwok pods), side by side with
+ * client-node's makeInformer. Pods come from Deployments of 50 replicas on kwok nodes.
+ */
+async function realClusterRun() {
+  const { getCluster, kwokPodSpec, waitFor } = await import("../test/helpers/cluster.ts");
+  const c = await getCluster();
+  if (!c) throw new Error("no control plane: install Go (see test/cluster)");
+  const ns = "kgql-bench";
+  await c.api.post(
+    "/api/v1/namespaces",
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } },
+    { allowError: true },
+  );
+  const spec = await kwokPodSpec(c);
+  const deployments = Math.ceil(pods / 50);
+  for (let i = 0; i < deployments; i++) {
+    const name = `bench-${i}`;
+    await c.api.post(
+      `/apis/apps/v1/namespaces/${ns}/deployments`,
+      {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name },
+        spec: {
+          replicas: 50,
+          selector: { matchLabels: { app: name } },
+          template: { metadata: { labels: { app: name } }, spec },
+        },
+      },
+      { allowError: true },
+    );
+  }
+  const t0 = Date.now();
+  const total = await waitFor(
+    async () => {
+      const r = await c.api.get("/api/v1/pods", { query: { limit: 1 } });
+      return (r.body.metadata.remainingItemCount ?? 0) + r.body.items.length;
+    },
+    { message: `${pods} pods to exist`, until: (n) => n >= pods, timeoutMs: 900_000, intervalMs: 2000 },
+  );
+  console.log(`real cluster: ${total} pods after ${Math.round((Date.now() - t0) / 1000)} s`);
+  const report: Record<string, unknown> = {
+    time: new Date().toISOString(),
+    cluster: "real (kwok)",
+    pods: total,
+  };
+  for (const mode of ["kgql", "client-node"]) {
+    const child = fork(
+      new URL("./sync-child.ts", import.meta.url),
+      [mode, c.kubeconfig, String(total), "0"],
+      {
+        execArgv: ["--expose-gc", "--max-old-space-size=8192"],
+      },
+    );
+    report[mode] = await new Promise((resolve) =>
+      child.on("message", (m: Record<string, unknown>) => m.done && resolve(m)),
+    );
+    console.log(mode, report[mode]);
+  }
+  mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
+  const file = new URL(
+    `./results/${String(report.time).replace(/[:.]/g, "-")}-real-${total}pods.json`,
+    import.meta.url,
+  );
+  writeFileSync(file, JSON.stringify(report, null, 2));
+  console.log(`wrote ${file.pathname}`);
 }
 
 const sim = new SandboxCluster({ historyLimit: events + 1000 });
