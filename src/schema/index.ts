@@ -32,6 +32,21 @@ export function namespaceListField(k: KindDescription): string {
     : k.listField;
 }
 
+/** A Relay connection and its edge for one node type. */
+function connectionSDL(t: string): string {
+  return `
+type ${t}Edge {
+  cursor: String!
+  node: ${t}!
+}
+type ${t}Connection {
+  edges: [${t}Edge!]!
+  nodes: [${t}!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}`;
+}
+
 function kindSDL(k: KindDescription): string {
   const t = k.typeName;
   // The contract fixes Query.namespaces as a plain list and Query.namespace(name): see base.graphql.
@@ -46,16 +61,7 @@ extend type Query {
   return `
 type ${t} implements Resource {${RESOURCE_FIELDS}
 }
-type ${t}Edge {
-  cursor: String!
-  node: ${t}!
-}
-type ${t}Connection {
-  edges: [${t}Edge!]!
-  nodes: [${t}!]!
-  pageInfo: PageInfo!
-  totalCount: Int!
-}${rootFields}`;
+${connectionSDL(t)}${rootFields}`;
 }
 
 /** Namespace.<kind>: every namespaced kind's objects in that namespace, as a plain list. */
@@ -70,6 +76,8 @@ export function buildTypeDefs(): string {
   const read = (f: string) => readFileSync(new URL(f, import.meta.url), "utf8");
   return [
     read("./base.graphql"),
+    `"An object of any kind, CRDs included."\ntype GenericResource implements Resource {${RESOURCE_FIELDS}\n}`,
+    connectionSDL("GenericResource"),
     ...CORE_KINDS.map(kindSDL),
     namespaceListsSDL(),
     read("./kinds.graphql"),
