@@ -232,6 +232,9 @@ async function realClusterRun() {
   );
   writeFileSync(file, JSON.stringify(report, null, 2));
   console.log(`wrote ${file.pathname}`);
+  // Leave the shared test cluster as it was.
+  await c.api.delete(`/apis/apps/v1/namespaces/${ns}/deployments`, undefined, { allowError: true });
+  await c.api.delete(`/api/v1/namespaces/${ns}`, undefined, { allowError: true });
 }
 
 const sim = new SandboxCluster({ historyLimit: events + 1000 });

@@ -18,7 +18,8 @@ Usage: kgql [flags]
   --host <addr>         listen address (default 127.0.0.1)
   --port <n>            listen port (default 4000)
   --demo                serve the built-in simulated cluster (no real cluster needed)
-  --auth none|kubernetes  caller authentication (default none; kubernetes is not implemented yet)
+  --auth none|kubernetes  none (loopback only), or check each caller's bearer token (TokenReview)
+                        and serve only what their RBAC lets them list (SubjectAccessReview)
   --insecure            allow --auth none on a non-loopback address
   --sync-timeout <s>    how long a query waits for a kind's first sync (default 10)
   --help                this text
@@ -92,9 +93,10 @@ export async function main(argv: string[]): Promise<number | undefined> {
     if (flags.auth !== "none" && flags.auth !== "kubernetes") {
       throw new UsageError(`invalid --auth "${flags.auth}": use none or kubernetes`);
     }
-    if (flags.auth === "kubernetes")
-      throw new UsageError("--auth kubernetes is not implemented yet; use --auth none on loopback");
-    if (!isLoopback(flags.host) && !flags.insecure) {
+    if (flags.auth === "kubernetes" && flags.demo) {
+      throw new UsageError("--auth kubernetes needs a real cluster (TokenReview); the demo cluster has none");
+    }
+    if (flags.auth === "none" && !isLoopback(flags.host) && !flags.insecure) {
       throw new UsageError(
         `--auth none on a non-loopback address (${flags.host}) serves the whole cache to anyone: add --insecure to do it anyway`,
       );
@@ -102,7 +104,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
     const syncTimeout = Number(flags["sync-timeout"]);
     if (!(syncTimeout > 0)) throw new UsageError(`invalid --sync-timeout "${flags["sync-timeout"]}"`);
     const log = pino({ level: process.env.KGQL_LOG_LEVEL ?? "info" }, pino.destination(2));
-    if (!isLoopback(flags.host))
+    if (flags.auth === "none" && !isLoopback(flags.host))
       log.warn({ host: flags.host }, "--insecure: serving without authentication on a non-loopback address");
 
     let sandbox: SandboxCluster | undefined;
@@ -139,6 +141,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
       host: flags.host,
       port,
       syncTimeoutMs: syncTimeout * 1000,
+      auth: flags.auth as "none" | "kubernetes",
       logger: {
         info: (f, m) => log.info(f, m),
         warn: (f, m) => log.warn(f, m),

@@ -10,6 +10,10 @@ export interface Visibility {
   allows(kind: string, namespace: string | undefined): boolean;
   /** May the caller see every object of `kind`? (fast path: no per-object filtering) */
   allowsAll(kind: string): boolean;
+  /** True when the caller may see no object of `kind` at all (top-level lists say so). */
+  allowsNothing?(kind: string): boolean;
+  /** Who the caller is, for error messages. */
+  readonly user?: { username: string };
 }
 
 export const SEE_EVERYTHING: Visibility = { allows: () => true, allowsAll: () => true };
@@ -18,19 +22,24 @@ export const SEE_EVERYTHING: Visibility = { allows: () => true, allowsAll: () =>
 // own, which keeps own properties but not prototype methods.
 export class RequestContext {
   readonly gateway: Gateway;
-  readonly visibility: Visibility;
+  /**
+   * What the caller may see, in a holder object: yoga copies the context's own properties into
+   * its own context object, so the authorization plugin replaces `access.visibility` on this
+   * shared holder and every resolver sees it.
+   */
+  readonly access: { visibility: Visibility };
   private readonly memo = new Map<string, unknown>();
   lookups = 0;
 
   constructor(gateway: Gateway, visibility: Visibility = SEE_EVERYTHING) {
     this.gateway = gateway;
-    this.visibility = visibility;
+    this.access = { visibility };
   }
 
   readonly visible = (kind: string, namespace: string | undefined): boolean =>
-    this.visibility.allows(kind, namespace);
+    this.access.visibility.allows(kind, namespace);
 
-  readonly visibleAll = (kind: string): boolean => this.visibility.allowsAll(kind);
+  readonly visibleAll = (kind: string): boolean => this.access.visibility.allowsAll(kind);
 
   /** Memoizes one lookup per request by key. */
   readonly once = <T>(key: string, load: () => T): T => {

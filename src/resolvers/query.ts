@@ -5,7 +5,7 @@ import { NAMESPACE_INDEX } from "../informers/indexers.ts";
 import { type LabelSelector, LabelSelectorError, parseLabelSelector } from "../informers/labels.ts";
 import type { SharedInformer } from "../informers/shared-informer.ts";
 import type { KubeObject } from "../informers/types.ts";
-import { CORE_KINDS } from "../kinds.ts";
+import { CORE_KINDS, kindByName } from "../kinds.ts";
 import { namespaceListField } from "../schema/index.ts";
 import { children } from "./common.ts";
 import { connectionFrom, type PageArgs, sortedKeys } from "./connection.ts";
@@ -57,8 +57,31 @@ function matchingKeys(
   return [ctx.visibleAll(kind) ? keys : keys.filter(visible), false];
 }
 
+/**
+ * Top-level reads say so when RBAC forbids them (traversals are filtered silently): no namespace
+ * at all, or the one namespace asked for.
+ */
+export function checkAllowed(ctx: RequestContext, kind: string, namespace: string | null | undefined): void {
+  const v = ctx.access.visibility;
+  const who = v.user ? `user "${v.user.username}"` : "you";
+  const resource = kindByName(kind)?.resource ?? kind;
+  if (v.allowsNothing?.(kind)) {
+    throw userError(
+      `forbidden: ${who} cannot list ${resource} in any namespace (Kubernetes RBAC)`,
+      "FORBIDDEN",
+    );
+  }
+  if (namespace && !v.allows(kind, namespace)) {
+    throw userError(
+      `forbidden: ${who} cannot list ${resource} in namespace "${namespace}" (Kubernetes RBAC)`,
+      "FORBIDDEN",
+    );
+  }
+}
+
 export function listResolver(kind: string) {
   return (_: unknown, args: Args, ctx: RequestContext) => {
+    checkAllowed(ctx, kind, args.namespace);
     const informer = ctx.gateway.informer(kind);
     const [keys, sorted] = matchingKeys(informer, kind, args, ctx);
     return connectionFrom(informer.lister, keys, sorted, args);
@@ -67,6 +90,7 @@ export function listResolver(kind: string) {
 
 export function getResolver(kind: string, namespaced: boolean) {
   return (_: unknown, args: Args, ctx: RequestContext) => {
+    checkAllowed(ctx, kind, namespaced ? args.namespace : undefined);
     if (namespaced) checkNamespace(ctx, args.namespace);
     return ctx.get(kind, namespaced ? (args.namespace ?? undefined) : undefined, args.name!) ?? null;
   };

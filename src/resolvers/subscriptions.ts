@@ -7,7 +7,7 @@ import type { Subscription } from "../subscriptions/hub.ts";
 import type { ObjectFilter, StreamEvent } from "../subscriptions/types.ts";
 import type { RequestContext } from "./context.ts";
 import { userError } from "./errors.ts";
-import { parseSelectorArg } from "./query.ts";
+import { checkAllowed, parseSelectorArg } from "./query.ts";
 
 interface StreamArgs {
   namespace?: string | null;
@@ -28,6 +28,7 @@ async function* stream(
 ): AsyncGenerator<StreamEvent> {
   const informer = ctx.gateway.informer(kind);
   await ctx.gateway.waitForKinds([kind]);
+  checkAllowed(ctx, kind, args.namespace);
   ctx.gateway.checkSubscriptionCapacity();
   const sub: Subscription = ctx.gateway.hub(informer).subscribe({
     filter: (o) => ctx.visible(kind, o.metadata.namespace) && filter(o),

@@ -2,15 +2,20 @@
 import { useGraphQlJit } from "@envelop/graphql-jit";
 import { Kind } from "graphql";
 import { createSchema, createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
+import type { AccessReviewer } from "../auth/access-reviewer.ts";
+import type { TokenAuthenticator } from "../auth/authenticator.ts";
 import { RequestContext } from "../resolvers/context.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
 import { buildResolvers } from "../resolvers/index.ts";
 import { buildTypeDefs } from "../schema/index.ts";
+import { authenticate, useKubernetesAuthorization } from "./auth-plugin.ts";
 import type { Metrics } from "./metrics.ts";
 import { useCacheExtensions, useCacheSync } from "./plugins.ts";
 
 export interface AppOptions {
   graphiql?: boolean;
+  /** --auth kubernetes: authenticate callers and filter by their RBAC. */
+  auth?: { authenticator: TokenAuthenticator; reviewer: AccessReviewer };
   metrics?: Metrics;
   extraPlugins?: Plugin[];
 }
@@ -46,6 +51,7 @@ export function createApp(
     ) as Plugin,
     useCacheSync(gateway),
     useCacheExtensions(gateway),
+    ...(opts.auth ? [useKubernetesAuthorization(gateway, opts.auth.reviewer)] : []),
     ...(opts.metrics ? [useRequestMetrics(opts.metrics)] : []),
     ...(opts.extraPlugins ?? []),
   ];
@@ -55,7 +61,14 @@ export function createApp(
     graphiql: opts.graphiql ?? true,
     landingPage: false,
     plugins,
-    context: () => new RequestContext(gateway),
+    context: async (initial) => {
+      const ctx = new RequestContext(gateway);
+      // Authentication happens before anything else; authorization needs the operation, so it
+      // runs in the plugin just before execution.
+      if (opts.auth)
+        Object.assign(ctx, { user: await authenticate(opts.auth.authenticator, initial as never) });
+      return ctx;
+    },
     logging: false,
   });
 }

@@ -1,4 +1,6 @@
 // Wires a running gateway: kube client -> informer factory -> gateway -> yoga -> HTTP server.
+import { AccessReviewer } from "../auth/access-reviewer.ts";
+import { TokenAuthenticator } from "../auth/authenticator.ts";
 import { KubeClient } from "../informers/client.ts";
 import { SharedInformerFactory } from "../informers/factory.ts";
 import type { ReflectorLogger } from "../informers/reflector.ts";
@@ -14,6 +16,7 @@ export interface GatewayServerOptions extends GatewayOptions {
   graphiql?: boolean;
   logger?: ReflectorLogger;
   maxSubscriptionsPerConnection?: number;
+  auth?: "none" | "kubernetes";
 }
 
 export interface GatewayServer {
@@ -28,7 +31,11 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
   const gateway = new Gateway(factory, opts);
   gateway.start();
   const metrics = new Metrics(gateway);
-  const yoga = createApp(gateway, { graphiql: opts.graphiql, metrics });
+  const auth =
+    opts.auth === "kubernetes"
+      ? { authenticator: new TokenAuthenticator(opts.client), reviewer: new AccessReviewer(opts.client) }
+      : undefined;
+  const yoga = createApp(gateway, { graphiql: opts.graphiql, metrics, auth });
   const server = await startServer(yoga, gateway, metrics, {
     host: opts.host ?? "127.0.0.1",
     port: opts.port ?? 4000,

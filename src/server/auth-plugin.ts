@@ -1,0 +1,58 @@
+// --auth kubernetes: the caller's bearer token is checked with a TokenReview (401 otherwise),
+// then, before the synchronous execution, SubjectAccessReviews decide which namespaces of each
+// kind the operation touches the caller may list; every resolver path filters by that.
+import { GraphQLError } from "graphql";
+import type { Plugin } from "graphql-yoga";
+import type { AccessReviewer } from "../auth/access-reviewer.ts";
+import { AuthenticationError, type TokenAuthenticator, type UserInfo } from "../auth/authenticator.ts";
+import { visibilityFor } from "../auth/visibility.ts";
+import type { RequestContext } from "../resolvers/context.ts";
+import type { Gateway } from "../resolvers/gateway.ts";
+import { kindsTouched } from "./plugins.ts";
+
+/** The Authorization header of an HTTP request, a WebSocket upgrade, or graphql-ws connectionParams. */
+export function authorizationOf(initial: Record<string, unknown>): string | undefined {
+  const request = initial.request as Request | undefined;
+  const fromFetch = request?.headers?.get?.("authorization");
+  if (fromFetch) return fromFetch;
+  const req = initial.req as { headers?: Record<string, string | undefined> } | undefined;
+  if (req?.headers?.authorization) return req.headers.authorization;
+  const params = initial.connectionParams as Record<string, unknown> | undefined;
+  const fromParams = params?.authorization ?? params?.Authorization;
+  return typeof fromParams === "string" ? fromParams : undefined;
+}
+
+export async function authenticate(
+  authenticator: TokenAuthenticator,
+  initial: Record<string, unknown>,
+): Promise<UserInfo> {
+  try {
+    return await authenticator.authenticate(authorizationOf(initial));
+  } catch (err) {
+    if (err instanceof AuthenticationError) {
+      throw new GraphQLError(err.message, { extensions: { code: "UNAUTHENTICATED", http: { status: 401 } } });
+    }
+    throw err;
+  }
+}
+
+export function useKubernetesAuthorization(gateway: Gateway, reviewer: AccessReviewer): Plugin {
+  const authorize = async (args: { schema: never; document: never; contextValue: unknown }) => {
+    const ctx = args.contextValue as RequestContext & { user?: UserInfo };
+    if (!ctx.user) throw new Error("authorization without an authenticated user");
+    ctx.access.visibility = await visibilityFor(
+      ctx.user,
+      reviewer,
+      gateway,
+      kindsTouched(args.schema, args.document),
+    );
+  };
+  return {
+    async onExecute({ args }) {
+      await authorize(args as never);
+    },
+    async onSubscribe({ args }) {
+      await authorize(args as never);
+    },
+  };
+}
