@@ -1,5 +1,6 @@
 // The graphql-yoga app: schema from SDL + generated resolvers, JIT execution, cache plugins.
 import { useGraphQlJit } from "@envelop/graphql-jit";
+import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
 import { Kind } from "graphql";
 import { createSchema, createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
 import type { AccessReviewer } from "../auth/access-reviewer.ts";
@@ -11,6 +12,10 @@ import { buildTypeDefs } from "../schema/index.ts";
 import { authenticate, useKubernetesAuthorization } from "./auth-plugin.ts";
 import type { Metrics } from "./metrics.ts";
 import { useCacheExtensions, useCacheSync } from "./plugins.ts";
+
+export const MAX_DEPTH = 12;
+export const MAX_ALIASES = 30;
+export const MAX_TOKENS = 5000;
 
 export interface AppOptions {
   graphiql?: boolean;
@@ -49,6 +54,16 @@ export function createApp(
           ),
       },
     ) as Plugin,
+    // Static limits on the document (graphql-armor): depth, aliases, tokens. Each rejection is a
+    // GraphQL error naming the limit and its value.
+    EnvelopArmorPlugin({
+      maxDepth: { n: MAX_DEPTH },
+      maxAliases: { n: MAX_ALIASES },
+      maxTokens: { n: MAX_TOKENS },
+      maxDirectives: { n: 50 },
+      costLimit: { enabled: false },
+      blockFieldSuggestion: { enabled: false },
+    }) as Plugin,
     useCacheSync(gateway),
     useCacheExtensions(gateway),
     ...(opts.auth ? [useKubernetesAuthorization(gateway, opts.auth.reviewer)] : []),

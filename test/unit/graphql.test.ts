@@ -122,6 +122,12 @@ describe("GraphQL over the simulated cluster", () => {
       a: other.data.pods.pageInfo.endCursor,
     });
     assert.match(wrongOrder.errors![0]!.message, /another orderBy/);
+    const deep = await q(`{ pods { nodes { ${"node { pods { ".repeat(6)}name${" } }".repeat(6)} } } }`);
+    assert.match(deep.errors![0]!.message, /depth limit of 12 exceeded/);
+    const aliases = await q(
+      `{ ${Array.from({ length: 40 }, (_, i) => `a${i}: pods { totalCount }`).join(" ")} }`,
+    );
+    assert.match(aliases.errors![0]!.message, /Aliases limit of 30 exceeded/);
     const invalid = await q(`{ pods { nope } }`);
     assert.ok(invalid.errors?.[0]?.message.includes("nope"));
   });
