@@ -1,0 +1,55 @@
+// The deployment manifests render and are accepted by the real apiserver (server-side apply,
+// dry run): ServiceAccount, least-privilege ClusterRole and binding, Deployment with probes, Service.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { renderManifests } from "../../deploy/render.ts";
+import { getCluster, NO_CLUSTER_REASON, withNamespace } from "../helpers/cluster.ts";
+
+const cluster = await getCluster();
+
+const resourcePaths: Record<string, (ns: string, name: string) => string> = {
+  ServiceAccount: (ns, n) => `/api/v1/namespaces/${ns}/serviceaccounts/${n}`,
+  Service: (ns, n) => `/api/v1/namespaces/${ns}/services/${n}`,
+  Deployment: (ns, n) => `/apis/apps/v1/namespaces/${ns}/deployments/${n}`,
+  ClusterRole: (_ns, n) => `/apis/rbac.authorization.k8s.io/v1/clusterroles/${n}`,
+  ClusterRoleBinding: (_ns, n) => `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${n}`,
+};
+
+describe("deployment manifests", { skip: cluster ? false : NO_CLUSTER_REASON }, () => {
+  it("render and pass a server-side-apply dry run on the real apiserver", async (t) => {
+    const c = cluster!;
+    const ns = await withNamespace(t);
+    const docs = renderManifests({ namespace: ns.name, image: "registry.invalid/kgql:test" });
+    assert.deepEqual(docs.map((d) => d.kind).sort(), [
+      "ClusterRole",
+      "ClusterRoleBinding",
+      "Deployment",
+      "Service",
+      "ServiceAccount",
+    ]);
+    const deployment = docs.find((d) => d.kind === "Deployment");
+    const container = deployment.spec.template.spec.containers[0];
+    assert.equal(container.livenessProbe.httpGet.path, "/healthz");
+    assert.equal(container.readinessProbe.httpGet.path, "/readyz");
+    assert.equal(deployment.spec.template.spec.securityContext.runAsNonRoot, true);
+    const role = docs.find((d) => d.kind === "ClusterRole");
+    const verbs = new Set(role.rules.flatMap((r: { verbs: string[] }) => r.verbs));
+    assert.deepEqual([...verbs].sort(), ["create", "get", "list", "watch"], "read-only plus the two reviews");
+    for (const doc of docs) {
+      const path = resourcePaths[doc.kind]!(ns.name, doc.metadata.name);
+      const res = await c.api.patch(path, doc, {
+        patchType: "apply",
+        query: { dryRun: "All", fieldManager: "kgql-test", force: "true" },
+        allowError: true,
+      });
+      assert.equal(
+        res.status,
+        201 === res.status ? 201 : 200,
+        `${doc.kind}: ${JSON.stringify(res.body).slice(0, 300)}`,
+      );
+    }
+    // A dry run persists nothing.
+    const sa = await c.api.get(`/api/v1/namespaces/${ns.name}/serviceaccounts/kgql`, { allowError: true });
+    assert.equal(sa.status, 404);
+  });
+});
