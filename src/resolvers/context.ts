@@ -27,7 +27,11 @@ export class RequestContext {
    * its own context object, so the authorization plugin replaces `access.visibility` on this
    * shared holder and every resolver sees it.
    */
-  readonly access: { visibility: Visibility };
+  readonly access: {
+    visibility: Visibility;
+    /** Re-decides the visibility (RBAC may have changed); set by the authorization plugin. */
+    refresh?: () => Promise<Visibility>;
+  };
   private readonly memo = new Map<string, unknown>();
   lookups = 0;
 

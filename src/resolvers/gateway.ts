@@ -16,6 +16,8 @@ export interface GatewayOptions {
   historySize?: number;
   /** Open subscription streams the whole gateway serves at once. */
   maxSubscriptions?: number;
+  /** How often a subscription re-checks the caller's RBAC (with --auth kubernetes). */
+  recheckMs?: number;
 }
 
 export class Gateway {
@@ -26,6 +28,7 @@ export class Gateway {
   private readonly hubs = new Map<SharedInformer, ResourceEventHub>();
   private readonly historySize: number;
   readonly maxSubscriptions: number;
+  readonly recheckMs: number;
 
   constructor(factory: SharedInformerFactory, opts: GatewayOptions = {}) {
     this.factory = factory;
@@ -33,6 +36,7 @@ export class Gateway {
     this.staleAfterMs = opts.staleAfterMs ?? 60_000;
     this.historySize = opts.historySize ?? 10_000;
     this.maxSubscriptions = opts.maxSubscriptions ?? 20_000;
+    this.recheckMs = opts.recheckMs ?? 30_000;
     for (const kind of CORE_KINDS) {
       const informer = factory.informerForResource(kind);
       addResolverIndexes(informer);

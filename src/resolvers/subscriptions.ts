@@ -35,6 +35,22 @@ async function* stream(
     initial: args.initial ?? false,
     resumeFrom: args.resumeFrom ?? undefined,
   });
+  // Permissions can be revoked while a stream is open: re-decide periodically. The filter reads
+  // the current visibility, so narrowed permissions apply at once; losing all access ends the
+  // stream with a FORBIDDEN error.
+  let revoked: unknown;
+  const refresh = ctx.access.refresh;
+  const timer = refresh
+    ? setInterval(async () => {
+        try {
+          ctx.access.visibility = await refresh();
+          checkAllowed(ctx, kind, args.namespace);
+        } catch (err) {
+          revoked = err;
+          sub.close();
+        }
+      }, ctx.gateway.recheckMs)
+    : undefined;
   try {
     for await (const event of sub) {
       if (event.type === "SYNCED" && !markers) continue;
@@ -46,8 +62,10 @@ async function* stream(
       yield event;
     }
   } finally {
+    clearInterval(timer);
     sub.close();
   }
+  if (revoked) throw revoked;
 }
 
 function namespaceSelectorFilter(args: StreamArgs): ObjectFilter {

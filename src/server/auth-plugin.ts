@@ -40,12 +40,10 @@ export function useKubernetesAuthorization(gateway: Gateway, reviewer: AccessRev
   const authorize = async (args: { schema: never; document: never; contextValue: unknown }) => {
     const ctx = args.contextValue as RequestContext & { user?: UserInfo };
     if (!ctx.user) throw new Error("authorization without an authenticated user");
-    ctx.access.visibility = await visibilityFor(
-      ctx.user,
-      reviewer,
-      gateway,
-      kindsTouched(args.schema, args.document),
-    );
+    const kinds = kindsTouched(args.schema, args.document);
+    const user = ctx.user;
+    ctx.access.refresh = () => visibilityFor(user, reviewer, gateway, kinds);
+    ctx.access.visibility = await ctx.access.refresh();
   };
   return {
     async onExecute({ args }) {

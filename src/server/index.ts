@@ -17,6 +17,8 @@ export interface GatewayServerOptions extends GatewayOptions {
   logger?: ReflectorLogger;
   maxSubscriptionsPerConnection?: number;
   auth?: "none" | "kubernetes";
+  /** TTL of cached access decisions (SubjectAccessReview), ms. */
+  accessCacheTtlMs?: number;
 }
 
 export interface GatewayServer {
@@ -33,7 +35,10 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
   const metrics = new Metrics(gateway);
   const auth =
     opts.auth === "kubernetes"
-      ? { authenticator: new TokenAuthenticator(opts.client), reviewer: new AccessReviewer(opts.client) }
+      ? {
+          authenticator: new TokenAuthenticator(opts.client),
+          reviewer: new AccessReviewer(opts.client, { ttlMs: opts.accessCacheTtlMs }),
+        }
       : undefined;
   const yoga = createApp(gateway, { graphiql: opts.graphiql, metrics, auth });
   const server = await startServer(yoga, gateway, metrics, {

@@ -15,7 +15,12 @@ import type { Plugin } from "graphql-yoga";
 import { CORE_KINDS, kindByName } from "../kinds.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
 
-const kindTypeNames = new Map(CORE_KINDS.map((k) => [k.typeName, k.kind]));
+const kindTypeNames = new Map<string, string>([
+  ...CORE_KINDS.map((k) => [k.typeName, k.kind] as [string, string]),
+  // Subscription payloads read pods even when the selection asks only for `type`.
+  ["PodEvent", "Pod"],
+  ["PodStreamEvent", "Pod"],
+]);
 
 /** Core kinds an operation reads: every selected field's type, interfaces meaning all kinds. */
 export function kindsTouched(schema: GraphQLSchema, document: DocumentNode): Set<string> {

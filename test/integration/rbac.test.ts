@@ -81,7 +81,11 @@ describe("RBAC on cached data (--auth kubernetes)", { skip: cluster ? false : NO
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: crName },
       subjects: [{ kind: "User", name: "alice", apiGroup: "rbac.authorization.k8s.io" }],
     });
-    kgql = await startKgql(await KubeClient.fromFile(c.kubeconfig), { auth: "kubernetes" });
+    kgql = await startKgql(await KubeClient.fromFile(c.kubeconfig), {
+      auth: "kubernetes",
+      recheckMs: 500,
+      accessCacheTtlMs: 300,
+    });
     await kgql.gateway.factory.waitForCacheSync(20_000);
     await waitFor(() => kgql.gateway.informer("Pod").store.has(`${b.name}/pod-${b.name}`), {
       message: "pods cached",
@@ -216,6 +220,47 @@ describe("RBAC on cached data (--auth kubernetes)", { skip: cluster ? false : NO
       });
       assert.match(JSON.stringify(err), /cannot list pods in any namespace/);
       bobStream.dispose();
+    } finally {
+      stop();
+      client.dispose();
+    }
+  });
+  it("a revoked permission ends an open subscription with a clear error", async () => {
+    const client = createClient({
+      url: kgql.url,
+      headers: { authorization: `Bearer ${c.tokens.alice}` },
+      retryAttempts: 0,
+    });
+    let ended: unknown;
+    const stop = client.subscribe(
+      { query: "subscription { podEvents { type } }" },
+      {
+        // The end arrives as a payload with errors (then complete) or as an error.
+        next: (v) => {
+          if (v.errors) ended = v.errors;
+        },
+        error: (e) => {
+          ended = e;
+        },
+        complete: () => {
+          ended ??= "completed without error";
+        },
+      },
+    );
+    try {
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal(
+        ended,
+        undefined,
+        `the stream is open while alice may list pods (${JSON.stringify(ended)})`,
+      );
+      await c.api.delete(`/apis/rbac.authorization.k8s.io/v1/namespaces/${a.name}/rolebindings/alice-reader`);
+      await waitFor(() => ended, {
+        message: "the stream to end after the RoleBinding was deleted",
+        until: Boolean,
+        timeoutMs: 15_000,
+      });
+      assert.match(JSON.stringify(ended), /user \\?"alice\\?" cannot list pods in any namespace/);
     } finally {
       stop();
       client.dispose();
