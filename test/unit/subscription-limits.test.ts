@@ -30,7 +30,9 @@ test("the gateway-wide subscription cap rejects the next subscription with LIMIT
   const { kgql } = await setup({ maxSubscriptions: 2 });
   const q = "subscription { podEvents { type } }";
   const subs = [subscribe("sse", kgql.url, q), subscribe("sse", kgql.url, q)];
-  cleanups.push(() => subs.forEach((s) => s.stop()));
+  cleanups.push(() => {
+    for (const s of subs) s.stop();
+  });
   await eventually(() => kgql.gateway.subscriberCount() === 2, "two subscriptions");
   const third = subscribe("ws", kgql.url, q);
   cleanups.push(() => third.stop());
