@@ -21,6 +21,8 @@ Usage: kgql [flags]
   --auth none|kubernetes  none (loopback only), or check each caller's bearer token (TokenReview)
                         and serve only what their RBAC lets them list (SubjectAccessReview)
   --insecure            allow --auth none on a non-loopback address
+  --disable-introspection  reject introspection queries
+  --disable-graphiql    do not serve GraphiQL to browsers
   --sync-timeout <s>    how long a query waits for a kind's first sync (default 10)
   --help                this text
 `;
@@ -40,6 +42,8 @@ function parse(argv: string[]) {
         demo: { type: "boolean", default: false },
         auth: { type: "string", default: process.env.KGQL_AUTH ?? "none" },
         insecure: { type: "boolean", default: false },
+        "disable-introspection": { type: "boolean", default: false },
+        "disable-graphiql": { type: "boolean", default: false },
         "sync-timeout": { type: "string", default: "10" },
         help: { type: "boolean", default: false },
       },
@@ -142,6 +146,8 @@ export async function main(argv: string[]): Promise<number | undefined> {
       port,
       syncTimeoutMs: syncTimeout * 1000,
       auth: flags.auth as "none" | "kubernetes",
+      introspection: !flags["disable-introspection"],
+      graphiql: !flags["disable-graphiql"],
       logger: {
         info: (f, m) => log.info(f, m),
         warn: (f, m) => log.warn(f, m),

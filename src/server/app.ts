@@ -1,7 +1,7 @@
 // The graphql-yoga app: schema from SDL + generated resolvers, JIT execution, cache plugins.
 import { useGraphQlJit } from "@envelop/graphql-jit";
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
-import { Kind } from "graphql";
+import { Kind, NoSchemaIntrospectionCustomRule } from "graphql";
 import { createSchema, createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
 import type { AccessReviewer } from "../auth/access-reviewer.ts";
 import type { TokenAuthenticator } from "../auth/authenticator.ts";
@@ -19,10 +19,21 @@ export const MAX_TOKENS = 5000;
 
 export interface AppOptions {
   graphiql?: boolean;
+  /** Answer introspection queries (default true). */
+  introspection?: boolean;
   /** --auth kubernetes: authenticate callers and filter by their RBAC. */
   auth?: { authenticator: TokenAuthenticator; reviewer: AccessReviewer };
   metrics?: Metrics;
   extraPlugins?: Plugin[];
+}
+
+/** Rejects introspection (--disable-introspection) with graphql's own validation rule. */
+function useNoIntrospection(): Plugin {
+  return {
+    onValidate({ addValidationRule }) {
+      addValidationRule(NoSchemaIntrospectionCustomRule);
+    },
+  };
 }
 
 function useRequestMetrics(metrics: Metrics): Plugin {
@@ -64,6 +75,7 @@ export function createApp(
       costLimit: { enabled: false },
       blockFieldSuggestion: { enabled: false },
     }) as Plugin,
+    ...(opts.introspection === false ? [useNoIntrospection()] : []),
     useCacheSync(gateway),
     useCacheExtensions(gateway),
     ...(opts.auth ? [useKubernetesAuthorization(gateway, opts.auth.reviewer)] : []),

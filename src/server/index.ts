@@ -17,6 +17,7 @@ export interface GatewayServerOptions extends GatewayOptions {
   logger?: ReflectorLogger;
   maxSubscriptionsPerConnection?: number;
   auth?: "none" | "kubernetes";
+  introspection?: boolean;
   /** TTL of cached access decisions (SubjectAccessReview), ms. */
   accessCacheTtlMs?: number;
 }
@@ -40,7 +41,12 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
           reviewer: new AccessReviewer(opts.client, { ttlMs: opts.accessCacheTtlMs }),
         }
       : undefined;
-  const yoga = createApp(gateway, { graphiql: opts.graphiql, metrics, auth });
+  const yoga = createApp(gateway, {
+    graphiql: opts.graphiql,
+    introspection: opts.introspection,
+    metrics,
+    auth,
+  });
   const server = await startServer(yoga, gateway, metrics, {
     host: opts.host ?? "127.0.0.1",
     port: opts.port ?? 4000,

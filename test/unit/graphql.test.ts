@@ -245,6 +245,25 @@ describe("GraphQL over the simulated cluster", () => {
   });
 });
 
+describe("introspection and GraphiQL can be turned off", () => {
+  it("rejects introspection with a clear error and serves no GraphiQL page", async () => {
+    const sim = new SandboxCluster();
+    await sim.start();
+    const kgql = await startKgql(await clientFor(sim), { introspection: false, graphiql: false });
+    try {
+      const r = await gql(kgql.url, "{ __schema { types { name } } }");
+      assert.match(r.errors?.[0]?.message ?? "", /introspection/i);
+      const ok = await gql(kgql.url, "{ nodes { totalCount } }");
+      assert.equal(ok.errors, undefined);
+      const page = await fetch(kgql.url, { headers: { accept: "text/html" } });
+      assert.ok(!(await page.text()).includes("GraphiQL"));
+    } finally {
+      await kgql.close();
+      await sim.stop();
+    }
+  });
+});
+
 describe("not synced", () => {
   it("a query on a kind that cannot sync waits a bounded time, then fails with NOT_SYNCED", async () => {
     const sim = new SandboxCluster();
