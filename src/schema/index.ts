@@ -4,7 +4,8 @@
 import { readFileSync } from "node:fs";
 import { CORE_KINDS, type KindDescription } from "../kinds.ts";
 
-const RESOURCE_FIELDS = `
+/** The Resource interface's fields, as the public contract names them. */
+const INTERFACE_FIELDS = `
   uid: ID!
   kind: String!
   apiVersion: String!
@@ -14,8 +15,17 @@ const RESOURCE_FIELDS = `
   annotations: JSONObject!
   creationTimestamp: String
   resourceVersion: String!
+  "Resolved ownerReferences (objects not in the cache are left out)."
   owners: [Resource!]!
-  raw: JSONObject!
+  "The cached object (Secrets: without data)."
+  raw: JSONObject!`;
+
+const RESOURCE_INTERFACE = `"Fields every Kubernetes object has. Implemented by every typed kind and by GenericResource."
+interface Resource {${INTERFACE_FIELDS}
+}`;
+
+/** What every object type has: the interface's fields plus traversals common to all kinds. */
+const RESOURCE_FIELDS = `${INTERFACE_FIELDS}
   "Objects that name this one as owner."
   children: [Resource!]!
   "Events whose involvedObject is this object."
@@ -76,6 +86,7 @@ export function buildTypeDefs(): string {
   const read = (f: string) => readFileSync(new URL(f, import.meta.url), "utf8");
   return [
     read("./base.graphql"),
+    RESOURCE_INTERFACE,
     `"An object of any kind, CRDs included."\ntype GenericResource implements Resource {${RESOURCE_FIELDS}\n}`,
     connectionSDL("GenericResource"),
     ...CORE_KINDS.map(kindSDL),
