@@ -1,6 +1,10 @@
-// The cache of one resource: objects by key ("ns/name") plus indexes (name -> value -> keys),
-// kept up to date on every change. Reports what each change did as a delta so the informer can
-// tell its handlers; unchanged resourceVersions produce no delta.
+// The cache of one resource (client-go's thread-safe store + indexer): objects by key
+// ("ns/name", or "name" when cluster-scoped) plus indexes (index name -> value -> keys), kept up to
+// date on every change. Each change reports what it did as a delta so the informer can tell its
+// handlers; an unchanged resourceVersion produces no delta.
+//
+// Index functions must be pure and must not throw: they are called on the old and the new object
+// of every change (the old values are recomputed, not kept, which saves a per-object copy).
 import { type KubeObject, objectKey } from "./types.ts";
 
 export type IndexFunc = (obj: KubeObject) => readonly string[];
@@ -9,27 +13,38 @@ export type Indexers = Record<string, IndexFunc>;
 export type StoreDelta =
   | { type: "ADDED"; object: KubeObject }
   | { type: "MODIFIED"; object: KubeObject; oldObject: KubeObject }
-  /** tombstone: the object vanished during a relist; object is its last known state. */
+  /** tombstone: deleted because a relist no longer had it (client-go's DeletedFinalStateUnknown); object is the last known state. */
   | { type: "DELETED"; object: KubeObject; tombstone: boolean };
 
-/** A relist in progress: puts apply at once; finish() removes every key not put since. */
+/**
+ * A relist in progress. put() applies each object to the store at once (no staging copy of the
+ * list) and records its key; finish() deletes every key that was neither put nor otherwise
+ * upserted since beginReplace, and returns those deletions as tombstones.
+ */
 export interface ReplaceSession {
   put(obj: KubeObject): StoreDelta | undefined;
   finish(): StoreDelta[];
 }
 
-const EMPTY: ReadonlySet<string> = new Set();
+type Index = Map<string, Set<string>>;
+
+const EMPTY_KEYS: ReadonlySet<string> = new Set();
 
 export class Store {
   private readonly items = new Map<string, KubeObject>();
   private readonly indexers = new Map<string, IndexFunc>();
-  private readonly indices = new Map<string, Map<string, Set<string>>>();
-  /** Bumped whenever the set of keys changes (adds and deletes, not updates): lets readers cache sorted keys. */
+  private readonly indices = new Map<string, Index>();
+  /** The keys seen by the newest unfinished replace session, if any. */
+  private replaceSeen: Set<string> | undefined;
+  /**
+   * Bumped whenever the set of keys changes (adds, deletes, clear; not updates): lets readers
+   * cache derived data such as sorted keys.
+   */
   keysVersion = 0;
 
   constructor(indexers: Indexers = {}) {
-    for (const [name, fn] of Object.entries(indexers)) {
-      this.indexers.set(name, fn);
+    for (const name of Object.keys(indexers)) {
+      this.indexers.set(name, indexers[name]!);
       this.indices.set(name, new Map());
     }
   }
@@ -54,55 +69,85 @@ export class Store {
     return this.items.values();
   }
 
+  /** Adds or replaces the object: ADDED or MODIFIED, or undefined (nothing changed) for the same resourceVersion. */
   upsert(obj: KubeObject): StoreDelta | undefined {
     const key = objectKey(obj);
-    const old = this.items.get(key);
-    if (old && old.metadata.resourceVersion === obj.metadata.resourceVersion) return undefined;
-    this.items.set(key, obj);
-    if (!old) this.keysVersion++;
-    this.reindex(key, old, obj);
-    return old ? { type: "MODIFIED", object: obj, oldObject: old } : { type: "ADDED", object: obj };
+    // During a relist, a newer state from elsewhere (a watch event) also keeps the key alive.
+    this.replaceSeen?.add(key);
+    return this.apply(key, obj);
   }
 
+  private apply(key: string, obj: KubeObject): StoreDelta | undefined {
+    const old = this.items.get(key);
+    if (old !== undefined && old.metadata.resourceVersion === obj.metadata.resourceVersion) return undefined;
+    this.items.set(key, obj);
+    if (old === undefined) {
+      this.keysVersion++;
+      this.indexAdd(key, obj);
+      return { type: "ADDED", object: obj };
+    }
+    this.indexUpdate(key, old, obj);
+    return { type: "MODIFIED", object: obj, oldObject: old };
+  }
+
+  /** Deletes the key: DELETED with the last stored state (not a tombstone), or undefined if absent. */
   remove(key: string): StoreDelta | undefined {
     const old = this.items.get(key);
-    if (!old) return undefined;
-    this.items.delete(key);
-    this.keysVersion++;
-    this.reindex(key, old, undefined);
+    if (old === undefined) return undefined;
+    this.delete(key, old);
     return { type: "DELETED", object: old, tombstone: false };
   }
 
+  /**
+   * Starts a relist. Starting another one supersedes this one: a superseded session's put() still
+   * applies its object, but its finish() deletes nothing (the newer relist decides what is gone).
+   * Objects removed while the session runs are simply gone, so they are never reported twice.
+   */
   beginReplace(): ReplaceSession {
     // Only the keys seen are recorded, never a copy of the list: memory matters at 50k objects.
     const seen = new Set<string>();
+    this.replaceSeen = seen;
+    let finished = false;
     return {
       put: (obj) => {
-        seen.add(objectKey(obj));
-        return this.upsert(obj);
+        if (finished)
+          throw new Error("replace session already finished: start a new one with beginReplace()");
+        const key = objectKey(obj);
+        seen.add(key);
+        return this.apply(key, obj);
       },
       finish: () => {
+        if (finished) throw new Error("replace session already finished");
+        finished = true;
+        if (this.replaceSeen !== seen) return [];
+        this.replaceSeen = undefined;
         const deltas: StoreDelta[] = [];
-        for (const key of [...this.items.keys()]) {
+        // Deleting the current entry while iterating a Map is well defined in JavaScript.
+        for (const [key, obj] of this.items) {
           if (seen.has(key)) continue;
-          const d = this.remove(key);
-          if (d && d.type === "DELETED") deltas.push({ type: "DELETED", object: d.object, tombstone: true });
+          this.delete(key, obj);
+          deltas.push({ type: "DELETED", object: obj, tombstone: true });
         }
         return deltas;
       },
     };
   }
 
+  /** Adds indexes, back-filling them from the objects already stored. Throws if a name exists. */
   addIndexers(indexers: Indexers): void {
-    for (const name of Object.keys(indexers)) {
+    const names = Object.keys(indexers);
+    for (const name of names) {
       if (this.indexers.has(name)) throw new Error(`indexer "${name}" already exists`);
     }
-    for (const [name, fn] of Object.entries(indexers)) {
+    for (const name of names) {
+      const fn = indexers[name]!;
+      const index: Index = new Map();
+      for (const [key, obj] of this.items) {
+        const values = fn(obj);
+        for (let i = 0; i < values.length; i++) addTo(index, values[i]!, key);
+      }
       this.indexers.set(name, fn);
-      const index = new Map<string, Set<string>>();
       this.indices.set(name, index);
-      // Back-fill what is already cached.
-      for (const [key, obj] of this.items) for (const v of fn(obj)) addTo(index, v, key);
     }
   }
 
@@ -110,50 +155,102 @@ export class Store {
     return [...this.indexers.keys()];
   }
 
+  hasIndex(indexName: string): boolean {
+    return this.indices.has(indexName);
+  }
+
+  /** Keys whose objects have `value` in the index: a live, read-only view (do not keep it across changes). */
   indexKeys(indexName: string, value: string): ReadonlySet<string> {
-    const index = this.indices.get(indexName);
-    if (!index) throw new Error(`unknown index "${indexName}" (have: ${this.indexNames().join(", ")})`);
-    return index.get(value) ?? EMPTY;
+    return this.index(indexName).get(value) ?? EMPTY_KEYS;
   }
 
   byIndex(indexName: string, value: string): KubeObject[] {
-    const out: KubeObject[] = [];
-    for (const key of this.indexKeys(indexName, value)) out.push(this.items.get(key)!);
+    const keys = this.indexKeys(indexName, value);
+    const out: KubeObject[] = new Array(keys.size);
+    let i = 0;
+    for (const key of keys) out[i++] = this.items.get(key)!;
     return out;
   }
 
+  /** The values present in an index (each with at least one key). */
   indexValues(indexName: string): IterableIterator<string> {
-    const index = this.indices.get(indexName);
-    if (!index) throw new Error(`unknown index "${indexName}"`);
-    return index.keys();
+    return this.index(indexName).keys();
   }
 
   clear(): void {
+    if (this.items.size > 0) this.keysVersion++;
     this.items.clear();
     for (const index of this.indices.values()) index.clear();
   }
 
-  private reindex(key: string, old: KubeObject | undefined, obj: KubeObject | undefined): void {
+  private index(indexName: string): Index {
+    const index = this.indices.get(indexName);
+    if (!index) {
+      throw new Error(
+        `unknown index "${indexName}" (this store has: ${this.indexNames().join(", ") || "none"})`,
+      );
+    }
+    return index;
+  }
+
+  private delete(key: string, old: KubeObject): void {
+    this.items.delete(key);
+    this.keysVersion++;
     for (const [name, fn] of this.indexers) {
       const index = this.indices.get(name)!;
-      const before = old ? fn(old) : NONE;
-      const after = obj ? fn(obj) : NONE;
-      if (before.length === after.length && before.every((v, i) => v === after[i])) continue;
-      for (const v of before) if (!after.includes(v)) removeFrom(index, v, key);
-      for (const v of after) addTo(index, v, key);
+      const values = fn(old);
+      for (let i = 0; i < values.length; i++) removeFrom(index, values[i]!, key);
+    }
+  }
+
+  private indexAdd(key: string, obj: KubeObject): void {
+    for (const [name, fn] of this.indexers) {
+      const index = this.indices.get(name)!;
+      const values = fn(obj);
+      for (let i = 0; i < values.length; i++) addTo(index, values[i]!, key);
+    }
+  }
+
+  /** Moves the key from values only the old object had to values only the new one has. */
+  private indexUpdate(key: string, old: KubeObject, obj: KubeObject): void {
+    for (const [name, fn] of this.indexers) {
+      const index = this.indices.get(name)!;
+      const before = fn(old);
+      const after = fn(obj);
+      if (sameValues(before, after)) continue; // the common case: labels and owners did not change
+      if (before.length + after.length <= 32) {
+        for (let i = 0; i < before.length; i++) {
+          const v = before[i]!;
+          if (!after.includes(v)) removeFrom(index, v, key);
+        }
+        for (let i = 0; i < after.length; i++) {
+          const v = after[i]!;
+          if (!before.includes(v)) addTo(index, v, key);
+        }
+      } else {
+        const afterSet = new Set(after);
+        for (let i = 0; i < before.length; i++)
+          if (!afterSet.has(before[i]!)) removeFrom(index, before[i]!, key);
+        for (let i = 0; i < after.length; i++) addTo(index, after[i]!, key); // Set.add is idempotent
+      }
     }
   }
 }
 
-const NONE: readonly string[] = [];
+function sameValues(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
-function addTo(index: Map<string, Set<string>>, value: string, key: string): void {
+function addTo(index: Index, value: string, key: string): void {
   const set = index.get(value);
   if (set) set.add(key);
   else index.set(value, new Set([key]));
 }
 
-function removeFrom(index: Map<string, Set<string>>, value: string, key: string): void {
+function removeFrom(index: Index, value: string, key: string): void {
   const set = index.get(value);
   if (!set) return;
   set.delete(key);
