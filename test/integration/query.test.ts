@@ -195,29 +195,39 @@ describe("GraphQL on the real control plane", { skip: cluster ? false : NO_CLUST
       "endpointslices",
       "ingresses",
     ];
-    const clientBefore = { ...client.requestCounts };
-    const before = await metrics();
-    for (let i = 0; i < 30; i++) {
-      const r = await gql(
-        kgql.url,
-        `{ deployments(first: 1000) { totalCount nodes { name replicaSets { pods { name node { name } services { name } configMaps { name } secrets { keys } } } } }
-           services(first: 1000) { nodes { pods { name } ingresses { name } endpointSlices { name } } }
-           namespaces { name } configMaps(first: 1000) { totalCount } secrets(first: 1000) { totalCount } }`,
-      );
-      assert.equal(r.errors, undefined);
-    }
-    const after = await metrics();
-    assert.ok((before.get("LIST namespaces") ?? 0) > 0, "the apiserver's request counters were read");
-    for (const resource of queried) {
-      for (const verb of ["LIST", "GET"]) {
-        const key = `${verb} ${resource}`;
-        assert.equal(
-          after.get(key) ?? 0,
-          before.get(key) ?? 0,
-          `${key} requests increased during the queries`,
+    const runQueries = async () => {
+      for (let i = 0; i < 30; i++) {
+        const r = await gql(
+          kgql.url,
+          `{ deployments(first: 1000) { totalCount nodes { name replicaSets { pods { name node { name } services { name } configMaps { name } secrets { keys } } } } }
+             services(first: 1000) { nodes { pods { name } ingresses { name } endpointSlices { name } } }
+             namespaces { name } configMaps(first: 1000) { totalCount } secrets(first: 1000) { totalCount } }`,
         );
+        assert.equal(r.errors, undefined);
       }
+    };
+    const clientBefore = { ...client.requestCounts };
+    // Other clients (kube-controller-manager relisting after earlier restarts) can also list
+    // these resources; a window in which the apiserver counted no LIST/GET for them at all,
+    // while kgql answered every query, is the proof. Up to 3 windows.
+    let increased: string[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const before = await metrics();
+      assert.ok((before.get("LIST namespaces") ?? 0) > 0, "the apiserver's request counters were read");
+      await runQueries();
+      const after = await metrics();
+      increased = queried.flatMap((resource) =>
+        ["LIST", "GET"]
+          .map((verb) => `${verb} ${resource}`)
+          .filter((key) => (after.get(key) ?? 0) !== (before.get(key) ?? 0)),
+      );
+      if (increased.length === 0) break;
     }
+    assert.deepEqual(
+      increased,
+      [],
+      "apiserver LIST/GET requests for the queried resources during the queries",
+    );
     assert.equal(client.requestCounts.list, clientBefore.list, "kgql made no list request");
     assert.equal(client.requestCounts.get, clientBefore.get, "kgql made no get request");
   });
