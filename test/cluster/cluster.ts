@@ -275,7 +275,11 @@ function procCmdline(pid: number): string[] {
 export function isOurProcess(pid: number, bin: string): boolean {
   const st = procStat(pid);
   if (st === null || st === "Z" || st === "X") return false;
-  return procCmdline(pid)[0] === bin;
+  // Right after spawn() returns, the kernel may still be inside execve: the new memory map is in
+  // place but its argv is not, so cmdline reads empty (seen with the ~100 MB kube-apiserver
+  // binary). An empty cmdline on a live pid we just recorded is that window, not another process.
+  const argv = procCmdline(pid);
+  return argv.length === 0 || argv[0] === bin;
 }
 
 function processAlive(pid: number): boolean {
