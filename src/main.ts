@@ -24,6 +24,8 @@ Usage: kgql [flags]
   --disable-introspection  reject introspection queries
   --disable-graphiql    do not serve GraphiQL to browsers
   --sync-timeout <s>    how long a query waits for a kind's first sync (default 10)
+  --cors-origin <url>   let web pages from this origin call kgql from a browser (repeatable;
+                        none by default)
   --help                this text
 `;
 
@@ -45,6 +47,7 @@ function parse(argv: string[]) {
         "disable-introspection": { type: "boolean", default: false },
         "disable-graphiql": { type: "boolean", default: false },
         "sync-timeout": { type: "string", default: "10" },
+        "cors-origin": { type: "string", multiple: true, default: [] },
         help: { type: "boolean", default: false },
       },
     }).values;
@@ -105,6 +108,12 @@ export async function main(argv: string[]): Promise<number | undefined> {
         `--auth none on a non-loopback address (${flags.host}) serves the whole cache to anyone: add --insecure to do it anyway`,
       );
     }
+    for (const origin of flags["cors-origin"]) {
+      if (!/^https?:\/\/[^/\s]+$/.test(origin))
+        throw new UsageError(
+          `invalid --cors-origin "${origin}": give scheme://host[:port], e.g. https://portal.example`,
+        );
+    }
     const syncTimeout = Number(flags["sync-timeout"]);
     if (!(syncTimeout > 0)) throw new UsageError(`invalid --sync-timeout "${flags["sync-timeout"]}"`);
     const log = pino({ level: process.env.KGQL_LOG_LEVEL ?? "info" }, pino.destination(2));
@@ -145,6 +154,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
       host: flags.host,
       port,
       syncTimeoutMs: syncTimeout * 1000,
+      corsOrigins: flags["cors-origin"],
       auth: flags.auth as "none" | "kubernetes",
       introspection: !flags["disable-introspection"],
       graphiql: !flags["disable-graphiql"],

@@ -1,9 +1,8 @@
-// Resolvers for the fields every object has (the Resource interface, owners, children, events),
-// generated for each kind, and the type resolution of the Resource interface.
+// The fields every object has (the Resource interface, owners, children, events), for every
+// kind and for GenericResource.
 import { OWNER_UID_INDEX } from "../informers/indexers.ts";
 import { LAST_APPLIED_ANNOTATION } from "../informers/transform.ts";
-import type { KubeObject } from "../informers/types.ts";
-import { CORE_KINDS, kindByName } from "../kinds.ts";
+import type { KubeObject, OwnerReference } from "../informers/types.ts";
 import type { RequestContext } from "./context.ts";
 import { INVOLVED_UID_INDEX } from "./indexes.ts";
 
@@ -29,31 +28,55 @@ function safeAnnotations(obj: KubeObject): Record<string, string> {
   return a;
 }
 
-/** Owners resolved through the caches: by kind and name, checked by uid. */
+/**
+ * An object by reference, from whichever informer caches that group and kind (core kinds, and
+ * any resource cached since a resources(...) query), checked by uid when one is given. Objects
+ * of kinds not cached, or not visible to the caller, are not found.
+ */
+export function findObject(
+  ctx: RequestContext,
+  ref: { apiVersion?: string; kind?: string; namespace?: string; name?: string; uid?: string },
+): KubeObject | undefined {
+  if (!ref.kind || !ref.name) return undefined;
+  const informer = ctx.gateway.informerForKind(ref.apiVersion ?? "", ref.kind);
+  if (!informer) return undefined;
+  const ns = informer.resource.namespaced ? ref.namespace : undefined;
+  if (!ctx.visible(informer.resource.kind, ns)) return undefined;
+  const found = informer.lister.get(ns, ref.name);
+  return found && (!ref.uid || found.metadata.uid === ref.uid) ? found : undefined;
+}
+
+/** The owner an ownerReference names (owners share their dependent's namespace). */
+export function ownerOf(ref: OwnerReference, namespace: string | undefined, ctx: RequestContext) {
+  return findObject(ctx, { ...ref, namespace });
+}
+
+/** Owners resolved through the caches (see ownerOf). */
 export function owners(obj: KubeObject, ctx: RequestContext): KubeObject[] {
   const out: KubeObject[] = [];
   for (const ref of obj.metadata.ownerReferences ?? []) {
-    const kind = kindByName(ref.kind);
-    if (!kind) continue;
-    const owner = ctx.get(ref.kind, kind.namespaced ? obj.metadata.namespace : undefined, ref.name);
-    if (owner && owner.metadata.uid === ref.uid) out.push(owner);
+    const owner = ownerOf(ref, obj.metadata.namespace, ctx);
+    if (owner) out.push(owner);
   }
   return out;
 }
 
 export function controllerOf(obj: KubeObject, ctx: RequestContext): KubeObject | null {
   const ref = obj.metadata.ownerReferences?.find((r) => r.controller);
-  if (!ref) return null;
-  const kind = kindByName(ref.kind);
-  if (!kind) return null;
-  const owner = ctx.get(ref.kind, kind.namespaced ? obj.metadata.namespace : undefined, ref.name);
-  return owner && owner.metadata.uid === ref.uid ? owner : null;
+  return (ref && ownerOf(ref, obj.metadata.namespace, ctx)) || null;
 }
 
-/** Objects of the core kinds naming `uid` as owner, through each kind's owner index. */
+/**
+ * Objects naming `uid` as owner, in every synced cache (core kinds and any resource cached
+ * since a resources(...) query), through each cache's owner index: one lookup per cache.
+ */
 export function children(uid: string, ctx: RequestContext): KubeObject[] {
   const out: KubeObject[] = [];
-  for (const k of CORE_KINDS) out.push(...ctx.byIndex(k.kind, OWNER_UID_INDEX, uid));
+  for (const informer of ctx.gateway.factory.informers()) {
+    if (!informer.hasSynced()) continue;
+    const found = ctx.byIndexIn(informer, OWNER_UID_INDEX, uid);
+    for (let i = 0; i < found.length; i++) out.push(found[i]!);
+  }
   return out;
 }
 
@@ -74,10 +97,4 @@ export const resourceFieldResolvers: Record<string, Resolver> = {
 /** kind/apiVersion: list items from the apiserver carry neither, so they come from the table. */
 export function kindFieldResolvers(kind: string, apiVersion: string): Record<string, Resolver> {
   return { ...resourceFieldResolvers, kind: () => kind, apiVersion: () => apiVersion };
-}
-
-/** Resource is resolved to the GraphQL type of the object's kind (GenericResource otherwise). */
-export function resolveResourceType(obj: KubeObject): string {
-  const kind = obj.kind ? kindByName(obj.kind) : undefined;
-  return kind ? kind.typeName : "GenericResource";
 }

@@ -37,6 +37,40 @@ export function sortedKeys(store: Store): string[] {
   return keys;
 }
 
+interface Ordered {
+  /** Keys in the order's sequence. */
+  keys: string[];
+  /** Each key's sort value (what cursors hold), in the same sequence. */
+  values: string[];
+}
+
+/**
+ * A whole kind in an orderBy's sequence, cached per store and order until the set of keys
+ * changes: name and creationTimestamp never change on update, so updates keep it valid.
+ */
+const orderedCache = new WeakMap<Store, Map<string, { version: number; ordered: Ordered }>>();
+
+function orderedAll(store: Store, order: OrderBy, tag: string): Ordered {
+  let perOrder = orderedCache.get(store);
+  if (!perOrder) {
+    perOrder = new Map();
+    orderedCache.set(store, perOrder);
+  }
+  const cached = perOrder.get(tag);
+  if (cached && cached.version === store.keysVersion) return cached.ordered;
+  const ordered = orderKeys(store, store.keys(), order);
+  perOrder.set(tag, { version: store.keysVersion, ordered });
+  return ordered;
+}
+
+function orderKeys(store: Store, keys: Iterable<string>, order: OrderBy): Ordered {
+  const pairs: [string, string][] = [];
+  for (const key of keys) pairs.push([sortKey(order, key, store.get(key)!), key]);
+  pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  if (order.direction === "DESC") pairs.reverse();
+  return { values: pairs.map((p) => p[0]), keys: pairs.map((p) => p[1]) };
+}
+
 function orderTag(order: OrderBy | null | undefined): string {
   return order ? `${order.field}:${order.direction ?? "ASC"}` : "KEY";
 }
@@ -107,45 +141,89 @@ export interface Connection {
 }
 
 /**
- * A page of objects. `keys` are the matching store keys; when `allSorted` they are already in
- * key order (the cached whole-kind list), otherwise they are sorted here.
+ * One page. Nodes and edges are built on first read (and kept: compiled queries read a field
+ * more than once), so a query asking only for totalCount or nodes encodes no cursor.
  */
-export function connectionFrom(
-  lister: Lister,
-  keys: string[],
-  allSorted: boolean,
-  args: PageArgs,
-): Connection {
+class Page implements Connection {
+  readonly totalCount: number;
+  readonly pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  private readonly store: Store;
+  private readonly ordered: Ordered;
+  private readonly start: number;
+  private readonly end: number;
+  private readonly tag: string;
+  private nodeList: KubeObject[] | undefined;
+  private edgeList: Connection["edges"] | undefined;
+
+  constructor(store: Store, ordered: Ordered, start: number, end: number, tag: string) {
+    this.store = store;
+    this.ordered = ordered;
+    this.start = start;
+    this.end = end;
+    this.tag = tag;
+    this.totalCount = ordered.keys.length;
+    this.pageInfo = {
+      hasNextPage: end < ordered.keys.length,
+      endCursor: end > start ? encodeCursor(tag, ordered.values[end - 1]!) : null,
+    };
+  }
+
+  get nodes(): KubeObject[] {
+    if (!this.nodeList) {
+      const out: KubeObject[] = new Array(this.end - this.start);
+      for (let i = this.start; i < this.end; i++)
+        out[i - this.start] = this.store.get(this.ordered.keys[i]!)!;
+      this.nodeList = out;
+    }
+    return this.nodeList;
+  }
+
+  get edges(): Connection["edges"] {
+    if (!this.edgeList) {
+      const nodes = this.nodes;
+      this.edgeList = nodes.map((node, i) => ({
+        cursor: encodeCursor(this.tag, this.ordered.values[this.start + i]!),
+        node,
+      }));
+    }
+    return this.edgeList;
+  }
+}
+
+/**
+ * A page of objects. `keys` are the matching store keys; when `whole` they are every key of
+ * the store (the cached sorted list), which lets every order be cached; otherwise they are
+ * sorted here.
+ */
+export function connectionFrom(lister: Lister, keys: string[], whole: boolean, args: PageArgs): Connection {
   const first = validateFirst(args.first);
   const order = args.orderBy ?? null;
   const tag = orderTag(order);
-  const descending = order?.direction === "DESC";
   const store = lister.store;
-  let sortValues: string[];
-  let sortedKeyList: string[];
-  if (!order) {
-    sortedKeyList = allSorted ? keys : [...keys].sort();
-    sortValues = sortedKeyList;
-  } else {
-    const pairs = keys.map((key) => [sortKey(order, key, store.get(key)!), key] as const);
-    pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    if (descending) pairs.reverse();
-    sortValues = pairs.map((p) => p[0]);
-    sortedKeyList = pairs.map((p) => p[1]);
-  }
-  const start = args.after ? indexAfter(sortValues, decodeCursor(args.after, tag).k, descending) : 0;
-  const end = Math.min(sortedKeyList.length, start + first);
-  const edges: Connection["edges"] = [];
-  const nodes: KubeObject[] = [];
-  for (let i = start; i < end; i++) {
-    const node = store.get(sortedKeyList[i]!)!;
-    nodes.push(node);
-    edges.push({ cursor: encodeCursor(tag, sortValues[i]!), node });
-  }
-  return {
-    edges,
-    nodes,
-    pageInfo: { hasNextPage: end < sortedKeyList.length, endCursor: edges.at(-1)?.cursor ?? null },
-    totalCount: sortedKeyList.length,
+  const after = args.after ? decodeCursor(args.after, tag).k : undefined;
+  const page = (ordered: Ordered) => {
+    // Binary search from the cursor: a page costs O(log n + first), not a scan from the start.
+    const start = after === undefined ? 0 : indexAfter(ordered.values, after, order?.direction === "DESC");
+    return { ordered, start, end: Math.min(ordered.keys.length, start + first) };
   };
+  let p: ReturnType<typeof page>;
+  if (!order) {
+    const sorted = whole ? keys : [...keys].sort();
+    p = page({ keys: sorted, values: sorted });
+  } else if (!whole) {
+    p = page(orderKeys(store, keys, order));
+  } else {
+    p = page(orderedAll(store, order, tag));
+    // A relist can replace an object under the same key by a recreated one (a new
+    // creationTimestamp) without changing the set of keys: check the page, rebuild if stale.
+    for (let i = p.start; i < p.end; i++) {
+      const key = p.ordered.keys[i]!;
+      if (sortKey(order, key, store.get(key)!) !== p.ordered.values[i]) {
+        orderedCache.get(store)?.delete(tag);
+        p = page(orderedAll(store, order, tag));
+        break;
+      }
+    }
+  }
+  return new Page(store, p.ordered, p.start, p.end, tag);
 }

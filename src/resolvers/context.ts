@@ -1,7 +1,9 @@
 // Per-request state. Execution is synchronous, so the whole request reads one consistent
 // snapshot of the caches; within it, each distinct index lookup is done once (DataLoader's
 // per-request caching, without wrapping synchronous map reads in promises).
-import type { KubeObject } from "../informers/types.ts";
+import DataLoader from "dataloader";
+import type { SharedInformer } from "../informers/shared-informer.ts";
+import { type GroupVersionResource, gvrString, type KubeObject } from "../informers/types.ts";
 import type { Gateway } from "./gateway.ts";
 
 /** What the caller may see (filled by the auth layer; everything without auth). */
@@ -33,7 +35,8 @@ export class RequestContext {
     refresh?: () => Promise<Visibility>;
   };
   private readonly memo = new Map<string, unknown>();
-  lookups = 0;
+  /** Distinct lookups done (a holder, shared with yoga's copy of the context: see `access`). */
+  readonly stats = { lookups: 0 };
 
   constructor(gateway: Gateway, visibility: Visibility = SEE_EVERYTHING) {
     this.gateway = gateway;
@@ -48,20 +51,45 @@ export class RequestContext {
   /** Memoizes one lookup per request by key. */
   readonly once = <T>(key: string, load: () => T): T => {
     if (this.memo.has(key)) return this.memo.get(key) as T;
-    this.lookups++;
+    this.stats.lookups++;
     const value = load();
     this.memo.set(key, value);
     return value;
   };
 
-  /** Objects of `kind` in an index bucket, filtered by what the caller may see. */
+  /** Objects of a core `kind` in an index bucket, filtered by what the caller may see. */
   readonly byIndex = (kind: string, index: string, value: string): KubeObject[] =>
     this.once(`${kind}\u0000${index}\u0000${value}`, () =>
-      this.gateway
-        .informer(kind)
-        .lister.byIndex(index, value)
-        .filter((o) => this.visible(kind, o.metadata.namespace)),
+      this.visibleOnly(kind, this.gateway.informer(kind).lister.byIndex(index, value)),
     );
+
+  /** The same for any informer (core or on-demand), keyed by its resource. */
+  readonly byIndexIn = (informer: SharedInformer, index: string, value: string): KubeObject[] => {
+    const kind = informer.resource.kind;
+    // Core kinds share byIndex's memo; other resources are keyed by group/version/resource.
+    const id = this.gateway.informer(kind, false) === informer ? kind : gvrString(informer.resource);
+    return this.once(`${id}\u0000${index}\u0000${value}`, () =>
+      this.visibleOnly(kind, informer.lister.byIndex(index, value)),
+    );
+  };
+
+  private readonly visibleOnly = (kind: string, found: KubeObject[]): KubeObject[] =>
+    this.visibleAll(kind) ? found : found.filter((o) => this.visible(kind, o.metadata.namespace));
+
+  /**
+   * The informer of any served resource, started on first use and synced (bounded wait): the
+   * one asynchronous lookup a query makes, so it goes through a per-request DataLoader; however
+   * many resources(...) fields name a resource, it is resolved once.
+   */
+  readonly genericInformer = (gvr: GroupVersionResource): Promise<SharedInformer> => {
+    this.informerLoader ??= new DataLoader(
+      (keys: readonly GroupVersionResource[]) =>
+        Promise.all(keys.map((k) => this.gateway.genericInformer(k).catch((err: Error) => err))),
+      { cacheKeyFn: gvrString },
+    );
+    return this.informerLoader.load(gvr);
+  };
+  private informerLoader: DataLoader<GroupVersionResource, SharedInformer, string> | undefined;
 
   readonly get = (kind: string, namespace: string | undefined, name: string): KubeObject | undefined =>
     this.visible(kind, namespace) ? this.gateway.get(kind, namespace, name) : undefined;

@@ -3,9 +3,17 @@
 import { NAMESPACE_INDEX, NODE_NAME_INDEX, OWNER_UID_INDEX } from "../informers/indexers.ts";
 import { selectorFromLabelSelector, selectorFromMap } from "../informers/labels.ts";
 import type { KubeObject } from "../informers/types.ts";
-import { controllerOf } from "./common.ts";
+import { controllerOf, findObject } from "./common.ts";
 import type { RequestContext } from "./context.ts";
-import { BACKEND_SERVICE_INDEX, ingressServiceNames, SERVICE_NAME_INDEX } from "./indexes.ts";
+import {
+  BACKEND_SERVICE_INDEX,
+  forEachPodRef,
+  ingressServiceNames,
+  POD_REFS_INDEX,
+  type PodRefKind,
+  podRefValue,
+  SERVICE_NAME_INDEX,
+} from "./indexes.ts";
 
 type Resolver = (obj: KubeObject, args: Record<string, unknown>, ctx: RequestContext) => unknown;
 // Kubernetes objects are untyped JSON here; fields are read defensively with ?? defaults.
@@ -15,7 +23,38 @@ type Any = Record<string, any>;
 const spec = (o: KubeObject) => (o.spec ?? {}) as Any;
 const status = (o: KubeObject) => (o.status ?? {}) as Any;
 const conditions = (o: KubeObject) => (status(o).conditions ?? []) as Any[];
-const condition = (o: KubeObject, type: string) => conditions(o).find((c) => c.type === type);
+/** The condition of a type. A plain loop: it runs for every pod of a topology query. */
+function condition(o: KubeObject, type: string): Any | undefined {
+  const list = (o.status as Any | undefined)?.conditions as Any[] | undefined;
+  if (!list) return undefined;
+  for (let i = 0; i < list.length; i++) if (list[i]!.type === type) return list[i];
+  return undefined;
+}
+
+interface PodSummary {
+  ready: boolean;
+  restartCount: number;
+}
+
+/**
+ * A pod's readiness and restarts, computed once per cached object: a topology query reads them
+ * for every pod, and finding them means walking conditions and container statuses scattered
+ * over the heap (memory latency, not computation, is the cost). Cached objects are never
+ * mutated (an update stores a new object), so the summary stays right for the object's life.
+ */
+const podSummaries = new WeakMap<KubeObject, PodSummary>();
+
+function podSummary(o: KubeObject): PodSummary {
+  let summary = podSummaries.get(o);
+  if (!summary) {
+    const statuses = (o.status as Any | undefined)?.containerStatuses as Any[] | undefined;
+    let restarts = 0;
+    if (statuses) for (let i = 0; i < statuses.length; i++) restarts += statuses[i]!.restartCount ?? 0;
+    summary = { ready: condition(o, "Ready")?.status === "True", restartCount: restarts };
+    podSummaries.set(o, summary);
+  }
+  return summary;
+}
 
 /** Objects of `kind` owned by `owner`, through the owner-uid index. */
 const ownedBy = (kind: string) => (o: KubeObject, _a: unknown, ctx: RequestContext) =>
@@ -69,40 +108,22 @@ export function rollout(o: KubeObject): { state: string; message: string } {
   return { state: "COMPLETE", message: `deployment successfully rolled out (${updated} replicas)` };
 }
 
-function podNameRefs(o: KubeObject, kind: "configMap" | "secret" | "pvc"): string[] {
-  const names = new Set<string>();
-  const s = spec(o);
-  for (const v of (s.volumes ?? []) as Any[]) {
-    if (kind === "configMap" && v.configMap?.name) names.add(v.configMap.name);
-    if (kind === "secret" && v.secret?.secretName) names.add(v.secret.secretName);
-    if (kind === "pvc" && v.persistentVolumeClaim?.claimName) names.add(v.persistentVolumeClaim.claimName);
-    for (const src of (v.projected?.sources ?? []) as Any[]) {
-      if (kind === "configMap" && src.configMap?.name) names.add(src.configMap.name);
-      if (kind === "secret" && src.secret?.name) names.add(src.secret.name);
-    }
-  }
-  if (kind !== "pvc") {
-    for (const c of [...(s.containers ?? []), ...(s.initContainers ?? [])] as Any[]) {
-      for (const e of (c.env ?? []) as Any[]) {
-        const ref = kind === "configMap" ? e.valueFrom?.configMapKeyRef : e.valueFrom?.secretKeyRef;
-        if (ref?.name) names.add(ref.name);
-      }
-      for (const e of (c.envFrom ?? []) as Any[]) {
-        const ref = kind === "configMap" ? e.configMapRef : e.secretRef;
-        if (ref?.name) names.add(ref.name);
-      }
-    }
-    if (kind === "secret") for (const p of (s.imagePullSecrets ?? []) as Any[]) if (p.name) names.add(p.name);
-  }
-  return [...names];
-}
+/** Objects of `kind` a pod references by name (volumes, env, envFrom, imagePullSecrets). */
+const referenced = (kind: PodRefKind) => (o: KubeObject, _a: unknown, ctx: RequestContext) => {
+  const out: KubeObject[] = [];
+  const seen = new Set<string>();
+  forEachPodRef(o, (k, name) => {
+    if (k !== kind || seen.has(name)) return;
+    seen.add(name);
+    const found = ctx.get(kind, o.metadata.namespace, name);
+    if (found) out.push(found);
+  });
+  return out;
+};
 
-const byNames =
-  (kind: string, refKind: "configMap" | "secret" | "pvc") =>
-  (o: KubeObject, _a: unknown, ctx: RequestContext) =>
-    podNameRefs(o, refKind)
-      .map((n) => ctx.get(kind, o.metadata.namespace, n))
-      .filter((x): x is KubeObject => x !== undefined);
+/** Pods referencing an object (the reverse of the above), through the pods' reference index. */
+const referencingPods = (kind: PodRefKind) => (o: KubeObject, _a: unknown, ctx: RequestContext) =>
+  ctx.byIndex("Pod", POD_REFS_INDEX, podRefValue(kind, o.metadata.namespace ?? "", o.metadata.name));
 
 /** Services selecting a pod: reverse selector match through the Services' selector index. */
 function podServices(o: KubeObject, ctx: RequestContext): KubeObject[] {
@@ -138,9 +159,8 @@ export const kindResolvers: Record<string, Record<string, Resolver>> = {
   },
   Pod: {
     phase: (o) => status(o).phase ?? null,
-    ready: (o) => condition(o, "Ready")?.status === "True",
-    restartCount: (o) =>
-      ((status(o).containerStatuses ?? []) as Any[]).reduce((n, c) => n + (c.restartCount ?? 0), 0),
+    ready: (o) => podSummary(o).ready,
+    restartCount: (o) => podSummary(o).restartCount,
     nodeName: (o) => spec(o).nodeName ?? null,
     node: (o, _a, ctx) => (spec(o).nodeName ? (ctx.get("Node", undefined, spec(o).nodeName) ?? null) : null),
     podIP: (o) => status(o).podIP ?? null,
@@ -172,9 +192,9 @@ export const kindResolvers: Record<string, Record<string, Resolver>> = {
       })),
     controller: (o, _a, ctx) => controllerOf(o, ctx),
     services: (o, _a, ctx) => podServices(o, ctx),
-    persistentVolumeClaims: byNames("PersistentVolumeClaim", "pvc"),
-    configMaps: byNames("ConfigMap", "configMap"),
-    secrets: byNames("Secret", "secret"),
+    persistentVolumeClaims: referenced("PersistentVolumeClaim"),
+    configMaps: referenced("ConfigMap"),
+    secrets: referenced("Secret"),
   },
   Deployment: {
     replicas: (o) => spec(o).replicas ?? null,
@@ -256,10 +276,12 @@ export const kindResolvers: Record<string, Record<string, Resolver>> = {
         .filter((x): x is KubeObject => x !== undefined),
   },
   ConfigMap: {
+    pods: referencingPods("ConfigMap"),
     keys: (o) => [...Object.keys((o.data as Any) ?? {}), ...Object.keys((o.binaryData as Any) ?? {})].sort(),
     data: (o) => (o.data as Any) ?? {},
   },
   Secret: {
+    pods: referencingPods("Secret"),
     type: (o) => (o.type as string) ?? null,
     keys: (o) =>
       [
@@ -267,6 +289,7 @@ export const kindResolvers: Record<string, Record<string, Resolver>> = {
       ].sort(),
   },
   PersistentVolumeClaim: {
+    pods: referencingPods("PersistentVolumeClaim"),
     phase: (o) => status(o).phase ?? null,
     storageClassName: (o) => spec(o).storageClassName ?? null,
     capacity: (o) => status(o).capacity ?? null,
@@ -288,12 +311,7 @@ export const kindResolvers: Record<string, Record<string, Resolver>> = {
     message: (o) => (o.message as string) ?? null,
     count: (o) => (o.count as number) ?? null,
     lastTimestamp: (o) => (o.lastTimestamp as string) ?? (o.eventTime as string) ?? null,
-    involvedObject: (o, _a, ctx) => {
-      const ref = o.involvedObject as Any | undefined;
-      if (!ref?.kind || !ref.name) return null;
-      const found = ctx.get(ref.kind, ref.namespace, ref.name);
-      return found && (!ref.uid || found.metadata.uid === ref.uid) ? found : null;
-    },
+    involvedObject: (o, _a, ctx) => findObject(ctx, (o.involvedObject as Any | undefined) ?? {}) ?? null,
   },
 };
 

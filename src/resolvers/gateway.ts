@@ -48,10 +48,30 @@ export class Gateway {
     this.factory.start();
   }
 
-  informer(kind: string): SharedInformer {
+  /** The informer of a core kind (throws for other kinds, unless `required` is false). */
+  informer(kind: string): SharedInformer;
+  informer(kind: string, required: false): SharedInformer | undefined;
+  informer(kind: string, required = true): SharedInformer | undefined {
     const informer = this.byKind.get(kind);
-    if (!informer) throw new Error(`no informer for kind ${kind}`);
+    if (!informer && required) throw new Error(`no informer for kind ${kind}`);
     return informer;
+  }
+
+  /**
+   * The synced informer caching a kind of an API group (from an apiVersion such as "apps/v1",
+   * any version): a core kind's, or one started on demand by resources(...). Undefined when no
+   * such kind is cached.
+   */
+  informerForKind(apiVersion: string, kind: string): SharedInformer | undefined {
+    const slash = apiVersion.indexOf("/");
+    const group = slash < 0 ? "" : apiVersion.slice(0, slash);
+    const core = this.byKind.get(kind);
+    if (core && core.resource.group === group) return core.hasSynced() ? core : undefined;
+    for (const informer of this.factory.informers()) {
+      const r = informer.resource;
+      if (r.kind === kind && r.group === group && informer.hasSynced()) return informer;
+    }
+    return undefined;
   }
 
   /** The cached object of a core kind, or undefined. */
@@ -65,6 +85,16 @@ export class Gateway {
 
   kindOf(obj: KubeObject): KindDescription | undefined {
     return obj.kind ? kindByName(obj.kind) : undefined;
+  }
+
+  /** The core kinds among `kinds` whose informer has not synced yet (other names are ignored). */
+  unsyncedKinds(kinds: Iterable<string>): string[] {
+    const out: string[] = [];
+    for (const kind of kinds) {
+      const informer = this.byKind.get(kind);
+      if (informer && !informer.hasSynced()) out.push(kind);
+    }
+    return out;
   }
 
   /** Waits (bounded) for these kinds' first sync; throws NOT_SYNCED naming those still syncing. */

@@ -1,10 +1,16 @@
-// All resolvers, assembled: generated per kind from the kinds table plus kind-specific fields.
-import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from "graphql";
+// The executable schema: SDL (src/schema) plus the resolvers. Root fields are resolvers; the
+// fields of every kind (and of GenericResource) are field functions generated per kind from the
+// kinds table plus kind-specific ones, installed as getters on per-request views (views.ts).
+import { GraphQLError, GraphQLScalarType, type GraphQLSchema, Kind, type ValueNode } from "graphql";
+import { createSchema } from "graphql-yoga";
 import { CORE_KINDS } from "../kinds.ts";
-import { kindFieldResolvers, resolveResourceType, resourceFieldResolvers } from "./common.ts";
+import { buildTypeDefs } from "../schema/index.ts";
+import { kindFieldResolvers, resourceFieldResolvers } from "./common.ts";
+import type { RequestContext } from "./context.ts";
 import { kindResolvers } from "./fields.ts";
 import { genericResourceResolvers, namespaceFieldResolvers, rootQueryResolvers } from "./query.ts";
 import { subscriptionResolvers } from "./subscriptions.ts";
+import { type FieldFn, GENERIC_TYPE, installViews } from "./views.ts";
 
 function literal(node: ValueNode): unknown {
   switch (node.kind) {
@@ -36,23 +42,35 @@ const JSONObject = new GraphQLScalarType({
   parseLiteral: (node) => literal(node),
 });
 
-export function buildResolvers() {
-  const resolvers: Record<string, unknown> = {
-    JSONObject,
-    Query: rootQueryResolvers(),
-    Subscription: subscriptionResolvers(),
-    Resource: { __resolveType: resolveResourceType },
-    GenericResource: {
+/** The field functions of every kind's type and of GenericResource, by GraphQL type name. */
+export function kindFieldFunctions(): Record<string, Record<string, FieldFn>> {
+  const out: Record<string, Record<string, FieldFn>> = {
+    [GENERIC_TYPE]: {
       ...resourceFieldResolvers,
-      kind: (o: { kind?: string }) => o.kind ?? "",
-      apiVersion: (o: { apiVersion?: string }) => o.apiVersion ?? "",
+      kind: (o) => o.kind ?? "",
+      apiVersion: (o) => o.apiVersion ?? "",
       ...genericResourceResolvers,
     },
   };
   for (const k of CORE_KINDS) {
     const apiVersion = k.group ? `${k.group}/${k.version}` : k.version;
-    resolvers[k.typeName] = { ...kindFieldResolvers(k.kind, apiVersion), ...kindResolvers[k.kind] };
+    out[k.typeName] = { ...kindFieldResolvers(k.kind, apiVersion), ...kindResolvers[k.kind] };
   }
-  resolvers.Namespace = { ...(resolvers.Namespace as object), ...namespaceFieldResolvers() };
-  return resolvers;
+  out.Namespace = { ...out.Namespace, ...namespaceFieldResolvers() };
+  return out;
+}
+
+export function buildSchema(): GraphQLSchema {
+  const schema = createSchema<RequestContext>({
+    typeDefs: buildTypeDefs(),
+    resolvers: {
+      JSONObject,
+      Query: rootQueryResolvers(),
+      Subscription: subscriptionResolvers(),
+      // Set by installViews: a view knows its type.
+      Resource: { __resolveType: () => null },
+    } as never,
+  });
+  installViews(schema, kindFieldFunctions());
+  return schema;
 }

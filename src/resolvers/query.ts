@@ -11,6 +11,7 @@ import { children } from "./common.ts";
 import { connectionFrom, type PageArgs, sortedKeys } from "./connection.ts";
 import type { RequestContext } from "./context.ts";
 import { userError } from "./errors.ts";
+import type { FieldFn } from "./views.ts";
 
 type Args = PageArgs & { namespace?: string | null; labelSelector?: string | null; name?: string };
 
@@ -38,7 +39,10 @@ function checkNamespace(ctx: RequestContext, namespace: string | null | undefine
   }
 }
 
-/** Keys of the objects a list field returns, with whether they are already in key order. */
+/**
+ * Keys of the objects a list field returns, and whether they are the whole kind in key order
+ * (then every order of them is cached; see connectionFrom).
+ */
 function matchingKeys(
   informer: SharedInformer,
   kind: string,
@@ -51,7 +55,7 @@ function matchingKeys(
   const visible = (key: string) => ctx.visible(kind, informer.store.get(key)!.metadata.namespace);
   if (!selector && !namespace) {
     const all = sortedKeys(informer.store);
-    return [ctx.visibleAll(kind) ? all : all.filter(visible), true];
+    return ctx.visibleAll(kind) ? [all, true] : [all.filter(visible), false];
   }
   const keys = [...informer.lister.keys({ namespace, selector })];
   return [ctx.visibleAll(kind) ? keys : keys.filter(visible), false];
@@ -97,9 +101,9 @@ export function getResolver(kind: string, namespaced: boolean) {
 }
 
 /** Namespace.<kind>: the namespace index, optionally narrowed by a selector. */
-function namespaceList(kind: string) {
-  return (ns: KubeObject, args: { labelSelector?: string | null }, ctx: RequestContext) => {
-    const selector = parseSelectorArg(args.labelSelector);
+function namespaceList(kind: string): FieldFn {
+  return (ns, args, ctx) => {
+    const selector = parseSelectorArg(args.labelSelector as string | null | undefined);
     const name = ns.metadata.name;
     if (!ctx.visible(kind, name)) return [];
     if (!selector) return ctx.byIndex(kind, NAMESPACE_INDEX, name);
@@ -107,8 +111,8 @@ function namespaceList(kind: string) {
   };
 }
 
-export function namespaceFieldResolvers() {
-  const out: Record<string, unknown> = {};
+export function namespaceFieldResolvers(): Record<string, FieldFn> {
+  const out: Record<string, FieldFn> = {};
   for (const k of CORE_KINDS.filter((k) => k.namespaced)) out[namespaceListField(k)] = namespaceList(k.kind);
   return out;
 }
@@ -167,10 +171,10 @@ async function genericResources(
   args: Args & { group: string; version: string; resource: string },
   ctx: RequestContext,
 ) {
-  const selector = parseSelectorArg(args.labelSelector);
+  parseSelectorArg(args.labelSelector); // a bad selector fails before anything starts
   let informer: SharedInformer;
   try {
-    informer = await ctx.gateway.genericInformer({
+    informer = await ctx.genericInformer({
       group: args.group,
       version: args.version,
       resource: args.resource,
@@ -180,12 +184,15 @@ async function genericResources(
       throw userError(err.message, "BAD_USER_INPUT", { argument: "resource" });
     throw err;
   }
-  const kind = informer.resource.kind;
-  const namespace = args.namespace ?? undefined;
-  const keys = [...informer.lister.keys({ namespace, selector })].filter((k) =>
-    ctx.visible(kind, informer.store.get(k)!.metadata.namespace),
-  );
-  return connectionFrom(informer.lister, keys, false, args);
+  if (args.namespace && !informer.resource.namespaced) {
+    throw userError(
+      `${args.resource} is cluster-scoped: leave out the namespace argument`,
+      "BAD_USER_INPUT",
+      { argument: "namespace" },
+    );
+  }
+  const [keys, whole] = matchingKeys(informer, informer.resource.kind, args, ctx);
+  return connectionFrom(informer.lister, keys, whole, args);
 }
 
 export const genericResourceResolvers = {

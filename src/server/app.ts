@@ -1,14 +1,20 @@
 // The graphql-yoga app: schema from SDL + generated resolvers, JIT execution, cache plugins.
 import { useGraphQlJit } from "@envelop/graphql-jit";
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
-import { Kind, NoSchemaIntrospectionCustomRule } from "graphql";
-import { createSchema, createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
+import {
+  type ASTVisitor,
+  GraphQLError,
+  getOperationAST,
+  Kind,
+  NoSchemaIntrospectionCustomRule,
+  type ValidationContext,
+} from "graphql";
+import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
 import type { AccessReviewer } from "../auth/access-reviewer.ts";
 import type { TokenAuthenticator } from "../auth/authenticator.ts";
 import { RequestContext } from "../resolvers/context.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
-import { buildResolvers } from "../resolvers/index.ts";
-import { buildTypeDefs } from "../schema/index.ts";
+import { buildSchema } from "../resolvers/index.ts";
 import { authenticate, useKubernetesAuthorization } from "./auth-plugin.ts";
 import type { Metrics } from "./metrics.ts";
 import { useCacheExtensions, useCacheSync } from "./plugins.ts";
@@ -25,6 +31,43 @@ export interface AppOptions {
   auth?: { authenticator: TokenAuthenticator; reviewer: AccessReviewer };
   metrics?: Metrics;
   extraPlugins?: Plugin[];
+  /**
+   * Browser origins allowed to call the API cross-origin (CORS). None by default: a page on
+   * another site must not read the cluster through a gateway on the user's machine.
+   */
+  corsOrigins?: string[];
+}
+
+/**
+ * graphql-js validation accepts an operation whose root type the schema lacks (it only fails at
+ * execution, here as a 500): kgql has no mutations, so say so during validation.
+ */
+const KnownOperationTypes = (context: ValidationContext): ASTVisitor => ({
+  OperationDefinition(node) {
+    const schema = context.getSchema();
+    const root =
+      node.operation === "query"
+        ? schema.getQueryType()
+        : node.operation === "mutation"
+          ? schema.getMutationType()
+          : schema.getSubscriptionType();
+    if (!root) {
+      context.reportError(
+        new GraphQLError(
+          `kgql has no ${node.operation}s: it serves cached cluster state read-only; send a query (or a subscription)`,
+          { nodes: node },
+        ),
+      );
+    }
+  },
+});
+
+function useKnownOperationTypes(): Plugin {
+  return {
+    onValidate({ addValidationRule }) {
+      addValidationRule(KnownOperationTypes);
+    },
+  };
 }
 
 /** Rejects introspection (--disable-introspection) with graphql's own validation rule. */
@@ -36,10 +79,21 @@ function useNoIntrospection(): Plugin {
   };
 }
 
+/** Distinct operation names kept as metric labels; later ones count as "other". */
+const MAX_OPERATION_LABELS = 200;
+
 function useRequestMetrics(metrics: Metrics): Plugin {
+  // Operation names come from clients: bounded, so that made-up names cannot grow /metrics.
+  const labels = new Set<string>();
   return {
     onExecute({ args }) {
-      const end = metrics.requestDuration.startTimer({ operation: args.operationName ?? "anonymous" });
+      // The operation's own name: clients often send named queries without operationName.
+      let name = getOperationAST(args.document, args.operationName)?.name?.value ?? "anonymous";
+      if (!labels.has(name)) {
+        if (labels.size < MAX_OPERATION_LABELS) labels.add(name);
+        else name = "other";
+      }
+      const end = metrics.requestDuration.startTimer({ operation: name });
       return { onExecuteDone: () => void end() };
     },
   };
@@ -49,10 +103,11 @@ export function createApp(
   gateway: Gateway,
   opts: AppOptions = {},
 ): YogaServerInstance<object, RequestContext> {
-  const schema = createSchema<RequestContext>({
-    typeDefs: buildTypeDefs(),
-    resolvers: buildResolvers() as never,
-  });
+  const schema = buildSchema();
+  // Plain JSON queries from non-browser clients skip yoga's fetch layer (server/fast-path.ts):
+  // they run every envelop hook below (parse, validate, context, execute), but not yoga's
+  // request-level hooks (onRequest, onRequestParse, onParams, onResponse). Put per-operation
+  // logic in envelop hooks.
   const plugins: Plugin[] = [
     // Queries run JIT-compiled; subscriptions use graphql-js, whose subscribe() passes field
     // arguments to subscribe resolvers (graphql-jit's compiled subscribe did not).
@@ -75,6 +130,7 @@ export function createApp(
       costLimit: { enabled: false },
       blockFieldSuggestion: { enabled: false },
     }) as Plugin,
+    useKnownOperationTypes(),
     ...(opts.introspection === false ? [useNoIntrospection()] : []),
     useCacheSync(gateway),
     useCacheExtensions(gateway),
@@ -86,6 +142,7 @@ export function createApp(
     schema,
     graphqlEndpoint: "/graphql",
     graphiql: opts.graphiql ?? true,
+    cors: opts.corsOrigins?.length ? { origin: opts.corsOrigins, credentials: false } : false,
     landingPage: false,
     plugins,
     context: async (initial) => {

@@ -8,6 +8,7 @@ import type { YogaServerInstance } from "graphql-yoga";
 import { WebSocketServer } from "ws";
 import type { RequestContext } from "../resolvers/context.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
+import { fastPathCandidate, handleFast } from "./fast-path.ts";
 import type { Metrics } from "./metrics.ts";
 
 export interface ServerOptions {
@@ -17,6 +18,8 @@ export interface ServerOptions {
   maxBodyBytes?: number;
   /** WebSocket subscriptions one connection may hold at once. */
   maxSubscriptionsPerConnection?: number;
+  /** Unexpected errors outside GraphQL execution (they are answered with a masked 500). */
+  onError?: (err: unknown) => void;
 }
 
 export interface RunningServer {
@@ -31,6 +34,43 @@ function readiness(gateway: Gateway): { ready: boolean; unsynced: string[] } {
     .filter((i) => i.isStarted && !i.hasSynced())
     .map((i) => i.resource.kind);
   return { ready: unsynced.length === 0, unsynced };
+}
+
+function tooLarge(res: http.ServerResponse, message: string, max: number): void {
+  res.writeHead(413, { "Content-Type": "application/json", Connection: "close" }).end(
+    JSON.stringify({
+      errors: [{ message, extensions: { code: "LIMIT_EXCEEDED", limit: "maxBodyBytes", max } }],
+    }),
+  );
+}
+
+function unexpected(res: http.ServerResponse): void {
+  res
+    .writeHead(500, { "Content-Type": "application/json" })
+    .end(JSON.stringify({ errors: [{ message: "Unexpected error." }] }));
+}
+
+/**
+ * The whole body; "too large" (having stopped reading) once it exceeds `max` bytes; "failed"
+ * when the client went away.
+ */
+function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | "too large" | "failed"> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) {
+        req.removeAllListeners("data");
+        req.resume();
+        resolve("too large");
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.on("error", () => resolve("failed"));
+  });
 }
 
 export async function startServer(
@@ -61,17 +101,25 @@ export async function startServer(
     }
     const length = Number(req.headers["content-length"] ?? 0);
     if (length > maxBody) {
-      res.writeHead(413, { "Content-Type": "application/json" }).end(
-        JSON.stringify({
-          errors: [
-            {
-              message: `request body of ${length} bytes exceeds the limit of ${maxBody} bytes`,
-              extensions: { code: "LIMIT_EXCEEDED", limit: "maxBodyBytes", max: maxBody },
-            },
-          ],
-        }),
-      );
+      tooLarge(res, `request body of ${length} bytes exceeds the limit of ${maxBody} bytes`, maxBody);
       return;
+    }
+    if (path === "/graphql" && fastPathCandidate(req)) {
+      const body = await readBody(req, maxBody);
+      if (body === "failed") return;
+      if (body === "too large") {
+        tooLarge(res, `request body exceeds the limit of ${maxBody} bytes`, maxBody);
+        return;
+      }
+      try {
+        if (await handleFast(yoga, req, res, body)) return;
+      } catch (err) {
+        opts.onError?.(err);
+        if (!res.headersSent) unexpected(res);
+        return;
+      }
+      // The body is consumed: yoga's node adapter takes it from req.body instead of the stream.
+      (req as { body?: unknown }).body = body;
     }
     yoga(req, res);
   });

@@ -20,6 +20,8 @@ export interface GatewayServerOptions extends GatewayOptions {
   introspection?: boolean;
   /** TTL of cached access decisions (SubjectAccessReview), ms. */
   accessCacheTtlMs?: number;
+  /** Browser origins allowed cross-origin (CORS); none by default. */
+  corsOrigins?: string[];
 }
 
 export interface GatewayServer {
@@ -46,11 +48,13 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
     introspection: opts.introspection,
     metrics,
     auth,
+    corsOrigins: opts.corsOrigins,
   });
   const server = await startServer(yoga, gateway, metrics, {
     host: opts.host ?? "127.0.0.1",
     port: opts.port ?? 4000,
     maxSubscriptionsPerConnection: opts.maxSubscriptionsPerConnection,
+    onError: (err) => opts.logger?.warn({ err: String(err) }, "unexpected error answering a request"),
   });
   return {
     url: server.url,

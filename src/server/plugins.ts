@@ -12,7 +12,7 @@ import {
   visitWithTypeInfo,
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
-import { CORE_KINDS, kindByName } from "../kinds.ts";
+import { CORE_KINDS } from "../kinds.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
 
 const kindTypeNames = new Map<string, string>([
@@ -22,8 +22,21 @@ const kindTypeNames = new Map<string, string>([
   ["PodStreamEvent", "Pod"],
 ]);
 
+// Parsed documents are cached (yoga's parser cache hands back the same object for the same
+// text), so the walk below runs once per distinct operation, not once per request.
+const touchedCache = new WeakMap<DocumentNode, ReadonlySet<string>>();
+
 /** Core kinds an operation reads: every selected field's type, interfaces meaning all kinds. */
-export function kindsTouched(schema: GraphQLSchema, document: DocumentNode): Set<string> {
+export function kindsTouched(schema: GraphQLSchema, document: DocumentNode): ReadonlySet<string> {
+  let kinds = touchedCache.get(document);
+  if (!kinds) {
+    kinds = walkKinds(schema, document);
+    touchedCache.set(document, kinds);
+  }
+  return kinds;
+}
+
+function walkKinds(schema: GraphQLSchema, document: DocumentNode): Set<string> {
   const kinds = new Set<string>();
   const typeInfo = new TypeInfo(schema);
   visit(
@@ -49,31 +62,39 @@ export function kindsTouched(schema: GraphQLSchema, document: DocumentNode): Set
 
 export function useCacheSync(gateway: Gateway): Plugin {
   return {
-    async onExecute({ args, setResultAndStopExecution }) {
-      const kinds = kindsTouched(args.schema, args.document);
-      try {
-        await gateway.waitForKinds([...kinds].filter((k) => kindByName(k)));
-      } catch (err) {
+    onExecute({ args, setResultAndStopExecution }) {
+      // Synchronous when everything touched has synced (the steady state): no promise per request.
+      const unsynced = gateway.unsyncedKinds(kindsTouched(args.schema, args.document));
+      if (unsynced.length === 0) return;
+      return gateway.waitForKinds(unsynced).catch((err) => {
         if (err instanceof GraphQLError) setResultAndStopExecution({ errors: [err] });
         else throw err;
-      }
+      });
     },
   };
 }
 
-/** A compact freshness summary in every response: extensions.cache. */
+/**
+ * A compact freshness summary in every response (extensions.cache): whether every cache has
+ * synced (and which have not), which watches are broken right now (the data is the last known
+ * state), and which have been broken longer than staleAfterMs.
+ */
 export function cacheSummary(gateway: Gateway) {
   const now = Date.now();
   const unsynced: string[] = [];
+  const unhealthy: string[] = [];
   const stale: { kind: string; seconds: number }[] = [];
   for (const informer of gateway.factory.informers()) {
+    if (!informer.isStarted) continue;
     const s = informer.status();
     if (!s.synced) unsynced.push(s.kind);
-    else if (s.unhealthySince && now - s.unhealthySince > gateway.staleAfterMs) {
-      stale.push({ kind: s.kind, seconds: Math.round((now - s.unhealthySince) / 1000) });
+    else if (s.unhealthySince) {
+      unhealthy.push(s.kind);
+      if (now - s.unhealthySince > gateway.staleAfterMs)
+        stale.push({ kind: s.kind, seconds: Math.round((now - s.unhealthySince) / 1000) });
     }
   }
-  return { synced: unsynced.length === 0, unsynced, stale };
+  return { synced: unsynced.length === 0, unsynced, unhealthy, stale };
 }
 
 export function useCacheExtensions(gateway: Gateway): Plugin {

@@ -178,7 +178,7 @@ describe("GraphQL over the simulated cluster", () => {
     const pods = r.data.cacheStatus.find((s: { kind: string }) => s.kind === "Pod");
     assert.equal(pods.synced, true);
     assert.equal(pods.objects, sim.list("pods").length);
-    assert.deepEqual(r.extensions?.cache, { synced: true, unsynced: [], stale: [] });
+    assert.deepEqual(r.extensions?.cache, { synced: true, unsynced: [], unhealthy: [], stale: [] });
   });
 
   for (const transport of ["sse", "ws"] as const) {
@@ -265,6 +265,55 @@ describe("introspection and GraphiQL can be turned off", () => {
 });
 
 describe("not synced", () => {
+  it("a query on a kind still syncing waits for it and answers in full, never partially", async () => {
+    const sim = new SandboxCluster();
+    await sim.start();
+    seedDemo(sim, { namespaces: 2, nodes: 2, deploymentsPerNamespace: 2, replicas: 2 });
+    // The first pod list fails: the pod cache syncs only after the informer's retry.
+    sim.faults.failNext({ status: 500, verb: "list", resource: "pods", count: 1 });
+    const kgql = await startKgql(await clientFor(sim), { syncTimeoutMs: 10_000 });
+    try {
+      const r = await gql(kgql.url, `{ pods(first: 1000) { totalCount } cacheStatus { kind synced } }`);
+      assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+      assert.equal(r.data.pods.totalCount, sim.list("pods").length);
+      assert.ok(r.data.pods.totalCount > 0);
+      assert.equal(r.data.cacheStatus.find((s: { kind: string }) => s.kind === "Pod").synced, true);
+    } finally {
+      await kgql.close();
+      await sim.stop();
+    }
+  });
+
+  it("resources(...) of a resource that cannot sync: NOT_SYNCED naming it, after the bounded wait", async () => {
+    const sim = new SandboxCluster();
+    await sim.start();
+    sim.registerResource({
+      group: "example.com",
+      version: "v1",
+      resource: "widgets",
+      kind: "Widget",
+      namespaced: true,
+    });
+    sim.faults.failNext({ status: 500, verb: "list", resource: "widgets.example.com", count: 1000 });
+    const kgql = await startKgql(await clientFor(sim), { syncTimeoutMs: 300 });
+    try {
+      await kgql.gateway.factory.waitForCacheSync(5000);
+      const started = Date.now();
+      const r = await gql(
+        kgql.url,
+        `{ a: resources(group: "example.com", version: "v1", resource: "widgets") { totalCount }
+           b: resources(group: "example.com", version: "v1", resource: "widgets") { totalCount } }`,
+      );
+      assert.ok(Date.now() - started >= 300, "waited the sync timeout");
+      assert.equal(r.errors?.[0]?.extensions?.code, "NOT_SYNCED");
+      assert.match(r.errors![0]!.message, /not synced: widgets has not finished its first list/);
+      assert.equal(r.data, null);
+    } finally {
+      await kgql.close();
+      await sim.stop();
+    }
+  });
+
   it("a query on a kind that cannot sync waits a bounded time, then fails with NOT_SYNCED", async () => {
     const sim = new SandboxCluster();
     await sim.start();
