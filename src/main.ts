@@ -3,64 +3,42 @@
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
 import pino from "pino";
+import { ConfigError, envName, helpText, parseConfig } from "./config.ts";
 import { KubeClient } from "./informers/client.ts";
 import { SandboxCluster, seedDemo, startChurn } from "./sandbox/index.ts";
 import { startGatewayServer } from "./server/index.ts";
 
-const HELP = `kgql: a GraphQL API over cached Kubernetes cluster state
-
-Usage: kgql [flags]
-  --kubeconfig <path>   kubeconfig to use (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)
-  --context <name>      kubeconfig context
-  --host <addr>         listen address (default 127.0.0.1)
-  --port <n>            listen port (default 4000)
-  --demo                serve the built-in simulated cluster (no real cluster needed)
-  --auth none|kubernetes  none (loopback only), or check each caller's bearer token (TokenReview)
-                        and serve only what their RBAC lets them list (SubjectAccessReview)
-  --insecure            allow --auth none on a non-loopback address
-  --disable-introspection  reject introspection queries
-  --disable-graphiql    do not serve GraphiQL to browsers
-  --sync-timeout <s>    how long a query waits for a kind's first sync (default 10)
-  --cors-origin <url>   let web pages from this origin call kgql from a browser (repeatable;
-                        none by default)
-  --help                this text
-`;
-
 class UsageError extends Error {}
 
-function parse(argv: string[]) {
+type Flags = ReturnType<typeof parseConfig>;
+
+function parse(argv: string[]): Flags {
   try {
-    return parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        kubeconfig: { type: "string" },
-        context: { type: "string" },
-        host: { type: "string", default: process.env.KGQL_HOST ?? "127.0.0.1" },
-        port: { type: "string", default: process.env.KGQL_PORT ?? "4000" },
-        demo: { type: "boolean", default: false },
-        auth: { type: "string", default: process.env.KGQL_AUTH ?? "none" },
-        insecure: { type: "boolean", default: false },
-        "disable-introspection": { type: "boolean", default: false },
-        "disable-graphiql": { type: "boolean", default: false },
-        "sync-timeout": { type: "string", default: "10" },
-        "cors-origin": { type: "string", multiple: true, default: [] },
-        help: { type: "boolean", default: false },
-      },
-    }).values;
+    return parseConfig(argv);
   } catch (err) {
-    throw new UsageError(`${(err as Error).message} (see kgql --help)`);
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
   }
 }
 
+/** A positive number of seconds from a flag (or its variable), in ms. */
+function seconds(flags: Flags, name: "sync-timeout" | "request-timeout"): number {
+  const value = Number(flags[name]);
+  if (!(value > 0) || !Number.isFinite(value))
+    throw new UsageError(
+      `invalid --${name} "${flags[name]}" (${envName(name)}): give a positive number of seconds`,
+    );
+  return value * 1000;
+}
+
+/** How long shutdown may take before the process exits anyway. */
+const SHUTDOWN_DEADLINE_MS = 15_000;
+
 const isLoopback = (host: string) => host === "localhost" || host === "::1" || host.startsWith("127.");
 
-async function clusterClient(
-  flags: ReturnType<typeof parse>,
-): Promise<{ client: KubeClient; source: string }> {
+async function clusterClient(flags: Flags): Promise<{ client: KubeClient; source: string }> {
   const kc = new KubeConfig();
   const path = flags.kubeconfig || process.env.KUBECONFIG || join(homedir(), ".kube", "config");
   if (flags.kubeconfig || process.env.KUBECONFIG || existsSync(path)) {
@@ -87,11 +65,11 @@ async function clusterClient(
 }
 
 export async function main(argv: string[]): Promise<number | undefined> {
-  let flags: ReturnType<typeof parse>;
+  let flags: Flags;
   try {
     flags = parse(argv);
     if (flags.help) {
-      process.stdout.write(HELP);
+      process.stdout.write(helpText());
       return 0;
     }
     const port = Number(flags.port);
@@ -114,9 +92,19 @@ export async function main(argv: string[]): Promise<number | undefined> {
           `invalid --cors-origin "${origin}": give scheme://host[:port], e.g. https://portal.example`,
         );
     }
-    const syncTimeout = Number(flags["sync-timeout"]);
-    if (!(syncTimeout > 0)) throw new UsageError(`invalid --sync-timeout "${flags["sync-timeout"]}"`);
-    const log = pino({ level: process.env.KGQL_LOG_LEVEL ?? "info" }, pino.destination(2));
+    const syncTimeoutMs = seconds(flags, "sync-timeout");
+    const requestTimeoutMs = seconds(flags, "request-timeout");
+    const maxCost = Number(flags["max-cost"]);
+    if (!Number.isInteger(maxCost) || maxCost <= 0)
+      throw new UsageError(
+        `invalid --max-cost "${flags["max-cost"]}" (KGQL_MAX_COST): give a positive integer`,
+      );
+    const level = flags["log-level"];
+    if (!Object.hasOwn(pino.levels.values, level) && level !== "silent")
+      throw new UsageError(
+        `invalid --log-level "${level}" (KGQL_LOG_LEVEL): use ${Object.keys(pino.levels.values).join(", ")} or silent`,
+      );
+    const log = pino({ level }, pino.destination(2));
     if (flags.auth === "none" && !isLoopback(flags.host))
       log.warn({ host: flags.host }, "--insecure: serving without authentication on a non-loopback address");
 
@@ -153,7 +141,9 @@ export async function main(argv: string[]): Promise<number | undefined> {
       client,
       host: flags.host,
       port,
-      syncTimeoutMs: syncTimeout * 1000,
+      syncTimeoutMs,
+      requestTimeoutMs,
+      maxCost,
       corsOrigins: flags["cors-origin"],
       auth: flags.auth as "none" | "kubernetes",
       introspection: !flags["disable-introspection"],
@@ -165,11 +155,18 @@ export async function main(argv: string[]): Promise<number | undefined> {
       },
     });
     process.stderr.write(`kgql: serving ${source} at ${server.url} (GraphiQL in a browser)\n`);
+    // Graceful: stop accepting, complete every subscription, stop the watches, let requests in
+    // flight finish; exit anyway if that takes too long.
     const shutdown = async (signal: string) => {
-      process.stderr.write(`kgql: ${signal}: shutting down\n`);
+      log.info({ signal }, "shutting down");
+      setTimeout(() => {
+        log.warn({ afterMs: SHUTDOWN_DEADLINE_MS }, "shutdown took too long; exiting");
+        process.exit(1);
+      }, SHUTDOWN_DEADLINE_MS).unref();
       stopChurn?.();
       await server.close();
       await sandbox?.stop();
+      log.flush();
       process.exit(0);
     };
     process.once("SIGINT", () => void shutdown("SIGINT"));

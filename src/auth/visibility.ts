@@ -1,20 +1,49 @@
 // Turns a caller's Kubernetes RBAC into what a request may see: for each kind the operation
 // touches, the namespaces where the caller may `list` it (or all of them), decided with
-// SubjectAccessReviews before the (synchronous) execution starts.
+// SubjectAccessReviews before the (synchronous) execution starts. Resources outside the core
+// kinds (CRDs and others, through resources(...) and resourceEvents) are decided the same way
+// when their informer is looked up, before any of their objects is read.
 
+import type { ResourceInfo } from "../informers/shared-informer.ts";
 import { kindByName } from "../kinds.ts";
 import type { Visibility } from "../resolvers/context.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
 import type { AccessReviewer } from "./access-reviewer.ts";
 import type { UserInfo } from "./authenticator.ts";
 
+type Allowed = "all" | Set<string>;
+
 export class RbacVisibility implements Visibility {
-  private readonly allowed: Map<string, "all" | Set<string>>;
+  private readonly allowed: Map<string, Allowed>;
+  /** Which resource ("group/resource") each entry was decided for. */
+  private readonly decidedFor = new Map<string, string>();
   readonly user: UserInfo;
 
-  constructor(user: UserInfo, allowed: Map<string, "all" | Set<string>>) {
+  constructor(user: UserInfo, allowed: Map<string, Allowed>) {
     this.user = user;
     this.allowed = allowed;
+    for (const kind of allowed.keys()) {
+      const k = kindByName(kind);
+      if (k) this.decidedFor.set(kind, `${k.group}/${k.resource}`);
+    }
+  }
+
+  /**
+   * Adds the decision for a resource. Visibility is keyed by kind name (that is what objects
+   * carry); when another resource of the same kind name (a CRD named like a core kind, or two
+   * CRDs of one name in different groups) was decided already, the caller sees only what both
+   * decisions allow: never more than either resource's RBAC.
+   */
+  add(resource: Pick<ResourceInfo, "group" | "resource" | "kind">, allowed: Allowed): void {
+    const id = `${resource.group}/${resource.resource}`;
+    const before = this.allowed.get(resource.kind);
+    const from = this.decidedFor.get(resource.kind);
+    if (before === undefined || from === undefined || from === id) {
+      this.allowed.set(resource.kind, allowed);
+      this.decidedFor.set(resource.kind, id);
+      return;
+    }
+    this.allowed.set(resource.kind, intersect(before, allowed));
   }
 
   allows(kind: string, namespace: string | undefined): boolean {
@@ -34,22 +63,44 @@ export class RbacVisibility implements Visibility {
   }
 }
 
+function intersect(a: Allowed, b: Allowed): Allowed {
+  if (a === "all") return b;
+  if (b === "all") return a;
+  return new Set([...a].filter((ns) => b.has(ns)));
+}
+
+/** What `user` may list of one resource: namespaces (or all), or all/nothing if cluster-scoped. */
+export async function allowedFor(
+  user: UserInfo,
+  reviewer: AccessReviewer,
+  gateway: Gateway,
+  resource: Pick<ResourceInfo, "group" | "resource" | "namespaced">,
+): Promise<Allowed> {
+  const ref = { group: resource.group, resource: resource.resource };
+  if (!resource.namespaced) return (await reviewer.canList(user, ref, "")) ? "all" : new Set();
+  return reviewer.allowedNamespaces(user, ref, gateway.informer("Namespace").store.keys());
+}
+
 export async function visibilityFor(
   user: UserInfo,
   reviewer: AccessReviewer,
   gateway: Gateway,
   kinds: Iterable<string>,
+  /** Other resources decided for this request (re-decided when a subscription re-checks). */
+  resources: Iterable<ResourceInfo> = [],
 ): Promise<RbacVisibility> {
-  const namespaces = [...gateway.informer("Namespace").store.keys()];
-  const allowed = new Map<string, "all" | Set<string>>();
+  const allowed = new Map<string, Allowed>();
   await Promise.all(
     [...new Set(kinds)].map(async (kind) => {
       const k = kindByName(kind);
-      if (!k) return;
-      const ref = { group: k.group, resource: k.resource };
-      if (k.namespaced) allowed.set(kind, await reviewer.allowedNamespaces(user, ref, namespaces));
-      else allowed.set(kind, (await reviewer.canList(user, ref, "")) ? "all" : new Set());
+      if (k) allowed.set(kind, await allowedFor(user, reviewer, gateway, k));
     }),
   );
-  return new RbacVisibility(user, allowed);
+  const visibility = new RbacVisibility(user, allowed);
+  const extra = [...resources];
+  const decisions = await Promise.all(extra.map((r) => allowedFor(user, reviewer, gateway, r)));
+  extra.forEach((r, i) => {
+    visibility.add(r, decisions[i]!);
+  });
+  return visibility;
 }

@@ -2,8 +2,9 @@
 // snapshot of the caches; within it, each distinct index lookup is done once (DataLoader's
 // per-request caching, without wrapping synchronous map reads in promises).
 import DataLoader from "dataloader";
-import type { SharedInformer } from "../informers/shared-informer.ts";
+import type { ResourceInfo, SharedInformer } from "../informers/shared-informer.ts";
 import { type GroupVersionResource, gvrString, type KubeObject } from "../informers/types.ts";
+import { beforeDeadline, type Deadline } from "../server/deadline.ts";
 import type { Gateway } from "./gateway.ts";
 
 /** What the caller may see (filled by the auth layer; everything without auth). */
@@ -33,14 +34,23 @@ export class RequestContext {
     visibility: Visibility;
     /** Re-decides the visibility (RBAC may have changed); set by the authorization plugin. */
     refresh?: () => Promise<Visibility>;
+    /**
+     * Decides what the caller may see of a resource outside the operation's core kinds (a
+     * resources(...) or resourceEvents argument), adding it to `visibility`; set by the
+     * authorization plugin. Without it (no --auth) everything is visible.
+     */
+    authorizeResource?: (resource: ResourceInfo) => Promise<void>;
   };
+  /** When the request must be answered by (--request-timeout); set by the app. */
+  deadline: Deadline | undefined;
   private readonly memo = new Map<string, unknown>();
   /** Distinct lookups done (a holder, shared with yoga's copy of the context: see `access`). */
   readonly stats = { lookups: 0 };
 
-  constructor(gateway: Gateway, visibility: Visibility = SEE_EVERYTHING) {
+  constructor(gateway: Gateway, visibility: Visibility = SEE_EVERYTHING, deadline?: Deadline) {
     this.gateway = gateway;
     this.access = { visibility };
+    this.deadline = deadline;
   }
 
   readonly visible = (kind: string, namespace: string | undefined): boolean =>
@@ -77,17 +87,27 @@ export class RequestContext {
     this.visibleAll(kind) ? found : found.filter((o) => this.visible(kind, o.metadata.namespace));
 
   /**
-   * The informer of any served resource, started on first use and synced (bounded wait): the
-   * one asynchronous lookup a query makes, so it goes through a per-request DataLoader; however
-   * many resources(...) fields name a resource, it is resolved once.
+   * The informer of any served resource, started on first use and synced (bounded wait), with
+   * the caller's access to it decided (with --auth): the one asynchronous lookup a query makes,
+   * so it goes through a per-request DataLoader; however many resources(...) fields name a
+   * resource, it is resolved once. Bounded by the request's deadline too.
    */
   readonly genericInformer = (gvr: GroupVersionResource): Promise<SharedInformer> => {
     this.informerLoader ??= new DataLoader(
       (keys: readonly GroupVersionResource[]) =>
-        Promise.all(keys.map((k) => this.gateway.genericInformer(k).catch((err: Error) => err))),
+        Promise.all(keys.map((k) => this.loadInformer(k).catch((err: Error) => err))),
       { cacheKeyFn: gvrString },
     );
     return this.informerLoader.load(gvr);
+  };
+  private readonly loadInformer = async (gvr: GroupVersionResource): Promise<SharedInformer> => {
+    const informer = await beforeDeadline(
+      this.gateway.genericInformer(gvr),
+      this.deadline,
+      `waiting for the first sync of ${gvr.resource}`,
+    );
+    await this.access.authorizeResource?.(informer.resource);
+    return informer;
   };
   private informerLoader: DataLoader<GroupVersionResource, SharedInformer, string> | undefined;
 

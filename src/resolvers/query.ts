@@ -65,10 +65,16 @@ function matchingKeys(
  * Top-level reads say so when RBAC forbids them (traversals are filtered silently): no namespace
  * at all, or the one namespace asked for.
  */
-export function checkAllowed(ctx: RequestContext, kind: string, namespace: string | null | undefined): void {
+export function checkAllowed(
+  ctx: RequestContext,
+  kind: string,
+  namespace: string | null | undefined,
+  /** The resource's name for messages (default: the core kind's). */
+  resourceName?: string,
+): void {
   const v = ctx.access.visibility;
   const who = v.user ? `user "${v.user.username}"` : "you";
-  const resource = kindByName(kind)?.resource ?? kind;
+  const resource = resourceName ?? kindByName(kind)?.resource ?? kind;
   if (v.allowsNothing?.(kind)) {
     throw userError(
       `forbidden: ${who} cannot list ${resource} in any namespace (Kubernetes RBAC)`,
@@ -191,7 +197,10 @@ async function genericResources(
       { argument: "namespace" },
     );
   }
-  const [keys, whole] = matchingKeys(informer, informer.resource.kind, args, ctx);
+  const r = informer.resource;
+  // The caller's access to this resource was decided when its informer was looked up.
+  checkAllowed(ctx, r.kind, args.namespace, r.group ? `${r.resource}.${r.group}` : r.resource);
+  const [keys, whole] = matchingKeys(informer, r.kind, args, ctx);
   return connectionFrom(informer.lister, keys, whole, args);
 }
 

@@ -2,6 +2,7 @@
 // however many subscribers), filtered per subscriber.
 
 import { OWNER_UID_INDEX } from "../informers/indexers.ts";
+import type { SharedInformer } from "../informers/shared-informer.ts";
 import type { KubeObject } from "../informers/types.ts";
 import type { Subscription } from "../subscriptions/hub.ts";
 import type { ObjectFilter, StreamEvent } from "../subscriptions/types.ts";
@@ -25,10 +26,12 @@ async function* stream(
   filter: ObjectFilter,
   args: StreamArgs,
   markers: boolean,
+  /** A resource outside the core kinds (resourceEvents): its synced informer, and its name. */
+  other?: { informer: SharedInformer; name: string },
 ): AsyncGenerator<StreamEvent> {
-  const informer = ctx.gateway.informer(kind);
-  await ctx.gateway.waitForKinds([kind]);
-  checkAllowed(ctx, kind, args.namespace);
+  const informer = other?.informer ?? ctx.gateway.informer(kind);
+  if (!other) await ctx.gateway.waitForKinds([kind]);
+  checkAllowed(ctx, kind, args.namespace, other?.name);
   ctx.gateway.checkSubscriptionCapacity();
   const sub: Subscription = ctx.gateway.hub(informer).subscribe({
     filter: (o) => ctx.visible(kind, o.metadata.namespace) && filter(o),
@@ -44,7 +47,7 @@ async function* stream(
     ? setInterval(async () => {
         try {
           ctx.access.visibility = await refresh();
-          checkAllowed(ctx, kind, args.namespace);
+          checkAllowed(ctx, kind, args.namespace, other?.name);
         } catch (err) {
           revoked = err;
           sub.close();
@@ -150,19 +153,11 @@ export function subscriptionResolvers() {
         ctx: RequestContext,
       ) {
         const filter = namespaceSelectorFilter(args);
-        const informer = await ctx.gateway.genericInformer(args);
-        const kind = informer.resource.kind;
-        ctx.gateway.checkSubscriptionCapacity();
-        const sub = ctx.gateway.hub(informer).subscribe({
-          filter: (o) => ctx.visible(kind, o.metadata.namespace) && filter(o),
-          initial: args.initial ?? false,
-          resumeFrom: args.resumeFrom ?? undefined,
-        });
-        try {
-          yield* sub;
-        } finally {
-          sub.close();
-        }
+        // Through the request context: the caller's RBAC on this resource is decided with it.
+        const informer = await ctx.genericInformer(args);
+        const r = informer.resource;
+        const name = r.group ? `${r.resource}.${r.group}` : r.resource;
+        yield* stream(ctx, r.kind, filter, args, true, { informer, name });
       },
       resolve: (e: StreamEvent) =>
         "object" in e

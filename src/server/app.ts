@@ -3,6 +3,7 @@ import { useGraphQlJit } from "@envelop/graphql-jit";
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
 import {
   type ASTVisitor,
+  type ExecutionResult,
   GraphQLError,
   getOperationAST,
   Kind,
@@ -15,9 +16,13 @@ import type { TokenAuthenticator } from "../auth/authenticator.ts";
 import { RequestContext } from "../resolvers/context.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
 import { buildSchema } from "../resolvers/index.ts";
+import { useSharedSubscriptionResults } from "../subscriptions/shared-results.ts";
 import { authenticate, useKubernetesAuthorization } from "./auth-plugin.ts";
+import { DEFAULT_MAX_COST, useCostLimit } from "./cost.ts";
+import { DEFAULT_REQUEST_TIMEOUT_MS, deadlineFrom } from "./deadline.ts";
 import type { Metrics } from "./metrics.ts";
-import { useCacheExtensions, useCacheSync } from "./plugins.ts";
+import { useCacheExtensions, useCacheSync, useExecutionDeadline } from "./plugins.ts";
+import { type Logger, recordOf, useRequestLog } from "./request-log.ts";
 
 export const MAX_DEPTH = 12;
 export const MAX_ALIASES = 30;
@@ -36,6 +41,12 @@ export interface AppOptions {
    * another site must not read the cluster through a gateway on the user's machine.
    */
   corsOrigins?: string[];
+  /** Queries whose estimated cost (objects resolved, from the cache sizes) exceeds this are refused. */
+  maxCost?: number;
+  /** Each request is answered within this (ms), whatever it waits for. */
+  requestTimeoutMs?: number;
+  /** Unexpected errors, with the request id. */
+  log?: Logger;
 }
 
 /**
@@ -94,7 +105,16 @@ function useRequestMetrics(metrics: Metrics): Plugin {
         else name = "other";
       }
       const end = metrics.requestDuration.startTimer({ operation: name });
-      return { onExecuteDone: () => void end() };
+      return {
+        onExecuteDone: ({ result }) => {
+          end();
+          for (const err of (result as ExecutionResult).errors ?? []) {
+            const limit = err.extensions?.limit;
+            if (err.extensions?.code === "LIMIT_EXCEEDED" && typeof limit === "string")
+              metrics.limitRejections.inc({ limit });
+          }
+        },
+      };
     },
   };
 }
@@ -131,11 +151,18 @@ export function createApp(
       blockFieldSuggestion: { enabled: false },
     }) as Plugin,
     useKnownOperationTypes(),
+    // Subscription events: executed and serialized once per distinct operation and visibility.
+    useSharedSubscriptionResults(),
     ...(opts.introspection === false ? [useNoIntrospection()] : []),
+    useRequestLog(opts.log),
+    // Before the waits and limits below: durations include them, refusals are counted.
+    ...(opts.metrics ? [useRequestMetrics(opts.metrics)] : []),
+    useExecutionDeadline(),
     useCacheSync(gateway),
+    // After the sync wait (the sizes are known), before authorization (no reviews for a refused query).
+    useCostLimit(gateway, opts.maxCost ?? DEFAULT_MAX_COST),
     useCacheExtensions(gateway),
     ...(opts.auth ? [useKubernetesAuthorization(gateway, opts.auth.reviewer)] : []),
-    ...(opts.metrics ? [useRequestMetrics(opts.metrics)] : []),
     ...(opts.extraPlugins ?? []),
   ];
   return createYoga<object, RequestContext>({
@@ -146,11 +173,16 @@ export function createApp(
     landingPage: false,
     plugins,
     context: async (initial) => {
-      const ctx = new RequestContext(gateway);
+      const deadline = deadlineFrom(opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
+      const ctx = new RequestContext(gateway, undefined, deadline);
       // Authentication happens before anything else; authorization needs the operation, so it
       // runs in the plugin just before execution.
-      if (opts.auth)
-        Object.assign(ctx, { user: await authenticate(opts.auth.authenticator, initial as never) });
+      if (opts.auth) {
+        const user = await authenticate(opts.auth.authenticator, initial as never, deadline);
+        Object.assign(ctx, { user });
+        const record = recordOf(initial);
+        if (record) record.user = user.username;
+      }
       return ctx;
     },
     logging: false,

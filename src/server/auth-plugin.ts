@@ -1,13 +1,16 @@
 // --auth kubernetes: the caller's bearer token is checked with a TokenReview (401 otherwise),
 // then, before the synchronous execution, SubjectAccessReviews decide which namespaces of each
-// kind the operation touches the caller may list; every resolver path filters by that.
+// kind the operation touches the caller may list; every resolver path filters by that. Other
+// resources (resources(...), resourceEvents) are decided when their informer is looked up.
 import { GraphQLError } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { AccessReviewer } from "../auth/access-reviewer.ts";
 import { AuthenticationError, type TokenAuthenticator, type UserInfo } from "../auth/authenticator.ts";
-import { visibilityFor } from "../auth/visibility.ts";
+import { allowedFor, RbacVisibility, visibilityFor } from "../auth/visibility.ts";
+import type { ResourceInfo } from "../informers/shared-informer.ts";
 import type { RequestContext } from "../resolvers/context.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
+import { beforeDeadline, type Deadline } from "./deadline.ts";
 import { kindsTouched } from "./plugins.ts";
 
 /** The Authorization header of an HTTP request, a WebSocket upgrade, or graphql-ws connectionParams. */
@@ -25,9 +28,14 @@ export function authorizationOf(initial: Record<string, unknown>): string | unde
 export async function authenticate(
   authenticator: TokenAuthenticator,
   initial: Record<string, unknown>,
+  deadline?: Deadline,
 ): Promise<UserInfo> {
   try {
-    return await authenticator.authenticate(authorizationOf(initial));
+    return await beforeDeadline(
+      authenticator.authenticate(authorizationOf(initial)),
+      deadline,
+      "checking the bearer token (TokenReview)",
+    );
   } catch (err) {
     if (err instanceof AuthenticationError) {
       throw new GraphQLError(err.message, { extensions: { code: "UNAUTHENTICATED", http: { status: 401 } } });
@@ -42,8 +50,24 @@ export function useKubernetesAuthorization(gateway: Gateway, reviewer: AccessRev
     if (!ctx.user) throw new Error("authorization without an authenticated user");
     const kinds = kindsTouched(args.schema, args.document);
     const user = ctx.user;
-    ctx.access.refresh = () => visibilityFor(user, reviewer, gateway, kinds);
-    ctx.access.visibility = await ctx.access.refresh();
+    // Resources decided during this request, so that a subscription's re-check covers them too.
+    const resources = new Map<string, ResourceInfo>();
+    ctx.access.refresh = () => visibilityFor(user, reviewer, gateway, kinds, resources.values());
+    ctx.access.authorizeResource = async (resource) => {
+      const allowed = await beforeDeadline(
+        allowedFor(user, reviewer, gateway, resource),
+        ctx.deadline,
+        `checking the caller's access to ${resource.resource} (SubjectAccessReview)`,
+      );
+      resources.set(`${resource.group}/${resource.resource}`, resource);
+      const v = ctx.access.visibility;
+      if (v instanceof RbacVisibility) v.add(resource, allowed);
+    };
+    ctx.access.visibility = await beforeDeadline(
+      ctx.access.refresh(),
+      ctx.deadline,
+      "checking the caller's access (SubjectAccessReview)",
+    );
   };
   return {
     async onExecute({ args }) {

@@ -10,6 +10,7 @@ import type { RequestContext } from "../resolvers/context.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
 import { fastPathCandidate, handleFast } from "./fast-path.ts";
 import type { Metrics } from "./metrics.ts";
+import { type Logger, type RequestRecord, startRecord } from "./request-log.ts";
 
 export interface ServerOptions {
   host: string;
@@ -18,14 +19,51 @@ export interface ServerOptions {
   maxBodyBytes?: number;
   /** WebSocket subscriptions one connection may hold at once. */
   maxSubscriptionsPerConnection?: number;
-  /** Unexpected errors outside GraphQL execution (they are answered with a masked 500). */
-  onError?: (err: unknown) => void;
+  /** Request lines (info; probes and /metrics at debug) and unexpected errors (warn). */
+  log?: Logger;
+}
+
+/** Probes and scrapes every few seconds would drown the request log at info level. */
+const QUIET_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
+
+/** One line per request when its response ends (or the client goes away first). */
+function logWhenDone(
+  log: Logger,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  path: string,
+  record: RequestRecord,
+): void {
+  const started = performance.now();
+  const done = () => {
+    const fields = {
+      reqId: record.id,
+      method: req.method,
+      path,
+      status: res.statusCode,
+      durationMs: Math.round((performance.now() - started) * 100) / 100,
+      operation: record.operation,
+      user: record.user,
+      errors: record.errors,
+      ...(res.writableFinished ? {} : { aborted: true }),
+    };
+    if (QUIET_PATHS.has(path)) log.debug(fields, "request");
+    else log.info(fields, "request");
+  };
+  res.once("close", done);
+}
+
+export interface CloseOptions {
+  /** Ends every subscription stream (so that each is completed, not cut). */
+  endStreams?: () => Promise<void>;
+  /** How long requests in flight may take to finish before their connections are cut (ms). */
+  graceMs?: number;
 }
 
 export interface RunningServer {
   url: string;
   port: number;
-  close(): Promise<void>;
+  close(opts?: CloseOptions): Promise<void>;
 }
 
 function readiness(gateway: Gateway): { ready: boolean; unsynced: string[] } {
@@ -81,8 +119,14 @@ export async function startServer(
 ): Promise<RunningServer> {
   const maxBody = opts.maxBodyBytes ?? 1_000_000;
   const maxPerConnection = opts.maxSubscriptionsPerConnection ?? 100;
+  const inFlight = new Set<http.ServerResponse>();
   const server = http.createServer(async (req, res) => {
-    const path = (req.url ?? "/").split("?")[0];
+    const path = (req.url ?? "/").split("?")[0]!;
+    const record = startRecord(req);
+    res.setHeader("X-Request-Id", record.id);
+    inFlight.add(res);
+    res.once("close", () => inFlight.delete(res));
+    if (opts.log) logWhenDone(opts.log, req, res, path, record);
     if (path === "/healthz") {
       res.writeHead(200, { "Content-Type": "text/plain" }).end("ok");
       return;
@@ -114,7 +158,10 @@ export async function startServer(
       try {
         if (await handleFast(yoga, req, res, body)) return;
       } catch (err) {
-        opts.onError?.(err);
+        opts.log?.warn(
+          { reqId: record.id, err: String(err), stack: (err as Error)?.stack },
+          "unexpected error answering a request",
+        );
         if (!res.headersSent) unexpected(res);
         return;
       }
@@ -185,11 +232,28 @@ export async function startServer(
   return {
     url: `http://${host}:${port}/graphql`,
     port,
-    close: async () => {
-      for (const client of wss.clients) client.close(1001, "server shutting down");
+    close: async ({ endStreams, graceMs = 5000 } = {}) => {
+      // Graceful: stop accepting, end the subscription streams (each gets its "complete"), let
+      // requests in flight finish, then close what is left (WebSockets with 1001).
+      const closed = new Promise<void>((r) => server.close(() => r()));
       wss.close();
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
+      await endStreams?.();
+      const until = Date.now() + graceMs;
+      while (inFlight.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      for (const client of wss.clients) {
+        if (client.bufferedAmount > 0) await new Promise((r) => setTimeout(r, 20));
+        client.close(1001, "server shutting down");
+      }
+      server.closeIdleConnections();
+      const leftover = setTimeout(
+        () => {
+          for (const client of wss.clients) client.terminate();
+          server.closeAllConnections();
+        },
+        Math.max(100, until - Date.now()),
+      );
+      await closed;
+      clearTimeout(leftover);
     },
   };
 }

@@ -22,6 +22,12 @@ export interface GatewayServerOptions extends GatewayOptions {
   accessCacheTtlMs?: number;
   /** Browser origins allowed cross-origin (CORS); none by default. */
   corsOrigins?: string[];
+  /** Refuse queries whose estimated cost exceeds this (default DEFAULT_MAX_COST). */
+  maxCost?: number;
+  /** Answer every request within this many ms (default 30 s). */
+  requestTimeoutMs?: number;
+  /** How long shutdown lets requests in flight finish (ms, default 5 s). */
+  shutdownGraceMs?: number;
 }
 
 export interface GatewayServer {
@@ -43,26 +49,36 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
           reviewer: new AccessReviewer(opts.client, { ttlMs: opts.accessCacheTtlMs }),
         }
       : undefined;
+  if (auth) {
+    metrics.observeAuthCache("token", { stats: auth.authenticator.cacheStats });
+    metrics.observeAuthCache("access", { stats: auth.reviewer.cacheStats });
+  }
   const yoga = createApp(gateway, {
     graphiql: opts.graphiql,
     introspection: opts.introspection,
     metrics,
     auth,
     corsOrigins: opts.corsOrigins,
+    maxCost: opts.maxCost,
+    requestTimeoutMs: opts.requestTimeoutMs,
+    log: opts.logger,
   });
   const server = await startServer(yoga, gateway, metrics, {
     host: opts.host ?? "127.0.0.1",
     port: opts.port ?? 4000,
     maxSubscriptionsPerConnection: opts.maxSubscriptionsPerConnection,
-    onError: (err) => opts.logger?.warn({ err: String(err) }, "unexpected error answering a request"),
+    log: opts.logger,
   });
+  let closing: Promise<void> | undefined;
   return {
     url: server.url,
     port: server.port,
     gateway,
-    close: async () => {
-      await server.close();
-      await gateway.stop();
+    // Stop accepting; end the subscriptions (each completes) and stop the watches; let
+    // requests in flight finish within the grace period; close the rest.
+    close: () => {
+      closing ??= server.close({ endStreams: () => gateway.stop(), graceMs: opts.shutdownGraceMs });
+      return closing;
     },
   };
 }

@@ -1,18 +1,53 @@
-// Prometheus metrics (prom-client): cache state per kind, request durations, subscriptions.
+// Prometheus metrics (prom-client): cache state per kind, request durations, subscriptions,
+// authentication and authorization cache efficiency, requests refused by a limit.
 import client from "prom-client";
 import type { Gateway } from "../resolvers/gateway.ts";
+
+type InformerStatus = ReturnType<Gateway["factory"]["status"]>[number];
+
+/** The hit/miss counts of a decision cache (TokenReview, SubjectAccessReview). */
+export interface CacheStats {
+  readonly stats: { hits: number; misses: number };
+}
+
+/**
+ * A counter fed from a monotonic count kept elsewhere (an informer's relists, say): on each
+ * scrape it is increased by what the source gained since the last scrape. A source that starts
+ * over (an informer stopped and started again) counts from its new value.
+ */
+function mirroredCounter<L extends string>(
+  registry: client.Registry,
+  name: string,
+  help: string,
+  labelNames: L[],
+  read: () => Iterable<[Record<L, string>, number]>,
+): client.Counter<L> {
+  const last = new Map<string, number>();
+  return new client.Counter<L>({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      for (const [labels, value] of read()) {
+        const key = JSON.stringify(labels);
+        const before = last.get(key) ?? 0;
+        this.inc(labels as never, value >= before ? value - before : value);
+        last.set(key, value);
+      }
+    },
+  });
+}
 
 export class Metrics {
   readonly registry = new client.Registry();
   readonly requestDuration: client.Histogram<"operation">;
+  readonly limitRejections: client.Counter<"limit">;
+  private readonly authCaches = new Map<string, CacheStats>();
 
   constructor(gateway: Gateway) {
     client.collectDefaultMetrics({ register: this.registry });
-    const perKind = (
-      name: string,
-      help: string,
-      pick: (s: ReturnType<Gateway["factory"]["status"]>[number]) => number,
-    ) =>
+    const perKind = (name: string, help: string, pick: (s: InformerStatus) => number) =>
       new client.Gauge({
         name,
         help,
@@ -22,17 +57,27 @@ export class Metrics {
           for (const s of gateway.factory.status()) this.set({ kind: s.kind }, pick(s));
         },
       });
+    const perKindCounter = (name: string, help: string, pick: (s: InformerStatus) => number) =>
+      mirroredCounter(this.registry, name, help, ["kind"], () =>
+        gateway.factory.status().map((s) => [{ kind: s.kind }, pick(s)] as [{ kind: string }, number]),
+      );
     perKind("kgql_cache_objects", "Objects cached per kind", (s) => s.objects);
     perKind("kgql_cache_synced", "1 when the kind's cache has synced", (s) => (s.synced ? 1 : 0));
-    perKind("kgql_cache_relists_total", "Lists after the first one, per kind", (s) => s.relists);
-    perKind("kgql_cache_watch_restarts_total", "Watches reopened, per kind", (s) => s.watchRestarts);
-    perKind(
+    perKindCounter("kgql_cache_relists_total", "Lists after the first one, per kind", (s) => s.relists);
+    perKindCounter("kgql_cache_watch_restarts_total", "Watches reopened, per kind", (s) => s.watchRestarts);
+    // A counter, so that rate(kgql_cache_events_applied_total[1m]) is the events per second.
+    perKindCounter(
       "kgql_cache_events_applied_total",
-      "Changes applied to the cache, per kind",
+      "Changes applied to the cache, per kind (rate() gives events per second)",
       (s) => s.eventsApplied,
     );
-    perKind("kgql_cache_last_event_age_seconds", "Seconds since the last event, per kind", (s) =>
-      s.lastEventTime ? (Date.now() - s.lastEventTime) / 1000 : -1,
+    perKind(
+      "kgql_cache_last_event_age_seconds",
+      "Seconds since the last event, per kind (-1: none yet)",
+      (s) => (s.lastEventTime ? (Date.now() - s.lastEventTime) / 1000 : -1),
+    );
+    perKind("kgql_cache_watch_healthy", "1 while the kind's watch is open and healthy", (s) =>
+      s.watchHealthy ? 1 : 0,
     );
     new client.Gauge({
       name: "kgql_active_subscriptions",
@@ -42,6 +87,23 @@ export class Metrics {
         this.set(gateway.subscriberCount());
       },
     });
+    const caches = this.authCaches;
+    const authCounter = (outcome: "hits" | "misses") =>
+      mirroredCounter(
+        this.registry,
+        `kgql_auth_cache_${outcome}_total`,
+        `Authentication (cache="token") and authorization (cache="access") decisions ${outcome === "hits" ? "answered from" : "not found in"} the cache`,
+        ["cache"],
+        () => [...caches].map(([cache, c]) => [{ cache }, c.stats[outcome]] as [{ cache: string }, number]),
+      );
+    authCounter("hits");
+    authCounter("misses");
+    this.limitRejections = new client.Counter({
+      name: "kgql_limit_rejections_total",
+      help: "Requests refused by a limit (maxCost, requestTimeout)",
+      labelNames: ["limit"],
+      registers: [this.registry],
+    });
     this.requestDuration = new client.Histogram({
       name: "kgql_request_duration_seconds",
       help: "GraphQL request duration by operation",
@@ -49,5 +111,10 @@ export class Metrics {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
       registers: [this.registry],
     });
+  }
+
+  /** Exposes a decision cache's hits and misses (cache="token" or "access"). */
+  observeAuthCache(cache: "token" | "access", stats: CacheStats): void {
+    this.authCaches.set(cache, stats);
   }
 }

@@ -13,7 +13,9 @@ import {
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import { CORE_KINDS } from "../kinds.ts";
+import type { RequestContext } from "../resolvers/context.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
+import { beforeDeadline } from "./deadline.ts";
 
 const kindTypeNames = new Map<string, string>([
   ...CORE_KINDS.map((k) => [k.typeName, k.kind] as [string, string]),
@@ -66,7 +68,9 @@ export function useCacheSync(gateway: Gateway): Plugin {
       // Synchronous when everything touched has synced (the steady state): no promise per request.
       const unsynced = gateway.unsyncedKinds(kindsTouched(args.schema, args.document));
       if (unsynced.length === 0) return;
-      return gateway.waitForKinds(unsynced).catch((err) => {
+      const deadline = (args.contextValue as Partial<RequestContext>).deadline;
+      const waiting = `waiting for the first sync of ${unsynced.join(", ")}`;
+      return beforeDeadline(gateway.waitForKinds(unsynced), deadline, waiting).catch((err) => {
         if (err instanceof GraphQLError) setResultAndStopExecution({ errors: [err] });
         else throw err;
       });
@@ -107,6 +111,30 @@ export function useCacheExtensions(gateway: Gateway): Plugin {
           setResult({ ...r, extensions: { ...r.extensions, cache: cacheSummary(gateway) } } as never);
         },
       };
+    },
+  };
+}
+
+/**
+ * Bounds an execution that went asynchronous (resources(...) starting an informer, apiResources
+ * asking discovery) by the request's deadline. Synchronous executions are left alone: they
+ * cannot be interrupted, and they are short.
+ */
+export function useExecutionDeadline(): Plugin {
+  return {
+    onExecute({ executeFn, setExecuteFn }) {
+      setExecuteFn((args) => {
+        const result = executeFn(args);
+        if (!(result instanceof Promise)) return result;
+        const deadline = (args.contextValue as Partial<RequestContext>).deadline;
+        // A little after the deadline: the waits inside (a resource's sync, an access review)
+        // are raced against the deadline itself and say what they were waiting for.
+        const late = deadline && { ...deadline, at: deadline.at + 50 };
+        return beforeDeadline(result, late, "executing the query").catch((err) => {
+          if (err instanceof GraphQLError) return { errors: [err] };
+          throw err;
+        });
+      });
     },
   };
 }

@@ -1,0 +1,307 @@
+// The cost limit: before a query executes, estimate how many cached objects it would resolve,
+// from the real sizes of the collections it touches, and refuse it above --max-cost.
+//
+// Static weights cannot tell `nodes { pods { name } }` on a 3-node test cluster from the same
+// query on a 10k-pod cluster; the caches can. The estimate counts objects of kinds (not scalar
+// fields): a connection contributes min(first, objects in its scope) (the scope being the kind,
+// or one namespace of it through the namespace index), a list field below an object its average
+// fan-out measured from the caches (e.g. Node.pods: cached pods / cached nodes), a single-object
+// field 1, each multiplied by how many parents it is resolved for. Averages telescope: a full
+// namespaces -> deployments -> replicaSets -> pods topology estimates about the number of pods.
+//
+// The document is compiled once into a plan (WeakMap on the parsed document, which yoga caches
+// per query text); each request only evaluates the plan with its variables and the current
+// sizes (a few map lookups per field), so the check is cheap.
+import {
+  type DocumentNode,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type GraphQLCompositeType,
+  GraphQLError,
+  type GraphQLSchema,
+  getNamedType,
+  getNullableType,
+  isCompositeType,
+  isListType,
+  Kind,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+  type ValueNode,
+} from "graphql";
+import type { Plugin } from "graphql-yoga";
+import { NAMESPACE_INDEX } from "../informers/indexers.ts";
+import type { SharedInformer } from "../informers/shared-informer.ts";
+import { CORE_KINDS } from "../kinds.ts";
+import { DEFAULT_FIRST, MAX_FIRST } from "../resolvers/connection.ts";
+import type { Gateway } from "../resolvers/gateway.ts";
+
+/**
+ * Default --max-cost. A full topology of 10,000 pods (every deployment, its replica sets, their
+ * pods, each pod's node and services) estimates about 3 x 10,000 objects; the default leaves
+ * room for several times that, and refuses cross products such as every pod's node's pods
+ * (1,000 pods x 500 pods per node = 500,000).
+ */
+export const DEFAULT_MAX_COST = 200_000;
+
+const KIND_BY_TYPE = new Map(CORE_KINDS.map((k) => [k.typeName, k.kind]));
+const GENERIC_TYPE = "GenericResource";
+const RESOURCE_INTERFACE = "Resource";
+
+/** What the plan reads while it is evaluated. */
+interface Env {
+  gateway: Gateway;
+  variables: Record<string, unknown>;
+}
+
+/** One field that resolves objects: how many per parent, and what is selected below it. */
+interface Term {
+  path: string;
+  /** Whether the objects it resolves count (objects of a kind) or only multiply (edges, lists of structs). */
+  counts: boolean;
+  /** Objects per parent object. */
+  items(env: Env): number;
+  children: Term[];
+}
+
+const planCache = new WeakMap<DocumentNode, Map<string, Term[]>>();
+
+function compileOperation(schema: GraphQLSchema, document: DocumentNode, operationName?: string | null) {
+  let perOperation = planCache.get(document);
+  if (!perOperation) {
+    perOperation = new Map();
+    planCache.set(document, perOperation);
+  }
+  const key = operationName ?? "";
+  let plan = perOperation.get(key);
+  if (!plan) {
+    plan = compile(schema, document, operationName);
+    perOperation.set(key, plan);
+  }
+  return plan;
+}
+
+function compile(schema: GraphQLSchema, document: DocumentNode, operationName?: string | null): Term[] {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  const operations: OperationDefinitionNode[] = [];
+  for (const d of document.definitions) {
+    if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+    else if (d.kind === Kind.OPERATION_DEFINITION) operations.push(d);
+  }
+  const operation = operationName ? operations.find((o) => o.name?.value === operationName) : operations[0];
+  if (operation?.operation !== "query") return [];
+  const root = schema.getQueryType();
+  if (!root) return [];
+
+  const walk = (
+    set: SelectionSetNode,
+    parent: GraphQLCompositeType,
+    parentPath: string,
+    // Below a connection, nodes/edges resolve its page: the connection's own arguments.
+    connection: ((env: Env) => number) | undefined,
+    seen: ReadonlySet<string>,
+  ): Term[] => {
+    const out: Term[] = [];
+    for (const sel of set.selections) {
+      if (sel.kind === Kind.INLINE_FRAGMENT) {
+        const type = sel.typeCondition ? schema.getType(sel.typeCondition.name.value) : parent;
+        if (type && isCompositeType(type))
+          out.push(...walk(sel.selectionSet, type, parentPath, connection, seen));
+      } else if (sel.kind === Kind.FRAGMENT_SPREAD) {
+        const name = sel.name.value;
+        const fragment = fragments.get(name);
+        if (!fragment || seen.has(name)) continue;
+        const type = schema.getType(fragment.typeCondition.name.value);
+        if (type && isCompositeType(type))
+          out.push(...walk(fragment.selectionSet, type, parentPath, connection, new Set([...seen, name])));
+      } else {
+        const term = fieldTerm(sel, parent, parentPath, connection, seen);
+        if (term) out.push(term);
+      }
+    }
+    return out;
+  };
+
+  const fieldTerm = (
+    field: FieldNode,
+    parent: GraphQLCompositeType,
+    parentPath: string,
+    connection: ((env: Env) => number) | undefined,
+    seen: ReadonlySet<string>,
+  ): Term | undefined => {
+    if (!field.selectionSet || !("getFields" in parent)) return undefined;
+    const def = parent.getFields()[field.name.value];
+    if (!def) return undefined;
+    const named = getNamedType(def.type);
+    if (!isCompositeType(named)) return undefined;
+    const path = `${parentPath}${parentPath ? "." : ""}${field.alias?.value ?? field.name.value}`;
+    const isList = isListType(getNullableType(def.type));
+    const counts =
+      KIND_BY_TYPE.has(named.name) || named.name === GENERIC_TYPE || named.name === RESOURCE_INTERFACE;
+    let items: (env: Env) => number;
+    let below: ((env: Env) => number) | undefined;
+    if (named.name.endsWith("Connection") && "getFields" in named && named.getFields().nodes) {
+      // The connection object itself is one; its nodes/edges are the page.
+      items = () => 1;
+      below = pageEstimate(field, parent === root, named.name.slice(0, -"Connection".length));
+    } else if (connection && (field.name.value === "nodes" || field.name.value === "edges")) {
+      items = connection;
+    } else if (!isList) {
+      items = () => 1;
+    } else {
+      items = fanOut(parent.name, named.name, parent === root);
+    }
+    return { path, counts, items, children: walk(field.selectionSet, named, path, below, seen) };
+  };
+
+  return walk(operation.selectionSet, root, "", undefined, new Set());
+}
+
+function intArg(field: FieldNode, name: string, env: Env): number | undefined {
+  const v = argValue(field, name, env);
+  return typeof v === "number" && Number.isFinite(v) ? v : undefined;
+}
+
+function stringArg(field: FieldNode, name: string, env: Env): string | undefined {
+  const v = argValue(field, name, env);
+  return typeof v === "string" ? v : undefined;
+}
+
+function argValue(field: FieldNode, name: string, env: Env): unknown {
+  const arg = field.arguments?.find((a) => a.name.value === name);
+  return arg ? literal(arg.value, env) : undefined;
+}
+
+function literal(node: ValueNode, env: Env): unknown {
+  switch (node.kind) {
+    case Kind.VARIABLE:
+      return env.variables[node.name.value];
+    case Kind.INT:
+    case Kind.FLOAT:
+      return Number(node.value);
+    case Kind.STRING:
+      return node.value;
+    default:
+      return undefined;
+  }
+}
+
+/** The informer a field's element type reads, when it is a core kind. */
+function coreInformer(env: Env, typeName: string): SharedInformer | undefined {
+  const kind = KIND_BY_TYPE.get(typeName);
+  return kind ? env.gateway.informer(kind, false) : undefined;
+}
+
+/** The cached informer of resources(group, version, resource), if it has been started. */
+function genericInformer(field: FieldNode, env: Env): SharedInformer | undefined {
+  const group = stringArg(field, "group", env);
+  const version = stringArg(field, "version", env);
+  const resource = stringArg(field, "resource", env);
+  for (const informer of env.gateway.factory.informers()) {
+    const r = informer.resource;
+    if (r.group === group && r.version === version && r.resource === resource) return informer;
+  }
+  return undefined;
+}
+
+/** A connection's page: min(first, objects in scope), scope being one namespace or the kind. */
+function pageEstimate(field: FieldNode, atRoot: boolean, elementType: string) {
+  return (env: Env): number => {
+    const first = intArg(field, "first", env);
+    const page = Math.min(Math.max(first ?? DEFAULT_FIRST, 0), MAX_FIRST);
+    if (!atRoot) return page;
+    const informer =
+      elementType === GENERIC_TYPE ? genericInformer(field, env) : coreInformer(env, elementType);
+    if (!informer) return page;
+    const namespace = stringArg(field, "namespace", env);
+    const inScope =
+      namespace && informer.store.hasIndex(NAMESPACE_INDEX)
+        ? informer.store.indexKeys(NAMESPACE_INDEX, namespace).size
+        : informer.store.size;
+    return Math.min(page, inScope);
+  };
+}
+
+/**
+ * Objects a list field resolves per parent: at the root, the whole kind (Query.namespaces); below
+ * an object of a kind, the average fan-out (cached children / cached parents, rounded up);
+ * lists of interface objects (owners, children) and of plain structures count as one each.
+ */
+function fanOut(parentType: string, elementType: string, atRoot: boolean) {
+  return (env: Env): number => {
+    const children = coreInformer(env, elementType);
+    if (!children) return 1;
+    const total = children.store.size;
+    if (atRoot) return total;
+    const parents = coreInformer(env, parentType);
+    if (!parents) return Math.min(1, total);
+    return Math.min(total, Math.ceil(total / Math.max(1, parents.store.size)));
+  };
+}
+
+export interface CostEstimate {
+  cost: number;
+  /** The top-level field that contributes most, for the error message. */
+  heaviest?: { path: string; cost: number };
+}
+
+function evaluate(terms: Term[], env: Env, multiplier: number): number {
+  let cost = 0;
+  for (const t of terms) {
+    const n = multiplier * t.items(env);
+    if (n === 0) continue;
+    if (t.counts) cost += n;
+    cost += evaluate(t.children, env, n);
+  }
+  return cost;
+}
+
+/** The estimated number of cached objects a query operation resolves (0 for other operations). */
+export function estimateCost(
+  gateway: Gateway,
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown> | undefined,
+  operationName?: string | null,
+): CostEstimate {
+  const plan = compileOperation(schema, document, operationName);
+  const env: Env = { gateway, variables: variables ?? {} };
+  let cost = 0;
+  let heaviest: CostEstimate["heaviest"];
+  for (const t of plan) {
+    const c = evaluate([t], env, 1);
+    cost += c;
+    if (!heaviest || c > heaviest.cost) heaviest = { path: t.path, cost: c };
+  }
+  return { cost, heaviest };
+}
+
+export function costLimitError(estimate: CostEstimate, max: number): GraphQLError {
+  const where = estimate.heaviest
+    ? `; most of it is ${estimate.heaviest.path} (${estimate.heaviest.cost})`
+    : "";
+  return new GraphQLError(
+    `query too expensive: its estimated cost of ${estimate.cost} exceeds the limit of ${max} (maxCost)${where}. ` +
+      "The estimate counts the objects it would resolve, from the sizes of the cached collections: " +
+      "ask for smaller pages (first), narrow by namespace, select fewer nested lists, or split the query",
+    { extensions: { code: "LIMIT_EXCEEDED", limit: "maxCost", max, cost: estimate.cost } },
+  );
+}
+
+/** Refuses queries whose estimated cost exceeds `max` (before any authorization or execution). */
+export function useCostLimit(gateway: Gateway, max: number, onReject?: () => void): Plugin {
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      const estimate = estimateCost(
+        gateway,
+        args.schema,
+        args.document,
+        args.variableValues as Record<string, unknown> | undefined,
+        args.operationName,
+      );
+      if (estimate.cost > max) {
+        onReject?.();
+        setResultAndStopExecution({ errors: [costLimitError(estimate, max)] });
+      }
+    },
+  };
+}

@@ -1,0 +1,138 @@
+// The cost limit: estimates from the real cache sizes, the README's and benchmarks' topology
+// queries allowed at 10k pods by default, cross products refused with LIMIT_EXCEEDED naming
+// the limit, its value and the estimate.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { parse } from "graphql";
+import { NAMESPACE_INDEX } from "../../src/informers/indexers.ts";
+import type { Gateway } from "../../src/resolvers/gateway.ts";
+import { buildSchema } from "../../src/resolvers/index.ts";
+import { SandboxCluster, seedDemo } from "../../src/sandbox/index.ts";
+import { DEFAULT_MAX_COST, estimateCost } from "../../src/server/cost.ts";
+import { gql, startKgql } from "../helpers/kgql.ts";
+import { clientFor } from "../helpers/sandbox.ts";
+
+const schema = buildSchema();
+
+/** A gateway whose caches hold `sizes` objects per kind (namespaced kinds spread evenly). */
+function fakeGateway(sizes: Record<string, number>, namespaces = 10): Gateway {
+  const informers = new Map(
+    Object.entries(sizes).map(([kind, size]) => [
+      kind,
+      {
+        resource: { kind, group: "", version: "v1", resource: kind.toLowerCase() },
+        store: {
+          size,
+          hasIndex: (name: string) => name === NAMESPACE_INDEX,
+          indexKeys: () => ({ size: Math.ceil(size / namespaces) }),
+        },
+      },
+    ]),
+  );
+  return {
+    informer: (kind: string) => informers.get(kind),
+    factory: { informers: () => [...informers.values()] },
+  } as unknown as Gateway;
+}
+
+// A 10k-pod cluster shaped like the benchmark's: 20 nodes, 10 namespaces, 1000 deployments with
+// 1500 replica sets (old ones kept), 300 services, 20k events.
+const big = fakeGateway({
+  Namespace: 10,
+  Node: 20,
+  Pod: 10_000,
+  Deployment: 1000,
+  ReplicaSet: 1500,
+  Service: 300,
+  Event: 20_000,
+  ConfigMap: 200,
+  Secret: 200,
+  PersistentVolumeClaim: 0,
+});
+
+const cost = (g: Gateway, query: string, variables?: Record<string, unknown>) =>
+  estimateCost(g, schema, parse(query), variables).cost;
+
+describe("cost estimate from the cache sizes", () => {
+  it("counts the objects a query resolves: pages, fan-outs, single objects", () => {
+    // 100 pods (the default page), each with its node.
+    assert.equal(cost(big, "{ pods { nodes { name node { name } } } }"), 200);
+    assert.equal(cost(big, "{ pods(first: 1000) { nodes { name } } }"), 1000);
+    // totalCount alone resolves no object.
+    assert.equal(cost(big, "{ pods { totalCount } }"), 0);
+    // A namespace's scope (1,000 pods each here) caps the page...
+    assert.equal(cost(big, `{ pods(namespace: "a", first: 1000) { edges { node { name } } } }`), 1000);
+    // ...and a small kind caps it too: 20 nodes, each with its 500 pods on average.
+    assert.equal(cost(big, "{ nodes { nodes { name pods { name } } } }"), 20 + 20 * 500);
+    // Variables are read.
+    assert.equal(cost(big, "query($n: Int) { pods(first: $n) { nodes { name } } }", { n: 7 }), 7);
+    // Fragments count like inline selections.
+    assert.equal(cost(big, "{ pods(first: 10) { nodes { ...P } } } fragment P on Pod { node { name } }"), 20);
+  });
+
+  it("allows the README's and the benchmark's full topologies of 10k pods by default", () => {
+    const bench = `{ deployments(first: 1000) { nodes { name namespace replicas replicaSets { name pods { name phase nodeName ready restartCount } } } } }`;
+    const everything = `{ namespaces { name deployments { name replicaSets { name pods { name node { name } services { name } events { reason } } } } } }`;
+    const byNode = `{ nodes(first: 1000) { nodes { name pods { name owners { name } services { name } } } } }`;
+    for (const q of [bench, everything, byNode]) {
+      const c = cost(big, q);
+      assert.ok(c <= DEFAULT_MAX_COST, `${c} > ${DEFAULT_MAX_COST} for ${q}`);
+      assert.ok(c >= 10_000, `a full topology estimates at least every pod (${c})`);
+    }
+  });
+
+  it("refuses cross products: every pod's node's pods", () => {
+    const c = cost(big, "{ pods(first: 1000) { nodes { node { pods { name } } } } }");
+    assert.equal(c, 1000 + 1000 + 1000 * 500);
+    assert.ok(c > DEFAULT_MAX_COST);
+  });
+
+  it("is cheap to evaluate again: the plan is compiled once per document", () => {
+    const doc = parse("{ nodes { nodes { pods { name } } } }");
+    const a = estimateCost(big, schema, doc, undefined).cost;
+    const small = fakeGateway({ Node: 2, Pod: 10 });
+    // Same document, other sizes: the estimate follows the caches, not a stale result.
+    assert.equal(estimateCost(small, schema, doc, undefined).cost, 2 + 2 * 5);
+    assert.equal(estimateCost(big, schema, doc, undefined).cost, a);
+  });
+});
+
+describe("cost limit over HTTP", () => {
+  it("a query above --max-cost gets LIMIT_EXCEEDED naming the limit, its value and the estimate", async () => {
+    const sim = new SandboxCluster();
+    await sim.start();
+    seedDemo(sim);
+    const kgql = await startKgql(await clientFor(sim), { maxCost: 20 });
+    try {
+      await kgql.gateway.factory.waitForCacheSync(5000);
+      const pods = sim.list("pods").length;
+      const nodes = sim.list("nodes").length;
+      const perNode = Math.ceil(pods / nodes);
+      const r = await gql(kgql.url, "{ nodes { nodes { name pods { name } } } }");
+      assert.equal(r.errors?.[0]?.extensions?.code, "LIMIT_EXCEEDED");
+      assert.equal(r.errors?.[0]?.extensions?.limit, "maxCost");
+      assert.equal(r.errors?.[0]?.extensions?.max, 20);
+      assert.equal(r.errors?.[0]?.extensions?.cost, nodes + nodes * perNode);
+      assert.match(
+        r.errors![0]!.message,
+        new RegExp(`estimated cost of ${nodes + nodes * perNode} exceeds the limit of 20 \\(maxCost\\)`),
+      );
+      assert.equal(r.data, undefined);
+      // Through yoga's own path (GET) as well as the fast path.
+      const get = await fetch(
+        `${kgql.url}?query=${encodeURIComponent("{ nodes { nodes { pods { name } } } }")}`,
+        { headers: { accept: "application/json" } },
+      );
+      const body = await get.json();
+      assert.equal(body.errors?.[0]?.extensions?.limit, "maxCost");
+      // Within the limit: answered.
+      const ok = await gql(kgql.url, "{ pods(first: 10) { nodes { name } } }");
+      assert.equal(ok.errors, undefined);
+      const metrics = await (await fetch(kgql.url.replace("/graphql", "/metrics"))).text();
+      assert.match(metrics, /kgql_limit_rejections_total\{limit="maxCost"\} 2/);
+    } finally {
+      await kgql.close();
+      await sim.stop();
+    }
+  });
+});

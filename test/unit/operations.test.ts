@@ -1,0 +1,250 @@
+// Operations: the per-request timeout, request ids in the logs and responses (fast path and
+// yoga), /metrics, configuration by flags and environment variables, graceful shutdown.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ConfigError, envName, helpText, OPTIONS, parseConfig } from "../../src/config.ts";
+import { SandboxCluster, seedDemo } from "../../src/sandbox/index.ts";
+import { gql, startKgql, subscribe } from "../helpers/kgql.ts";
+import { clientFor } from "../helpers/sandbox.ts";
+
+async function withSandbox(fn: (sim: SandboxCluster) => Promise<void>): Promise<void> {
+  const sim = new SandboxCluster();
+  await sim.start();
+  try {
+    await fn(sim);
+  } finally {
+    await sim.stop();
+  }
+}
+
+describe("per-request timeout", () => {
+  it("a query waiting for a kind's sync is answered at the request timeout, naming the limit", async () => {
+    await withSandbox(async (sim) => {
+      sim.faults.failNext({ status: 500, verb: "list", resource: "configmaps", count: 100_000 });
+      const kgql = await startKgql(await clientFor(sim), { syncTimeoutMs: 20_000, requestTimeoutMs: 300 });
+      try {
+        const started = Date.now();
+        const r = await gql(kgql.url, "{ configMaps { totalCount } }");
+        const took = Date.now() - started;
+        assert.equal(r.errors?.[0]?.extensions?.code, "LIMIT_EXCEEDED", r.text);
+        assert.equal(r.errors?.[0]?.extensions?.limit, "requestTimeout");
+        assert.equal(r.errors?.[0]?.extensions?.max, 300);
+        assert.match(
+          r.errors![0]!.message,
+          /ran past the limit of 0.3 s \(requestTimeout\) while waiting for the first sync of ConfigMap/,
+        );
+        assert.ok(
+          took >= 250 && took < 10_000,
+          `answered at the timeout (${took} ms), not the 20 s sync timeout`,
+        );
+        const ok = await gql(kgql.url, "{ nodes { totalCount } }");
+        assert.equal(ok.errors, undefined, "other requests are served");
+      } finally {
+        await kgql.close();
+      }
+    });
+  });
+
+  it("resources(...) of a resource that cannot sync is bounded by the request timeout too", async () => {
+    await withSandbox(async (sim) => {
+      sim.registerResource({
+        group: "example.com",
+        version: "v1",
+        resource: "widgets",
+        kind: "Widget",
+        namespaced: true,
+      });
+      sim.faults.failNext({ status: 500, verb: "list", resource: "widgets.example.com", count: 100_000 });
+      const kgql = await startKgql(await clientFor(sim), { syncTimeoutMs: 20_000, requestTimeoutMs: 300 });
+      try {
+        await kgql.gateway.factory.waitForCacheSync(5000);
+        const r = await gql(
+          kgql.url,
+          `{ resources(group: "example.com", version: "v1", resource: "widgets") { totalCount } }`,
+        );
+        assert.equal(r.errors?.[0]?.extensions?.limit, "requestTimeout", r.text);
+        assert.match(r.errors![0]!.message, /waiting for the first sync of widgets/);
+      } finally {
+        await kgql.close();
+      }
+    });
+  });
+});
+
+describe("request ids, logs and metrics", () => {
+  it("every request gets an id (the caller's when sane) in the response and in its log line, on both paths", async () => {
+    await withSandbox(async (sim) => {
+      seedDemo(sim);
+      const lines: Record<string, unknown>[] = [];
+      const logger = {
+        info: (f: object, msg: string) => lines.push({ ...f, msg, level: "info" }),
+        warn: (f: object, msg: string) => lines.push({ ...f, msg, level: "warn" }),
+        debug: (f: object, msg: string) => lines.push({ ...f, msg, level: "debug" }),
+      };
+      const kgql = await startKgql(await clientFor(sim), { logger });
+      try {
+        await kgql.gateway.factory.waitForCacheSync(5000);
+        // Fast path (plain JSON POST) with the caller's id.
+        const a = await fetch(kgql.url, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-request-id": "portal-42" },
+          body: JSON.stringify({ query: "query Pods { pods { totalCount } }" }),
+        });
+        assert.equal(a.headers.get("x-request-id"), "portal-42");
+        await a.text();
+        // yoga's path (GET) with an id that is not sane (spaces, too long): a new one.
+        const b = await fetch(
+          `${kgql.url}?query=${encodeURIComponent("query Nodes { nodes { totalCount } }")}`,
+          {
+            headers: { accept: "application/json", "x-request-id": `bad id ${"x".repeat(200)}` },
+          },
+        );
+        const generated = b.headers.get("x-request-id");
+        assert.match(generated ?? "", /^[0-9a-f-]{36}$/);
+        await b.text();
+        // An error: its code is in the line.
+        const c = await fetch(kgql.url, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ query: `{ pods(labelSelector: "a in (") { totalCount } }` }),
+        });
+        const cid = c.headers.get("x-request-id");
+        await c.text();
+        await new Promise((r) => setTimeout(r, 50));
+        const line = (id: string | null) => lines.find((l) => l.reqId === id && l.msg === "request");
+        assert.deepEqual(
+          { ...line("portal-42"), durationMs: 0 },
+          {
+            reqId: "portal-42",
+            method: "POST",
+            path: "/graphql",
+            status: 200,
+            durationMs: 0,
+            operation: "Pods",
+            user: undefined,
+            errors: undefined,
+            msg: "request",
+            level: "info",
+          },
+        );
+        assert.equal(line(generated)?.operation, "Nodes");
+        assert.equal(line(generated)?.method, "GET");
+        assert.equal(line(generated)?.status, 200);
+        assert.ok(typeof line(generated)?.durationMs === "number");
+        assert.deepEqual(line(cid)?.errors, ["BAD_USER_INPUT"]);
+        // Probes log at debug.
+        await (await fetch(kgql.url.replace("/graphql", "/healthz"))).text();
+        await new Promise((r) => setTimeout(r, 20));
+        assert.equal(lines.find((l) => l.path === "/healthz")?.level, "debug");
+      } finally {
+        await kgql.close();
+      }
+    });
+  });
+
+  it("/metrics: objects, relists, watch restarts, events (a counter), last-event age, durations, subscriptions", async () => {
+    await withSandbox(async (sim) => {
+      seedDemo(sim);
+      const kgql = await startKgql(await clientFor(sim));
+      const sub = subscribe("sse", kgql.url, "subscription { podEvents { type } }");
+      try {
+        await kgql.gateway.factory.waitForCacheSync(5000);
+        await gql(kgql.url, "query Topology { pods { totalCount } }");
+        await new Promise((r) => setTimeout(r, 200));
+        const text = await (await fetch(kgql.url.replace("/graphql", "/metrics"))).text();
+        for (const re of [
+          /# TYPE kgql_cache_objects gauge/,
+          /kgql_cache_objects\{kind="Pod"\} \d+/,
+          /# TYPE kgql_cache_relists_total counter/,
+          /# TYPE kgql_cache_watch_restarts_total counter/,
+          /# TYPE kgql_cache_events_applied_total counter/,
+          /kgql_cache_last_event_age_seconds\{kind="Pod"\}/,
+          /kgql_request_duration_seconds_count\{operation="Topology"\} 1/,
+          /kgql_active_subscriptions 1/,
+          /# TYPE kgql_auth_cache_hits_total counter/,
+          /# TYPE kgql_limit_rejections_total counter/,
+        ])
+          assert.match(text, re);
+      } finally {
+        sub.stop();
+        await kgql.close();
+      }
+    });
+  });
+});
+
+describe("configuration by flags and environment variables", () => {
+  it("every flag has a KGQL_ variable; a flag given wins over it; defaults otherwise", () => {
+    const env = {
+      KGQL_PORT: "8080",
+      KGQL_AUTH: "kubernetes",
+      KGQL_INSECURE: "true",
+      KGQL_MAX_COST: "5000",
+      KGQL_REQUEST_TIMEOUT: "5",
+      KGQL_CORS_ORIGIN: "https://a.example, https://b.example",
+      KGQL_DISABLE_GRAPHIQL: "1",
+    };
+    const fromEnv = parseConfig([], env);
+    assert.equal(fromEnv.port, "8080");
+    assert.equal(fromEnv.auth, "kubernetes");
+    assert.equal(fromEnv.insecure, true);
+    assert.equal(fromEnv["max-cost"], "5000");
+    assert.equal(fromEnv["request-timeout"], "5");
+    assert.deepEqual(fromEnv["cors-origin"], ["https://a.example", "https://b.example"]);
+    assert.equal(fromEnv["disable-graphiql"], true);
+    assert.equal(fromEnv["disable-introspection"], false);
+    assert.equal(fromEnv.host, "127.0.0.1");
+    const flagsWin = parseConfig(
+      ["--port", "9090", "--cors-origin", "https://c.example", "--max-cost", "7"],
+      env,
+    );
+    assert.equal(flagsWin.port, "9090");
+    assert.deepEqual(flagsWin["cors-origin"], ["https://c.example"]);
+    assert.equal(flagsWin["max-cost"], "7");
+    assert.equal(flagsWin.auth, "kubernetes", "variables still fill the flags not given");
+    assert.throws(() => parseConfig([], { KGQL_DEMO: "maybe" }), ConfigError);
+    assert.throws(() => parseConfig(["--nope"], {}), /see kgql --help/);
+    for (const name of Object.keys(OPTIONS).filter((n) => n !== "help"))
+      assert.ok(helpText().includes(envName(name)), `--help names ${envName(name)}`);
+  });
+});
+
+describe("graceful shutdown", () => {
+  it("stops accepting, completes open subscriptions (SSE and WebSocket), stops the watches", async () => {
+    await withSandbox(async (sim) => {
+      seedDemo(sim);
+      const kgql = await startKgql(await clientFor(sim));
+      await kgql.gateway.factory.waitForCacheSync(5000);
+      const sse = subscribe("sse", kgql.url, "subscription { podStream(initial: true) { type } }");
+      const ws = subscribe("ws", kgql.url, "subscription { podStream(initial: true) { type } }");
+      try {
+        const until = Date.now() + 5000;
+        while (
+          !(sse.events.some((e) => e.type === "SYNCED") && ws.events.some((e) => e.type === "SYNCED")) &&
+          Date.now() < until
+        )
+          await new Promise((r) => setTimeout(r, 20));
+        assert.equal(kgql.gateway.subscriberCount(), 2);
+        await kgql.close();
+        const ended = Date.now() + 2000;
+        while (!(sse.done && ws.done) && Date.now() < ended) await new Promise((r) => setTimeout(r, 20));
+        assert.ok(sse.done && ws.done, "both streams ended");
+        assert.deepEqual(sse.errors, [], "the SSE stream completed, not failed");
+        assert.deepEqual(ws.errors, [], "the WebSocket stream completed, not failed");
+        // The watches are stopped: a change in the cluster no longer reaches the cache.
+        const cached = kgql.gateway.informer("ConfigMap").store.size;
+        sim.create("configmaps", {
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: { name: "after-shutdown", namespace: "default" },
+        } as never);
+        await new Promise((r) => setTimeout(r, 200));
+        assert.equal(kgql.gateway.informer("ConfigMap").store.size, cached, "the watches stopped");
+        await assert.rejects(fetch(kgql.url.replace("/graphql", "/healthz")), "no longer accepting");
+      } finally {
+        sse.stop();
+        ws.stop();
+      }
+    });
+  });
+});
