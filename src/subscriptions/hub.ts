@@ -8,7 +8,7 @@ import type { SharedInformer } from "../informers/shared-informer.ts";
 import type { StoreDelta } from "../informers/store.ts";
 import type { KubeObject } from "../informers/types.ts";
 import { ChangeHistory, type HistoryEntry, parsePosition } from "./history.ts";
-import type { ObjectFilter, StreamEvent } from "./types.ts";
+import type { ObjectEventType, ObjectFilter, StreamEvent } from "./types.ts";
 
 export interface HubOptions {
   /** Changes kept per kind for resume. */
@@ -204,9 +204,22 @@ export class ResourceEventHub {
     this.history.push({ position: this.pos, type: delta.type, object: delta.object, oldObject });
     if (this.subscribers.size === 0) return;
     const rv = this.pos.toString();
+    // Every subscriber that sees this change the same way gets the same event object: the
+    // transports' shared results (shared-results.ts) are keyed by it, so the change is executed
+    // and serialized once per distinct selection set, not once per subscriber.
+    const views: Partial<Record<ObjectEventType, StreamEvent>> = {};
     for (const sub of this.subscribers) {
-      const ev = viewChange(delta.type, delta.object, oldObject, sub.filter, rv);
-      if (ev) sub.push(ev);
+      const type = viewType(delta.type, delta.object, oldObject, sub.filter);
+      if (!type) continue;
+      let ev = views[type];
+      if (!ev) {
+        ev =
+          type === "MODIFIED"
+            ? { type, object: delta.object, oldObject, resourceVersion: rv, initial: false }
+            : { type, object: delta.object, resourceVersion: rv, initial: false };
+        views[type] = ev;
+      }
+      sub.push(ev);
     }
   }
 
@@ -221,6 +234,21 @@ export class ResourceEventHub {
  * A change as a filtered view sees it: an object that starts matching is ADDED to the view,
  * one that stops matching is DELETED from it, one outside the view is not reported.
  */
+function viewType(
+  type: StoreDelta["type"],
+  object: KubeObject,
+  oldObject: KubeObject | undefined,
+  filter: ObjectFilter,
+): ObjectEventType | undefined {
+  if (type !== "MODIFIED") return filter(object) ? type : undefined;
+  const now = filter(object);
+  const before = oldObject ? filter(oldObject) : false;
+  if (now && before) return "MODIFIED";
+  if (now) return "ADDED";
+  if (before) return "DELETED";
+  return undefined;
+}
+
 function viewChange(
   type: StoreDelta["type"],
   object: KubeObject,
@@ -228,13 +256,8 @@ function viewChange(
   filter: ObjectFilter,
   resourceVersion: string,
 ): StreamEvent | undefined {
-  if (type !== "MODIFIED") {
-    return filter(object) ? { type, object, resourceVersion, initial: false } : undefined;
-  }
-  const now = filter(object);
-  const before = oldObject ? filter(oldObject) : false;
-  if (now && before) return { type: "MODIFIED", object, oldObject, resourceVersion, initial: false };
-  if (now) return { type: "ADDED", object, resourceVersion, initial: false };
-  if (before) return { type: "DELETED", object, resourceVersion, initial: false };
-  return undefined;
+  const seen = viewType(type, object, oldObject, filter);
+  if (!seen) return undefined;
+  if (seen === "MODIFIED") return { type: seen, object, oldObject, resourceVersion, initial: false };
+  return { type: seen, object, resourceVersion, initial: false };
 }

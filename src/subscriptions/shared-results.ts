@@ -1,0 +1,242 @@
+// Executes each subscription event once per distinct (event, operation, variables, visibility)
+// instead of once per subscriber, and serializes it once too.
+//
+// The hub hands every subscriber that sees a change the same way the same event object
+// (hub.ts), so a dashboard's thousand identical subscriptions each ask for the execution of
+// one event with one document, the same variables and the same permissions: the first one
+// executes it, the others get the same result object. The result carries a memoized
+// serialization (`stringify`, which graphql-yoga's SSE writer uses instead of JSON.stringify),
+// so only the per-subscriber framing is done per subscriber.
+//
+// RBAC: the visibility is part of the key. Two callers share a result only when their
+// visibilities are provably identical: both see everything, or both are RBAC visibilities with
+// equal allowed namespaces per kind. Any other visibility shares only with itself. Results with
+// errors are never shared (messages may name the caller).
+import {
+  createSourceEventStream,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  execute,
+} from "graphql";
+import type { Plugin } from "graphql-yoga";
+import { RequestContext, SEE_EVERYTHING, type Visibility } from "../resolvers/context.ts";
+
+export interface SharedResultsOptions {
+  /** Results kept (across all events); the oldest events' results go first. */
+  maxResults?: number;
+}
+
+/** Executions actually run vs. served from the cache (exposed for tests and benchmarks). */
+export interface SharedResultsStats {
+  executed: number;
+  shared: number;
+}
+
+/** Totals over every cache in this process (for tests and diagnostics). */
+export const sharedResultTotals: SharedResultsStats = { executed: 0, shared: 0 };
+
+/** A bounded cache: event object -> (operation/visibility key -> result), oldest events evicted first. */
+export class SharedResults {
+  private readonly byEvent = new Map<object, Map<string, ExecutionResult>>();
+  private size = 0;
+  readonly maxResults: number;
+  readonly stats: SharedResultsStats = { executed: 0, shared: 0 };
+
+  constructor(opts: SharedResultsOptions = {}) {
+    this.maxResults = opts.maxResults ?? 4096;
+  }
+
+  get(event: object, key: string): ExecutionResult | undefined {
+    return this.byEvent.get(event)?.get(key);
+  }
+
+  set(event: object, key: string, result: ExecutionResult): void {
+    let forEvent = this.byEvent.get(event);
+    if (!forEvent) {
+      forEvent = new Map();
+      this.byEvent.set(event, forEvent);
+    }
+    forEvent.set(key, result);
+    this.size++;
+    // Evict whole events, oldest first (Map iteration order is insertion order); a subscriber
+    // that lags further behind than the cache executes its events itself.
+    while (this.size > this.maxResults) {
+      const [oldest, results] = this.byEvent.entries().next().value!;
+      this.byEvent.delete(oldest);
+      this.size -= results.size;
+    }
+  }
+
+  clear(): void {
+    this.byEvent.clear();
+    this.size = 0;
+  }
+}
+
+// ---- keys ----
+
+let nextId = 0;
+const documentIds = new WeakMap<DocumentNode, number>();
+/** Parsed documents are cached by yoga (same text, same object): identity names the operation. */
+function documentId(doc: DocumentNode): number {
+  let id = documentIds.get(doc);
+  if (id === undefined) {
+    id = ++nextId;
+    documentIds.set(doc, id);
+  }
+  return id;
+}
+
+/** A visibility's key, with the decisions it was computed from (RBAC visibilities can grow). */
+const visibilityKeys = new WeakMap<Visibility, { key: string; decisions: unknown[] }>();
+
+/**
+ * A key equal for two visibilities only when they allow exactly the same things. RBAC
+ * visibilities (auth/visibility.ts) keep their decisions in `allowed` (kind -> "all" or a set
+ * of namespaces): equal maps allow the same. Any other kind of visibility gets a key of its own.
+ * The key is recomputed when a decision was added or replaced since (decisions are replaced,
+ * never mutated in place), which costs one pass over the kinds per event.
+ */
+export function visibilityKey(v: Visibility): string {
+  if (v === SEE_EVERYTHING) return "*";
+  const allowed = (v as { allowed?: unknown }).allowed;
+  const cached = visibilityKeys.get(v);
+  if (!(allowed instanceof Map)) {
+    if (cached) return cached.key;
+    const key = `own:${++nextId}`;
+    visibilityKeys.set(v, { key, decisions: [] });
+    return key;
+  }
+  const decisions: unknown[] = [];
+  for (const [kind, a] of allowed) decisions.push(kind, a);
+  if (
+    cached &&
+    cached.decisions.length === decisions.length &&
+    cached.decisions.every((d, i) => d === decisions[i])
+  )
+    return cached.key;
+  const parts: string[] = [];
+  for (const [kind, a] of allowed as Map<string, "all" | Set<string>>)
+    parts.push(`${kind}=${a === "all" ? "*" : [...a].sort().join(",")}`);
+  const key = `rbac:${parts.sort().join(";")}`;
+  visibilityKeys.set(v, { key, decisions });
+  return key;
+}
+
+// ---- execution ----
+
+/** A result whose serialization is computed once, however many subscribers send it. */
+function withMemoizedSerialization(result: ExecutionResult): ExecutionResult {
+  let json: string | undefined;
+  // graphql-yoga's writers call result.stringify(result) when present; not enumerable, so
+  // that nothing else serializes or copies it.
+  Object.defineProperty(result, "stringify", {
+    value: (r: unknown) => {
+      if (r !== result) return JSON.stringify(r);
+      json ??= JSON.stringify(result);
+      return json;
+    },
+    enumerable: false,
+  });
+  return result;
+}
+
+/**
+ * Each event is executed with a context of its own (fresh per-request memo: lookups must see
+ * the cache as it is now, not as it was for an earlier event), sharing the subscription's
+ * access holder so that a re-decided visibility applies at once.
+ */
+function eventContext(ctx: RequestContext): RequestContext {
+  const fresh = new RequestContext(ctx.gateway);
+  Object.defineProperty(fresh, "access", { value: ctx.access, enumerable: true });
+  return { ...ctx, ...fresh } as RequestContext;
+}
+
+function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
+  return typeof (v as AsyncIterable<unknown>)?.[Symbol.asyncIterator] === "function";
+}
+
+/**
+ * graphql-js's subscribe (source stream, then one execution per event), with the executions
+ * shared through `cache`.
+ */
+export async function sharedSubscribe(
+  cache: SharedResults,
+  args: ExecutionArgs,
+): Promise<AsyncGenerator<ExecutionResult> | ExecutionResult> {
+  const source = await createSourceEventStream(args);
+  if (!isAsyncIterable(source)) return source;
+  const ctx = args.contextValue as RequestContext;
+  const shareable = ctx?.access !== undefined && ctx.gateway !== undefined;
+  const operationKey = `${documentId(args.document)}\u0000${args.operationName ?? ""}\u0000${JSON.stringify(args.variableValues ?? {})}`;
+  const run = (event: unknown): ExecutionResult => {
+    const result = execute({
+      ...args,
+      rootValue: event,
+      contextValue: shareable ? eventContext(ctx) : args.contextValue,
+    }) as ExecutionResult;
+    return result;
+  };
+  const map = (event: unknown): ExecutionResult => {
+    // Only hub events (objects) are shared; execution is synchronous for them (no async
+    // resolvers below a subscription payload), anything else runs as graphql-js would.
+    if (!shareable || typeof event !== "object" || event === null) return run(event);
+    const key = `${operationKey}\u0000${visibilityKey(ctx.access.visibility)}`;
+    const hit = cache.get(event, key);
+    if (hit) {
+      cache.stats.shared++;
+      sharedResultTotals.shared++;
+      return hit;
+    }
+    const result = run(event);
+    cache.stats.executed++;
+    sharedResultTotals.executed++;
+    if (result && typeof (result as { then?: unknown }).then !== "function" && !result.errors?.length) {
+      cache.set(event, key, withMemoizedSerialization(result));
+    }
+    return result;
+  };
+  const iterator = source[Symbol.asyncIterator]();
+  // The same contract as graphql-js's mapAsyncIterator: errors from the source reject next(),
+  // return() closes the source.
+  return {
+    async next() {
+      const r = await iterator.next();
+      if (r.done) return r;
+      try {
+        return { value: await map(r.value), done: false };
+      } catch (err) {
+        await iterator.return?.().catch(() => {});
+        throw err;
+      }
+    },
+    async return() {
+      await iterator.return?.();
+      return { value: undefined, done: true };
+    },
+    async throw(err: unknown) {
+      if (iterator.throw) {
+        const r = await iterator.throw(err);
+        return r.done ? r : { value: await map(r.value), done: false };
+      }
+      await iterator.return?.().catch(() => {});
+      throw err;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    async [Symbol.asyncDispose]() {
+      await iterator.return?.();
+    },
+  } as AsyncGenerator<ExecutionResult>;
+}
+
+/** The envelop plugin: subscriptions run through sharedSubscribe with one cache per server. */
+export function useSharedSubscriptionResults(cache = new SharedResults()): Plugin {
+  return {
+    onSubscribe({ setSubscribeFn }) {
+      setSubscribeFn(((args: ExecutionArgs) => sharedSubscribe(cache, args)) as never);
+    },
+  };
+}

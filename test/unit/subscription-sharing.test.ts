@@ -1,0 +1,282 @@
+// Shared subscription results (subscriptions/shared-results.ts): subscribers with the same
+// operation, variables and visibility share one execution and serialization of each event;
+// callers with different RBAC visibility or different selection sets never see each other's
+// payloads. Through the real server (both transports) on the simulator, with --auth kubernetes;
+// only the apiserver's TokenReview and SubjectAccessReview answers are stood in for (the
+// simulator has no authorizer): alice and carol may list pods in ns-a only, bob everywhere.
+import assert from "node:assert/strict";
+import { afterEach, test } from "node:test";
+import { createClient as createSseClient } from "graphql-sse";
+import { createClient as createWsClient } from "graphql-ws";
+import WebSocket from "ws";
+import { RbacVisibility } from "../../src/auth/visibility.ts";
+import type { KubeClient } from "../../src/informers/client.ts";
+import { SEE_EVERYTHING } from "../../src/resolvers/context.ts";
+import { SandboxCluster } from "../../src/sandbox/index.ts";
+import type { GatewayServer } from "../../src/server/index.ts";
+import { SharedResults, sharedResultTotals, visibilityKey } from "../../src/subscriptions/shared-results.ts";
+import { startKgql } from "../helpers/kgql.ts";
+import { clientFor, eventually, pod } from "../helpers/sandbox.ts";
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const USERS: Record<string, { username: string; podNamespaces: "all" | string[] }> = {
+  alice: { username: "alice", podNamespaces: ["ns-a"] },
+  carol: { username: "carol", podNamespaces: ["ns-a"] },
+  bob: { username: "bob", podNamespaces: "all" },
+};
+
+/** The apiserver's authentication and authorization answers for the users above. */
+function withReviews(client: KubeClient): KubeClient {
+  const post = client.postJSON.bind(client);
+  client.postJSON = (async (path: string, body: unknown) => {
+    const spec = (body as { spec: Record<string, unknown> }).spec;
+    if (path.endsWith("/tokenreviews")) {
+      const user = USERS[spec.token as string];
+      return {
+        status: user
+          ? { authenticated: true, user: { username: user.username, groups: ["system:authenticated"] } }
+          : { authenticated: false, error: "unknown token" },
+      };
+    }
+    if (path.endsWith("/subjectaccessreviews")) {
+      const user = Object.values(USERS).find((u) => u.username === spec.user)!;
+      const attrs = spec.resourceAttributes as { resource: string; namespace: string };
+      const allowed =
+        attrs.resource !== "pods" ||
+        user.podNamespaces === "all" ||
+        (attrs.namespace !== "" && user.podNamespaces.includes(attrs.namespace));
+      return { status: { allowed } };
+    }
+    return post(path, body);
+  }) as KubeClient["postJSON"];
+  return client;
+}
+
+async function setup() {
+  const sim = new SandboxCluster();
+  await sim.start();
+  cleanups.push(() => sim.stop());
+  sim.create("nodes", {
+    apiVersion: "v1",
+    kind: "Node",
+    metadata: { name: "node-0", uid: "", resourceVersion: "" },
+  });
+  for (const ns of ["ns-a", "ns-b"]) {
+    sim.create("namespaces", {
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: ns, uid: "", resourceVersion: "" },
+    });
+    for (let i = 0; i < 3; i++) sim.create("pods", pod(`${ns}-p${i}`, ns, { app: "web", n: String(i) }));
+  }
+  const kgql: GatewayServer = await startKgql(withReviews(await clientFor(sim)), { auth: "kubernetes" });
+  cleanups.push(() => kgql.close());
+  await kgql.gateway.factory.waitForCacheSync(5000);
+  return { sim, kgql };
+}
+
+interface Stream {
+  // biome-ignore lint/suspicious/noExplicitAny: payloads are compared whole
+  events: any[];
+  errors: unknown[];
+}
+
+/** One subscriber as a real client (graphql-ws or graphql-sse) with the caller's token. */
+function subscribeAs(transport: "ws" | "sse", url: string, token: string, query: string): Stream {
+  const out: Stream = { events: [], errors: [] };
+  const sink = {
+    next: (v: { data?: Record<string, unknown>; errors?: unknown[] }) => {
+      if (v.errors) out.errors.push(...v.errors);
+      if (v.data) out.events.push(v.data.podStream);
+    },
+    error: (e: unknown) => out.errors.push(e),
+    complete: () => {},
+  };
+  const authorization = `Bearer ${token}`;
+  if (transport === "ws") {
+    const client = createWsClient({
+      url: url.replace(/^http/, "ws"),
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      connectionParams: { authorization },
+    });
+    const stop = client.subscribe({ query }, sink as never);
+    cleanups.push(() => {
+      stop();
+      void client.dispose();
+    });
+  } else {
+    const client = createSseClient({ url, retryAttempts: 0, headers: { authorization } });
+    const stop = client.subscribe({ query }, sink as never);
+    cleanups.push(() => {
+      stop();
+      client.dispose();
+    });
+  }
+  return out;
+}
+
+/** Visibility-dependent content: the pods on the event's pod's node that the caller may see. */
+const TRAVERSAL =
+  "subscription { podStream(initial: true) { type resourceVersion pod { name namespace node { name pods { namespace name } } } } }";
+const NAMES = "subscription { podStream(initial: true) { type resourceVersion pod { name namespace } } }";
+const LABELS =
+  "subscription { podStream(initial: true) { type resourceVersion pod { name namespace labels } } }";
+
+/** Changes one pod in each namespace (a label), in this order. */
+function touch(sim: SandboxCluster, value: string) {
+  for (const ns of ["ns-a", "ns-b"])
+    sim.patch("pods", ns, `${ns}-p0`, { metadata: { labels: { touched: value } } });
+}
+
+const live = (s: Stream) => s.events.slice(s.events.findIndex((e) => e.type === "SYNCED") + 1);
+const synced = (s: Stream) => s.events.some((e) => e.type === "SYNCED");
+
+test("callers with different RBAC visibility never share: each sees only its own namespaces", async () => {
+  const { sim, kgql } = await setup();
+  const alice = subscribeAs("ws", kgql.url, "alice", TRAVERSAL);
+  const bob = subscribeAs("sse", kgql.url, "bob", TRAVERSAL);
+  const carol = subscribeAs("sse", kgql.url, "carol", TRAVERSAL);
+  await eventually(() => [alice, bob, carol].every(synced), "the initial states");
+  const before = { ...sharedResultTotals };
+  touch(sim, "1");
+  touch(sim, "2");
+  await eventually(
+    () => live(alice).length === 2 && live(bob).length === 4 && live(carol).length === 2,
+    "the changes",
+  );
+  // Leave time for anything extra (a leaked ns-b event) to arrive.
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(alice.errors, []);
+  assert.deepEqual(bob.errors, []);
+  const where = (s: Stream) =>
+    s.events.filter((e) => e.pod).map((e) => `${e.type} ${e.pod.namespace}/${e.pod.name}`);
+  assert.deepEqual(where(alice), [
+    "ADDED ns-a/ns-a-p0",
+    "ADDED ns-a/ns-a-p1",
+    "ADDED ns-a/ns-a-p2",
+    "MODIFIED ns-a/ns-a-p0",
+    "MODIFIED ns-a/ns-a-p0",
+  ]);
+  assert.deepEqual(where(bob).slice(6), [
+    "MODIFIED ns-a/ns-a-p0",
+    "MODIFIED ns-b/ns-b-p0",
+    "MODIFIED ns-a/ns-a-p0",
+    "MODIFIED ns-b/ns-b-p0",
+  ]);
+  assert.deepEqual(where(bob).slice(0, 6).sort(), [
+    "ADDED ns-a/ns-a-p0",
+    "ADDED ns-a/ns-a-p1",
+    "ADDED ns-a/ns-a-p2",
+    "ADDED ns-b/ns-b-p0",
+    "ADDED ns-b/ns-b-p1",
+    "ADDED ns-b/ns-b-p2",
+  ]);
+  // The traversal answers by each caller's RBAC, whoever's execution ran first.
+  const onNode = (s: Stream) =>
+    new Set(
+      s.events
+        .filter((e) => e.pod)
+        .map((e) => JSON.stringify(e.pod.node.pods.map((p: { namespace: string }) => p.namespace).sort())),
+    );
+  assert.deepEqual([...onNode(alice)], [JSON.stringify(["ns-a", "ns-a", "ns-a"])]);
+  assert.deepEqual([...onNode(bob)], [JSON.stringify(["ns-a", "ns-a", "ns-a", "ns-b", "ns-b", "ns-b"])]);
+  // carol is another user with alice's permissions: the same visibility, the same payloads
+  // (and the ns-a events were executed once for both).
+  assert.deepEqual(live(carol), live(alice));
+  // ns-a changes: one execution for alice+carol, one for bob; ns-b: one for bob. Over 2 rounds,
+  // 6 executions serve 8 deliveries.
+  assert.equal(sharedResultTotals.executed - before.executed, 6);
+  assert.equal(sharedResultTotals.shared - before.shared, 2);
+});
+
+test("different selection sets get their own, correct payloads; identical subscribers identical ones", async () => {
+  const { sim, kgql } = await setup();
+  const names = [subscribeAs("ws", kgql.url, "bob", NAMES), subscribeAs("sse", kgql.url, "bob", NAMES)];
+  const labels = [subscribeAs("ws", kgql.url, "bob", LABELS), subscribeAs("sse", kgql.url, "bob", LABELS)];
+  const all = [...names, ...labels];
+  await eventually(() => all.every(synced), "the initial states");
+  const before = { ...sharedResultTotals };
+  touch(sim, "x");
+  await eventually(() => all.every((s) => live(s).length === 2), "the changes");
+  for (const s of all) assert.deepEqual(s.errors, []);
+  // The names document has no labels; the labels one has them, with the change in them.
+  for (const s of names) for (const e of live(s)) assert.deepEqual(Object.keys(e.pod), ["name", "namespace"]);
+  for (const s of labels) {
+    for (const e of live(s)) {
+      assert.deepEqual(Object.keys(e.pod), ["name", "namespace", "labels"]);
+      assert.equal(e.pod.labels.touched, "x");
+      assert.equal(e.pod.labels.n, "0");
+    }
+  }
+  // Identical subscribers (same document, same caller), over different transports: identical.
+  assert.deepEqual(live(names[0]!), live(names[1]!));
+  assert.deepEqual(live(labels[0]!), live(labels[1]!));
+  assert.equal(live(names[0]!)[0].resourceVersion, live(labels[0]!)[0].resourceVersion);
+  // Two documents x two changes executed; the second subscriber of each shared.
+  assert.equal(sharedResultTotals.executed - before.executed, 4);
+  assert.equal(sharedResultTotals.shared - before.shared, 4);
+});
+
+test("visibility keys: equal only for identical permissions; recomputed when a decision is added", () => {
+  const user = { username: "u", groups: [] };
+  const a = new RbacVisibility(
+    user,
+    new Map<string, "all" | Set<string>>([
+      ["Pod", new Set(["x", "y"])],
+      ["Node", "all"],
+    ]),
+  );
+  const b = new RbacVisibility(
+    { username: "other", groups: [] },
+    new Map<string, "all" | Set<string>>([
+      ["Node", "all"],
+      ["Pod", new Set(["y", "x"])],
+    ]),
+  );
+  const c = new RbacVisibility(
+    user,
+    new Map<string, "all" | Set<string>>([
+      ["Pod", new Set(["x"])],
+      ["Node", "all"],
+    ]),
+  );
+  const d = new RbacVisibility(
+    user,
+    new Map<string, "all" | Set<string>>([
+      ["Pod", "all"],
+      ["Node", "all"],
+    ]),
+  );
+  assert.equal(visibilityKey(a), visibilityKey(b));
+  assert.notEqual(visibilityKey(a), visibilityKey(c));
+  assert.notEqual(visibilityKey(a), visibilityKey(d));
+  assert.notEqual(visibilityKey(a), visibilityKey(SEE_EVERYTHING));
+  const keyBefore = visibilityKey(a);
+  a.add({ group: "example.com", resource: "widgets", kind: "Widget" }, new Set(["x"]));
+  assert.notEqual(visibilityKey(a), keyBefore);
+  assert.notEqual(visibilityKey(a), visibilityKey(b));
+  // Visibilities of unknown shape share with nobody but themselves.
+  const custom = { allows: () => true, allowsAll: () => true };
+  const other = { allows: () => true, allowsAll: () => true };
+  assert.equal(visibilityKey(custom), visibilityKey(custom));
+  assert.notEqual(visibilityKey(custom), visibilityKey(other));
+  assert.notEqual(visibilityKey(custom), visibilityKey(SEE_EVERYTHING));
+});
+
+test("the result cache is bounded: the oldest events' results are evicted first", () => {
+  const cache = new SharedResults({ maxResults: 3 });
+  const events = [{}, {}, {}];
+  cache.set(events[0]!, "k1", { data: { n: 1 } });
+  cache.set(events[0]!, "k2", { data: { n: 2 } });
+  cache.set(events[1]!, "k1", { data: { n: 3 } });
+  cache.set(events[2]!, "k1", { data: { n: 4 } });
+  assert.equal(cache.get(events[0]!, "k1"), undefined, "the oldest event went whole");
+  assert.equal(cache.get(events[0]!, "k2"), undefined);
+  assert.deepEqual(cache.get(events[1]!, "k1"), { data: { n: 3 } });
+  assert.deepEqual(cache.get(events[2]!, "k1"), { data: { n: 4 } });
+});
