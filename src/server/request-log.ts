@@ -53,16 +53,15 @@ function noteErrors(record: RequestRecord | undefined, result: ExecutionResult, 
   const codes = new Set(record?.errors);
   for (const err of result.errors) {
     const code = err.extensions?.code;
-    if (typeof code === "string") codes.add(code);
-    else {
+    const cause = err.originalError;
+    if (cause && !(cause instanceof GraphQLError)) {
+      // A resolver threw something other than a GraphQLError: a bug, masked for the caller.
       codes.add("INTERNAL");
-      const cause =
-        err.originalError && !(err.originalError instanceof GraphQLError) ? err.originalError : err;
       log?.warn(
         { reqId: record?.id, operation: record?.operation, err: String(cause), stack: cause.stack },
         "unexpected error in a GraphQL request",
       );
-    }
+    } else codes.add(typeof code === "string" ? code : "GRAPHQL_ERROR"); // e.g. a variable of the wrong type
   }
   if (record) record.errors = [...codes];
 }

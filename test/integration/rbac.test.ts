@@ -2,6 +2,7 @@
 // only what their RBAC lets them list, through every path (lists, gets, traversals, totalCount,
 // subscriptions); Secret values never appear.
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { createClient } from "graphql-sse";
 import { KubeClient } from "../../src/informers/client.ts";
@@ -25,6 +26,9 @@ describe("RBAC on cached data (--auth kubernetes)", { skip: cluster ? false : NO
   let b: TestNamespace;
   let kgql: GatewayServer;
   const secretValue = `s3cr3t-${Date.now()}`;
+  // A CRD per run (CRDs are cluster-scoped; other runs may share the cluster).
+  const group = `kgql-rbac-${randomBytes(3).toString("hex")}.example.com`;
+  const crdName = `widgets.${group}`;
   const as = async (token: string | undefined, query: string, variables?: Record<string, unknown>) => {
     const res = await fetch(kgql.url, {
       method: "POST",
@@ -81,10 +85,62 @@ describe("RBAC on cached data (--auth kubernetes)", { skip: cluster ? false : NO
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: crName },
       subjects: [{ kind: "User", name: "alice", apiGroup: "rbac.authorization.k8s.io" }],
     });
+    // A custom resource with a widget in each namespace; alice may list widgets in A only.
+    await c.api.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", {
+      apiVersion: "apiextensions.k8s.io/v1",
+      kind: "CustomResourceDefinition",
+      metadata: { name: crdName },
+      spec: {
+        group,
+        scope: "Namespaced",
+        names: { plural: "widgets", singular: "widget", kind: "Widget", listKind: "WidgetList" },
+        versions: [
+          {
+            name: "v1",
+            served: true,
+            storage: true,
+            schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } },
+          },
+        ],
+      },
+    });
+    await waitFor(
+      async () =>
+        (await c.api.get(`/apis/${group}/v1/namespaces/${a.name}/widgets`, { allowError: true })).status,
+      { message: "the CRD to be served", until: (s) => s === 200, timeoutMs: 30_000 },
+    );
+    for (const ns of [a.name, b.name]) {
+      await c.api.post(`/apis/${group}/v1/namespaces/${ns}/widgets`, {
+        apiVersion: `${group}/v1`,
+        kind: "Widget",
+        metadata: { name: `widget-${ns}` },
+      });
+    }
+    await c.api.post(`/apis/rbac.authorization.k8s.io/v1/namespaces/${a.name}/roles`, {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: { name: "widget-reader" },
+      rules: [{ apiGroups: [group], resources: ["widgets"], verbs: ["list", "watch"] }],
+    });
+    await c.api.post(`/apis/rbac.authorization.k8s.io/v1/namespaces/${a.name}/rolebindings`, {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name: "alice-widgets" },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "widget-reader" },
+      subjects: [{ kind: "User", name: "alice", apiGroup: "rbac.authorization.k8s.io" }],
+    });
     kgql = await startKgql(await KubeClient.fromFile(c.kubeconfig), {
       auth: "kubernetes",
       recheckMs: 500,
       accessCacheTtlMs: 300,
+      logger: process.env.KGQL_TEST_LOG
+        ? {
+            info() {},
+            debug() {},
+            warn: (f: object, m: string) =>
+              process.stderr.write(`WARN ${m} ${JSON.stringify(f).slice(0, 3000)}\n`),
+          }
+        : undefined,
     });
     await kgql.gateway.factory.waitForCacheSync(20_000);
     await waitFor(() => kgql.gateway.informer("Pod").store.has(`${b.name}/pod-${b.name}`), {
@@ -101,6 +157,9 @@ describe("RBAC on cached data (--auth kubernetes)", { skip: cluster ? false : NO
     await c.api.delete(`/apis/rbac.authorization.k8s.io/v1/clusterroles/${crName}`, undefined, {
       allowError: true,
     });
+    await c.api.delete(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crdName}`, undefined, {
+      allowError: true,
+    });
     await a.delete();
     await b.delete();
   });
@@ -114,19 +173,78 @@ describe("RBAC on cached data (--auth kubernetes)", { skip: cluster ? false : NO
     assert.match(bad.errors[0].message, /invalid bearer token/);
   });
 
-  it("fuzz: 200 malformed or made-up tokens each get 401, and the server keeps serving", async () => {
-    for (let i = 0; i < 200; i++) {
-      const token =
-        i % 2
-          ? Math.random()
-              .toString(36)
-              .repeat(1 + (i % 5))
-          : `${c.adminToken.slice(0, 10)}${i}`;
-      const r = await as(token, "{ pods { totalCount } }");
-      assert.equal(r.status, 401, `token ${token}`);
+  it("fuzz: 1,200 malformed requests with --auth kubernetes (bad tokens, bad bodies, deep queries, bad selectors and cursors): each a 4xx or a GraphQL error, and the server keeps serving", {
+    timeout: 300_000,
+  }, async () => {
+    let seed = Number(process.env.KGQL_FUZZ_SEED ?? 99);
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const junk = () =>
+      Array.from({ length: 1 + rand(40) }, () => String.fromCharCode(32 + rand(95))).join("");
+    const query = (q: string, variables?: unknown) => JSON.stringify({ query: q, variables });
+    // Bad credentials: each must get 401 (the token is checked before anything else).
+    const badAuth: (() => string)[] = [
+      () => `Bearer ${junk().replaceAll(" ", "")}x`,
+      () => `Bearer ${c.adminToken.slice(0, 10 + rand(20))}${rand(1e6)}`,
+      () => `Bearer ${c.adminToken}${"x".repeat(1 + rand(3))}`,
+      () => `Bearer ${"A".repeat(1000 + rand(8000))}`,
+      () => `Basic ${Buffer.from(`alice:${junk()}`).toString("base64")}`,
+      () => "Bearer ",
+      () => junk(),
+    ];
+    // Malformed requests from an authenticated caller: 4xx or a GraphQL error.
+    const badBodies: (() => { body: string; headers?: Record<string, string> })[] = [
+      () => ({ body: junk() }),
+      () => ({ body: `{"query": ${JSON.stringify(junk())}}` }),
+      () => ({ body: query(`{ pods(labelSelector: ${JSON.stringify(junk())}) { totalCount } }`) }),
+      () => ({ body: query(`{ pods(after: ${JSON.stringify(junk())}) { nodes { name } } }`) }),
+      () => ({ body: query(`{ pods(first: ${rand(100_000) - 50_000}) { totalCount } }`) }),
+      () => ({
+        body: query(
+          `{ pods { nodes { ${"node { pods { ".repeat(3 + rand(20))}name${" } }".repeat(3 + rand(20))} } } }`,
+        ),
+      }),
+      () => ({ body: query(`{ pod(namespace: ${JSON.stringify(junk())}, name: "x") { name } }`) }),
+      () => ({
+        body: query(
+          `{ resources(group: ${JSON.stringify(junk())}, version: "v1", resource: "x") { totalCount } }`,
+        ),
+      }),
+      () => ({ body: query("query($f: Int) { pods(first: $f) { totalCount } }", { f: junk() }) }),
+      () => ({ body: "x".repeat(1_100_000) }),
+      () => ({
+        body: query("{ pods { totalCount } }"),
+        headers: { "content-type": `application/x-${rand(1e9).toString(36)}` },
+      }),
+    ];
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < 1200; i++) {
+      const tokenCase = i % 2 === 0;
+      const g = tokenCase ? { body: query("{ pods { totalCount } }") } : badBodies[rand(badBodies.length)]!();
+      const authorization = tokenCase ? badAuth[rand(badAuth.length)]!() : `Bearer ${c.tokens.alice}`;
+      const res = await fetch(kgql.url, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization, ...g.headers },
+        body: g.body,
+        signal: AbortSignal.timeout(20_000),
+      });
+      const text = await res.text();
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      const what = `request ${i} (${authorization.slice(0, 40)}): ${g.body.slice(0, 100)} -> HTTP ${res.status} ${text.slice(0, 200)}`;
+      if (tokenCase) assert.equal(res.status, 401, what);
+      else {
+        assert.ok(res.status < 500, what);
+        if (res.status === 200) {
+          const json = JSON.parse(text);
+          assert.ok(json.errors?.length || json.data, `${what}: neither data nor errors`);
+        }
+      }
     }
+    assert.ok((statuses.get(401) ?? 0) === 600, JSON.stringify([...statuses]));
     const admin = await as(c.adminToken, "{ nodes { totalCount } }");
-    assert.equal(admin.errors, undefined);
+    assert.equal(admin.errors, undefined, "still serving");
   });
 
   it("a user bound in one namespace sees only it: lists, totalCount, gets, traversals", async () => {
@@ -179,6 +297,99 @@ describe("RBAC on cached data (--auth kubernetes)", { skip: cluster ? false : NO
     );
     assert.equal(admin.errors, undefined);
     assert.ok(admin.data.a.totalCount >= 1 && admin.data.b.totalCount >= 1);
+  });
+
+  it("custom resources: resources(...) follows the caller's RBAC on that group/resource", async () => {
+    const widgets = `query($ns: String) { resources(group: "${group}", version: "v1", resource: "widgets", namespace: $ns) { totalCount nodes { namespace name } } }`;
+    const alice = await as(c.tokens.alice, widgets);
+    assert.equal(alice.errors, undefined, JSON.stringify(alice.errors));
+    assert.deepEqual(
+      alice.data.resources.nodes.map((w: { namespace: string }) => w.namespace),
+      [a.name],
+    );
+    assert.equal(alice.data.resources.totalCount, 1);
+    const elsewhere = await as(c.tokens.alice, widgets, { ns: b.name });
+    assert.equal(elsewhere.errors?.[0]?.extensions?.code, "FORBIDDEN");
+    assert.match(
+      elsewhere.errors[0].message,
+      new RegExp(`user "alice" cannot list widgets.${group.replaceAll(".", "\\.")} in namespace "${b.name}"`),
+    );
+    const bob = await as(c.tokens.bob, widgets);
+    assert.equal(bob.errors?.[0]?.extensions?.code, "FORBIDDEN");
+    assert.match(bob.errors[0].message, /user "bob" cannot list widgets\..* in any namespace/);
+    assert.equal(bob.data, null);
+    const admin = await as(c.adminToken, widgets);
+    assert.equal(admin.errors, undefined);
+    assert.deepEqual(
+      admin.data.resources.nodes.map((w: { namespace: string }) => w.namespace).sort(),
+      [a.name, b.name].sort(),
+    );
+  });
+
+  it("custom resources: resourceEvents streams only what the caller may list", async () => {
+    const events: { object: { namespace: string; name: string } | null; type: string }[] = [];
+    const client = createClient({
+      url: kgql.url,
+      headers: { authorization: `Bearer ${c.tokens.alice}` },
+      retryAttempts: 0,
+    });
+    const stop = client.subscribe(
+      {
+        query: `subscription { resourceEvents(group: "${group}", version: "v1", resource: "widgets", initial: true) { type object { namespace name } } }`,
+      },
+      {
+        next: (v) => events.push((v.data as { resourceEvents: never }).resourceEvents),
+        error() {},
+        complete() {},
+      },
+    );
+    try {
+      await waitFor(() => events.find((e) => e.type === "SYNCED"), { message: "SYNCED", until: Boolean });
+      for (const ns of [b.name, a.name]) {
+        await c.api.post(`/apis/${group}/v1/namespaces/${ns}/widgets`, {
+          apiVersion: `${group}/v1`,
+          kind: "Widget",
+          metadata: { name: "live" },
+        });
+      }
+      await waitFor(() => events.find((e) => e.object?.namespace === a.name && e.object.name === "live"), {
+        message: "alice's live widget",
+        until: Boolean,
+      });
+      const seen = events.filter((e) => e.object).map((e) => e.object!.namespace);
+      assert.ok(seen.length >= 2 && seen.every((ns) => ns === a.name), JSON.stringify(events));
+      const bobStream = createClient({
+        url: kgql.url,
+        headers: { authorization: `Bearer ${c.tokens.bob}` },
+        retryAttempts: 0,
+      });
+      const err = await new Promise<unknown>((resolve) => {
+        bobStream.subscribe(
+          {
+            query: `subscription { resourceEvents(group: "${group}", version: "v1", resource: "widgets") { type } }`,
+          },
+          { next: (v) => resolve(v), error: resolve, complete() {} },
+        );
+      });
+      assert.match(JSON.stringify(err), /cannot list widgets\..* in any namespace/);
+      bobStream.dispose();
+    } finally {
+      stop();
+      client.dispose();
+    }
+  });
+
+  it("auth cache hits and misses are in /metrics", async () => {
+    const text = await (await fetch(kgql.url.replace("/graphql", "/metrics"))).text();
+    for (const cache of ["token", "access"]) {
+      for (const outcome of ["hits", "misses"]) {
+        const m = new RegExp(`kgql_auth_cache_${outcome}_total\\{cache="${cache}"\\} (\\d+)`).exec(text);
+        assert.ok(
+          m && Number(m[1]) > 0,
+          `kgql_auth_cache_${outcome}_total{cache="${cache}"} in ${text.slice(0, 200)}`,
+        );
+      }
+    }
   });
 
   it("Secret values never appear, for the admin or a user allowed to read secrets", async () => {

@@ -64,12 +64,22 @@ test("fuzz: malformed bodies, huge bodies, deep queries, bad selectors and curso
     const statuses = new Map<number, number>();
     for (let i = 0; i < 1200; i++) {
       const g = generators[i % generators.length]!();
-      const res = await fetch(kgql.url, {
-        method: "POST",
-        headers: { "content-type": "application/json", accept: "application/json", ...g.headers },
-        body: g.body,
-        signal: AbortSignal.timeout(10_000),
-      });
+      // Both HTTP paths: plain JSON (the fast path) and what only yoga answers (another accepted
+      // media type, GET with the query in the URL).
+      const accept = ["application/json", "application/graphql-response+json", "*/*"][i % 3]!;
+      const asGet = i % 7 === 0 && g.body.length < 10_000;
+      const res = asGet
+        ? await fetch(`${kgql.url}?query=${encodeURIComponent(g.body)}`, {
+            headers: { accept },
+            signal: AbortSignal.timeout(10_000),
+          })
+        : await fetch(kgql.url, {
+            method: "POST",
+            headers: { "content-type": "application/json", accept, ...g.headers },
+            body: g.body,
+            signal: AbortSignal.timeout(10_000),
+          });
+      assert.ok(res.headers.get("x-request-id"), `request ${i}: a request id`);
       const text = await res.text();
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
       assert.ok(

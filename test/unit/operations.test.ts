@@ -132,6 +132,22 @@ describe("request ids, logs and metrics", () => {
         assert.equal(line(generated)?.status, 200);
         assert.ok(typeof line(generated)?.durationMs === "number");
         assert.deepEqual(line(cid)?.errors, ["BAD_USER_INPUT"]);
+        // An unexpected error (a bug, masked for the caller) is logged with the request id.
+        (kgql.gateway.factory.discovery as { resources: unknown }).resources = async () => {
+          throw new Error("discovery exploded");
+        };
+        const d = await fetch(kgql.url, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ query: "{ apiResources { resource } }" }),
+        });
+        const did = d.headers.get("x-request-id");
+        const dtext = await d.text();
+        assert.doesNotMatch(dtext, /exploded/, "masked for the caller");
+        await new Promise((r) => setTimeout(r, 50));
+        const warned = lines.find((l) => l.level === "warn" && l.reqId === did);
+        assert.match(String(warned?.err), /discovery exploded/);
+        assert.deepEqual(line(did)?.errors, ["INTERNAL"]);
         // Probes log at debug.
         await (await fetch(kgql.url.replace("/graphql", "/healthz"))).text();
         await new Promise((r) => setTimeout(r, 20));
