@@ -6,6 +6,8 @@
 // a time; everything else at the top level ("metadata", "kind"...) is parsed on its own.
 // Only the bytes of the item being assembled are kept.
 
+import { CLASS, OPEN, PLAIN, STRING } from "./json-cut.ts";
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const OPEN_BRACE = 0x7b;
@@ -22,6 +24,11 @@ export interface ListHandler {
   /** Called for every other top-level field once it is complete (e.g. "metadata"). */
   field(name: string, value: unknown): void;
 }
+
+/** Parses one item's bytes (e.g. dropping parts of the text first); JSON.parse by default. */
+export type ItemDecoder = (bytes: Buffer) => unknown;
+
+const parseItem: ItemDecoder = (bytes) => JSON.parse(bytes.toString("utf8"));
 
 export class ListStreamParser {
   private depth = 0;
@@ -41,9 +48,11 @@ export class ListStreamParser {
   private awaitingValue = false;
   private inItems = false;
   private readonly handler: ListHandler;
+  private readonly decodeItem: ItemDecoder;
 
-  constructor(handler: ListHandler) {
+  constructor(handler: ListHandler, decodeItem: ItemDecoder = parseItem) {
     this.handler = handler;
+    this.decodeItem = decodeItem;
   }
 
   write(chunk: Buffer): void {
@@ -51,6 +60,11 @@ export class ListStreamParser {
     if (this.keyStart >= 0) this.keyStart = 0;
     const n = chunk.length;
     for (let i = 0; i < n; i++) {
+      if (this.capturing !== null && !this.scalar) {
+        // Inside an item (or a top-level object value) only its end matters.
+        i = this.scanCapture(chunk, i);
+        continue;
+      }
       const c = chunk[i]!;
       if (this.inString) {
         if (this.escaped) this.escaped = false;
@@ -97,6 +111,54 @@ export class ListStreamParser {
     if (this.keyStart >= 0) this.keyPieces.push(chunk.subarray(this.keyStart));
   }
 
+  /**
+   * The hot loop: scans a captured object or array from `from` with the state in locals, until
+   * it closes (then ends the capture) or the chunk ends. Returns the index of the last byte
+   * consumed. Most bytes are plain text or inside strings, which take one compare or two.
+   */
+  private scanCapture(chunk: Buffer, from: number): number {
+    const n = chunk.length;
+    const stop = this.captureDepth;
+    let depth = this.depth;
+    let inString = this.inString;
+    let escaped = this.escaped;
+    for (let i = from; i < n; i++) {
+      if (inString) {
+        if (escaped) {
+          escaped = false;
+          continue;
+        }
+        for (; i < n; i++) {
+          const c = chunk[i]!;
+          if (c === BACKSLASH) {
+            // The escaped byte may be in the next chunk.
+            if (i + 1 < n) i++;
+            else escaped = true;
+          } else if (c === QUOTE) {
+            inString = false;
+            break;
+          }
+        }
+        continue;
+      }
+      const k = CLASS[chunk[i]!]!;
+      if (k === PLAIN) continue;
+      if (k === STRING) inString = true;
+      else if (k === OPEN) depth++;
+      else if (--depth === stop) {
+        this.depth = depth;
+        this.inString = false;
+        this.escaped = false;
+        this.endCapture(chunk, i + 1);
+        return i;
+      }
+    }
+    this.depth = depth;
+    this.inString = inString;
+    this.escaped = escaped;
+    return n - 1;
+  }
+
   /** Call after the last chunk; throws when the body was not a complete JSON object. */
   end(): void {
     if (this.depth !== 0 || this.inString || this.capturing) {
@@ -121,19 +183,16 @@ export class ListStreamParser {
 
   private endCapture(chunk: Buffer, end: number): void {
     this.pieces.push(chunk.subarray(this.captureStart, end));
-    const text =
-      this.pieces.length === 1
-        ? this.pieces[0]!.toString("utf8")
-        : Buffer.concat(this.pieces).toString("utf8");
+    const bytes = this.pieces.length === 1 ? this.pieces[0]! : Buffer.concat(this.pieces);
     const kind = this.capturing;
     this.scalar = false;
     this.pieces = [];
     this.capturing = null;
     this.captureStart = -1;
-    if (kind === "item") this.handler.item(JSON.parse(text));
+    if (kind === "item") this.handler.item(this.decodeItem(bytes));
     else {
       this.awaitingValue = false;
-      this.handler.field(this.lastKey, JSON.parse(text));
+      this.handler.field(this.lastKey, JSON.parse(bytes.toString("utf8")));
     }
   }
 }

@@ -18,7 +18,8 @@ import {
   type KubeResponse,
   resourcePath,
 } from "./client.ts";
-import { ListStreamParser } from "./list-parser.ts";
+import { EVENT_MANAGED_FIELDS_PATH, MANAGED_FIELDS_PATH, parseWithout } from "./json-cut.ts";
+import { type ItemDecoder, ListStreamParser } from "./list-parser.ts";
 import {
   type GroupVersionResource,
   gvrString,
@@ -27,7 +28,7 @@ import {
   type Status,
   type WatchEvent,
 } from "./types.ts";
-import { WatchLineParser } from "./watch-parser.ts";
+import { type LineDecoder, WatchLineParser } from "./watch-parser.ts";
 
 /** Where the reflector writes. The informer implements it: store + handler fan-out. */
 export interface ReflectorTarget {
@@ -77,6 +78,11 @@ export interface ReflectorOptions {
   target: ReflectorTarget;
   /** Runs once per object before it reaches the target (e.g. strip managedFields). */
   transform?: (obj: KubeObject) => KubeObject;
+  /**
+   * Cut metadata.managedFields out of each object's JSON text before parsing it: the same
+   * result as deleting it after, at about half the parsing cost for typical objects.
+   */
+  dropManagedFields?: boolean;
   /** Page size of lists; 0 disables paging. */
   pageSize?: number;
   /** Watches ask the server to end them after a random time in [min, 2*min) seconds. */
@@ -121,6 +127,8 @@ export class Reflector {
   private watchListEnabled: boolean;
   private readonly syncWaiters: (() => void)[] = [];
   private readonly st: ReflectorStatus;
+  private readonly decodeItem: ItemDecoder | undefined;
+  private readonly decodeLine: LineDecoder | undefined;
 
   constructor(options: ReflectorOptions) {
     this.opts = {
@@ -135,6 +143,10 @@ export class Reflector {
     this.log = options.logger ?? silentLogger;
     this.name = gvrString(options.gvr) + (options.namespace ? ` in ${options.namespace}` : "");
     this.watchListEnabled = options.useWatchList ?? false;
+    if (options.dropManagedFields) {
+      this.decodeItem = (bytes) => parseWithout(bytes, MANAGED_FIELDS_PATH);
+      this.decodeLine = (line) => parseWithout(line, EVENT_MANAGED_FIELDS_PATH);
+    }
     this.st = {
       resource: gvrString(options.gvr),
       state: "starting",
@@ -321,15 +333,18 @@ export class Reflector {
     if (res.status !== 200) throw await errorFromResponse(res, `list ${this.name}`);
     let meta: { resourceVersion?: string; continue?: string } = {};
     const transform = this.opts.transform;
-    const parser = new ListStreamParser({
-      item: (value) => {
-        const obj = value as KubeObject;
-        onItem(transform ? transform(obj) : obj);
+    const parser = new ListStreamParser(
+      {
+        item: (value) => {
+          const obj = value as KubeObject;
+          onItem(transform ? transform(obj) : obj);
+        },
+        field: (name, value) => {
+          if (name === "metadata") meta = value as typeof meta;
+        },
       },
-      field: (name, value) => {
-        if (name === "metadata") meta = value as typeof meta;
-      },
-    });
+      this.decodeItem,
+    );
     for await (const chunk of res.body) parser.write(chunk as Buffer);
     parser.end();
     this.st.lastEventTime = Date.now();
@@ -391,7 +406,7 @@ export class Reflector {
           this.markSynced(this.st.lastSyncResourceVersion);
           this.setState("watching");
         }
-      });
+      }, this.decodeLine);
       for await (const chunk of res.body) {
         armStallTimer();
         this.markHealthy();

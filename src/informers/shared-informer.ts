@@ -6,7 +6,7 @@ import { defaultIndexers } from "./indexers.ts";
 import { Lister } from "./lister.ts";
 import { Reflector, type ReflectorLogger, type ReflectorOptions, type ReflectorStatus } from "./reflector.ts";
 import { type Indexers, Store, type StoreDelta } from "./store.ts";
-import { stripBulkyMetadata } from "./transform.ts";
+import { internStrings, stripBulkyMetadata } from "./transform.ts";
 import type { GroupVersionResource, KubeObject } from "./types.ts";
 import { objectKey } from "./types.ts";
 
@@ -61,7 +61,9 @@ export class SharedInformer {
       client: opts.client,
       gvr: opts.resource,
       namespace: opts.namespace,
-      transform: withTypeMeta(opts.transform ?? stripBulkyMetadata, opts.resource),
+      transform: prepare(opts.transform ?? stripBulkyMetadata, opts.resource),
+      // With the default transform managedFields are dropped anyway: cheaper before parsing.
+      dropManagedFields: opts.transform === undefined,
       target: this.target(),
       logger: opts.logger,
     });
@@ -198,15 +200,16 @@ export class SharedInformer {
 }
 
 /**
- * Items of a list response carry no kind/apiVersion (watch events do): set them, so every
- * cached object says what it is.
+ * The transform, then what every cached object gets: kind/apiVersion, which items of a list
+ * response lack (watch events carry them), so every cached object says what it is; and shared
+ * strings (internStrings).
  */
-function withTypeMeta(transform: (obj: KubeObject) => KubeObject, res: ResourceInfo) {
+function prepare(transform: (obj: KubeObject) => KubeObject, res: ResourceInfo) {
   const apiVersion = res.group ? `${res.group}/${res.version}` : res.version;
   return (obj: KubeObject): KubeObject => {
     const out = transform(obj);
     if (!out.kind) out.kind = res.kind;
     if (!out.apiVersion) out.apiVersion = apiVersion;
-    return out;
+    return internStrings(out);
   };
 }

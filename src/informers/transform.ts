@@ -1,20 +1,58 @@
 // Transforms run once per object before it enters the store.
-import type { KubeObject } from "./types.ts";
+import { StringInterner } from "./intern.ts";
+import type { KubeObject, ObjectMeta } from "./types.ts";
 
 export const LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration";
 
 /**
  * The default transform: drops metadata.managedFields (often ~40% of an object) and the
  * last-applied-configuration annotation (a full copy of the object as applied). Neither is
- * served by kgql, and both would multiply the cache's memory. Mutates the freshly parsed
- * object in place: it belongs to the reflector and nothing else references it yet.
+ * served by kgql, and both would multiply the cache's memory. Works on the freshly parsed
+ * object: it belongs to the reflector and nothing else references it yet.
+ *
+ * The objects holding them are rebuilt without the key rather than `delete`d from: a delete
+ * turns an object into a hash-table ("dictionary mode") object, which is larger and slower to
+ * read than the compact shape JSON.parse gives it (~700 bytes more per pod). The reflector
+ * usually cuts managedFields from the text before parsing (dropManagedFields), so this is the
+ * fallback.
  */
 export function stripBulkyMetadata(obj: KubeObject): KubeObject {
   const meta = obj.metadata;
-  if (meta.managedFields !== undefined) delete meta.managedFields;
   const annotations = meta.annotations;
-  if (annotations && LAST_APPLIED_ANNOTATION in annotations) {
-    delete annotations[LAST_APPLIED_ANNOTATION];
+  const lastApplied = annotations !== undefined && LAST_APPLIED_ANNOTATION in annotations;
+  if (meta.managedFields === undefined && !lastApplied) return obj;
+  const { managedFields: _dropped, ...rest } = meta;
+  if (lastApplied) {
+    const { [LAST_APPLIED_ANNOTATION]: _applied, ...kept } = annotations;
+    rest.annotations = kept;
+  }
+  obj.metadata = rest as ObjectMeta;
+  return obj;
+}
+
+/** One table for every informer: kinds share namespaces, node names, images, label values. */
+const sharedInterner = new StringInterner();
+
+/** Metadata strings that are unique to each object: interning them would only churn the table. */
+const UNIQUE_METADATA = new Set(["name", "uid", "resourceVersion", "selfLink"]);
+
+/**
+ * Makes equal strings in the object one string (see intern.ts): lossless, and ~30% of a
+ * typical pod's heap. In place, like the transform.
+ */
+export function internStrings(obj: KubeObject, interner: StringInterner = sharedInterner): KubeObject {
+  for (const k in obj) {
+    const v = obj[k];
+    if (k === "metadata" && typeof v === "object" && v !== null) {
+      const meta = v as unknown as Record<string, unknown>;
+      for (const mk in meta) {
+        if (UNIQUE_METADATA.has(mk)) continue;
+        const mv = meta[mk];
+        if (typeof mv === "string") meta[mk] = interner.intern(mv);
+        else if (typeof mv === "object" && mv !== null) interner.internDeep(mv);
+      }
+    } else if (typeof v === "string") obj[k] = interner.intern(v);
+    else if (typeof v === "object" && v !== null) interner.internDeep(v);
   }
   return obj;
 }

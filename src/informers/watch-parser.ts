@@ -3,12 +3,19 @@ import type { WatchEvent } from "./types.ts";
 
 const NEWLINE = 0x0a;
 
+/** Parses one line's bytes (e.g. dropping parts of the text first); JSON.parse by default. */
+export type LineDecoder = (line: Buffer) => unknown;
+
+const parseLine: LineDecoder = (line) => JSON.parse(line.toString("utf8"));
+
 export class WatchLineParser {
   private pending: Buffer[] = [];
   private readonly onEvent: (event: WatchEvent) => void;
+  private readonly decode: LineDecoder;
 
-  constructor(onEvent: (event: WatchEvent) => void) {
+  constructor(onEvent: (event: WatchEvent) => void, decode: LineDecoder = parseLine) {
     this.onEvent = onEvent;
+    this.decode = decode;
   }
 
   write(chunk: Buffer): void {
@@ -39,6 +46,6 @@ export class WatchLineParser {
 
   private emit(line: Buffer): void {
     if (line.length === 0 || (line.length === 1 && line[0] === 0x0d)) return;
-    this.onEvent(JSON.parse(line.toString("utf8")) as WatchEvent);
+    this.onEvent(this.decode(line) as WatchEvent);
   }
 }
