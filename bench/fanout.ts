@@ -1,6 +1,6 @@
 // Subscription fan-out (not part of npm test):
 //
-//   node bench/fanout.ts [--subscribers 1000] [--idle 10000] [--events 200] [--rate 20]
+//   node bench/fanout.ts [--subscribers 1000] [--idle 10000] [--events 100] [--rate 10]
 //                        [--burst 300] [--transport both|ws|sse] [--documents 1] [--workers 2]
 //                        [--sim | --kubeconfig <path>] [--json <file>] [--profile <dir>]
 //
@@ -518,7 +518,10 @@ export interface FanoutOptions {
   subscribers?: number;
   /** Idle subscribers for the memory phase (default 10000; 0 skips it). */
   idle?: number;
-  /** Changes in the latency phase (default 200), at `rate` per second (default 20). */
+  /**
+   * Changes in the latency phase (default 100), at `rate` per second (default 10: each change
+   * is a burst of one delivery per subscriber, 10k deliveries/s at 1,000 subscribers).
+   */
   events?: number;
   rate?: number;
   /** Changes in the throughput phase, applied as fast as the cluster takes them (default 300). */
@@ -649,8 +652,8 @@ export async function runFanout(opts: FanoutOptions = {}): Promise<FanoutResult>
   const log = opts.log ?? ((line: string) => console.error(line));
   const subscribers = opts.subscribers ?? 1000;
   const idle = opts.idle ?? 10_000;
-  const events = opts.events ?? 200;
-  const rate = opts.rate ?? 20;
+  const events = opts.events ?? 100;
+  const rate = opts.rate ?? 10;
   const burst = opts.burst ?? 300;
   const documents = Math.max(1, opts.documents ?? 1);
   const workerCount = Math.max(1, opts.workers ?? 2);
@@ -887,8 +890,8 @@ if (process.argv.includes("--worker")) {
     options: {
       subscribers: { type: "string", default: "1000" },
       idle: { type: "string", default: "10000" },
-      events: { type: "string", default: "200" },
-      rate: { type: "string", default: "20" },
+      events: { type: "string", default: "100" },
+      rate: { type: "string", default: "10" },
       burst: { type: "string", default: "300" },
       transport: { type: "string", default: "both" },
       documents: { type: "string", default: "1" },

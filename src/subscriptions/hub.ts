@@ -133,6 +133,8 @@ export class ResourceEventHub {
   private readonly history: ChangeHistory;
   private pos = 0n;
   private unlisten: (() => void) | undefined;
+  /** Per cached object, its last initial event (collected with the object). */
+  private readonly initialEvents = new WeakMap<KubeObject, StreamEvent>();
 
   constructor(informer: SharedInformer, opts: HubOptions = {}) {
     this.informer = informer;
@@ -175,9 +177,22 @@ export class ResourceEventHub {
   *snapshot(filter: ObjectFilter): Generator<StreamEvent> {
     const rv = this.position();
     for (const object of this.informer.store.values()) {
-      if (filter(object)) yield { type: "ADDED", object, resourceVersion: rv, initial: true };
+      if (filter(object)) yield this.initialEvent(object, rv);
     }
     yield { type: "SYNCED", resourceVersion: rv };
+  }
+
+  /**
+   * The initial ADDED event of an object at a position, the same object for every subscriber
+   * whose initial state is taken at that position (many subscribing at once, as after a
+   * restart): their executions are shared like live events' (shared-results.ts).
+   */
+  private initialEvent(object: KubeObject, rv: string): StreamEvent {
+    const cached = this.initialEvents.get(object);
+    if (cached?.resourceVersion === rv) return cached;
+    const event: StreamEvent = { type: "ADDED", object, resourceVersion: rv, initial: true };
+    this.initialEvents.set(object, event);
+    return event;
   }
 
   private replay(entries: HistoryEntry[], filter: ObjectFilter): StreamEvent[] {

@@ -170,15 +170,13 @@ export async function sharedSubscribe(
   const ctx = args.contextValue as RequestContext;
   const shareable = ctx?.access !== undefined && ctx.gateway !== undefined;
   const operationKey = `${documentId(args.document)}\u0000${args.operationName ?? ""}\u0000${JSON.stringify(args.variableValues ?? {})}`;
-  const run = (event: unknown): ExecutionResult => {
-    const result = execute({
+  const run = (event: unknown) =>
+    execute({
       ...args,
       rootValue: event,
       contextValue: shareable ? eventContext(ctx) : args.contextValue,
-    }) as ExecutionResult;
-    return result;
-  };
-  const map = (event: unknown): ExecutionResult => {
+    }) as ExecutionResult | Promise<ExecutionResult>;
+  const map = (event: unknown): ExecutionResult | Promise<ExecutionResult> => {
     // Only hub events (objects) are shared; execution is synchronous for them (no async
     // resolvers below a subscription payload), anything else runs as graphql-js would.
     if (!shareable || typeof event !== "object" || event === null) return run(event);
@@ -192,36 +190,44 @@ export async function sharedSubscribe(
     const result = run(event);
     cache.stats.executed++;
     sharedResultTotals.executed++;
-    if (result && typeof (result as { then?: unknown }).then !== "function" && !result.errors?.length) {
-      cache.set(event, key, withMemoizedSerialization(result));
-    }
+    if (
+      typeof (result as { then?: unknown }).then !== "function" &&
+      !(result as ExecutionResult).errors?.length
+    )
+      cache.set(event, key, withMemoizedSerialization(result as ExecutionResult));
     return result;
   };
   const iterator = source[Symbol.asyncIterator]();
   // The same contract as graphql-js's mapAsyncIterator: errors from the source reject next(),
-  // return() closes the source.
+  // an execution that throws closes the source, return() closes it. Written with plain promise
+  // callbacks (one hop per event fewer than async functions: this runs once per delivery).
+  const closeAndThrow = async (err: unknown): Promise<never> => {
+    await iterator.return?.()?.catch(() => {});
+    throw err;
+  };
+  const step = (
+    r: IteratorResult<unknown>,
+  ): IteratorResult<ExecutionResult> | Promise<IteratorResult<ExecutionResult>> => {
+    if (r.done) return r;
+    let value: ExecutionResult | Promise<ExecutionResult>;
+    try {
+      value = map(r.value);
+    } catch (err) {
+      return closeAndThrow(err);
+    }
+    if (typeof (value as { then?: unknown }).then === "function")
+      return (value as Promise<ExecutionResult>).then((v) => ({ value: v, done: false }), closeAndThrow);
+    return { value: value as ExecutionResult, done: false };
+  };
   return {
-    async next() {
-      const r = await iterator.next();
-      if (r.done) return r;
-      try {
-        return { value: await map(r.value), done: false };
-      } catch (err) {
-        await iterator.return?.().catch(() => {});
-        throw err;
-      }
-    },
+    next: () => iterator.next().then(step),
     async return() {
       await iterator.return?.();
       return { value: undefined, done: true };
     },
     async throw(err: unknown) {
-      if (iterator.throw) {
-        const r = await iterator.throw(err);
-        return r.done ? r : { value: await map(r.value), done: false };
-      }
-      await iterator.return?.().catch(() => {});
-      throw err;
+      if (iterator.throw) return step(await iterator.throw(err));
+      return closeAndThrow(err);
     },
     [Symbol.asyncIterator]() {
       return this;
