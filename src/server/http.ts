@@ -172,6 +172,29 @@ export async function startServer(
   });
 
   const wss = new WebSocketServer({ server, path: "/graphql" });
+  // WebSocket connections bypass the request handler above: they get their id here (the
+  // upgrade request carries X-Request-Id like any other), and one line when they close.
+  wss.on("connection", (socket, req) => {
+    const record = startRecord(req);
+    if (!opts.log) return;
+    const log = opts.log;
+    const started = performance.now();
+    socket.once("close", (code) => {
+      log.info(
+        {
+          reqId: record.id,
+          method: "WEBSOCKET",
+          path: "/graphql",
+          closeCode: code,
+          durationMs: Math.round(performance.now() - started),
+          operation: record.operation,
+          user: record.user,
+          errors: record.errors,
+        },
+        "request",
+      );
+    });
+  });
   const openPerConnection = new WeakMap<object, number>();
   useServer(
     {

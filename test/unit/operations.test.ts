@@ -148,6 +148,16 @@ describe("request ids, logs and metrics", () => {
         const warned = lines.find((l) => l.level === "warn" && l.reqId === did);
         assert.match(String(warned?.err), /discovery exploded/);
         assert.deepEqual(line(did)?.errors, ["INTERNAL"]);
+        // WebSocket connections get an id and a line when they close.
+        const ws = subscribe("ws", kgql.url, "subscription Live { podEvents { type } }");
+        await new Promise((r) => setTimeout(r, 300));
+        ws.stop();
+        const wsUntil = Date.now() + 3000;
+        while (!lines.some((l) => l.method === "WEBSOCKET") && Date.now() < wsUntil)
+          await new Promise((r) => setTimeout(r, 20));
+        const wsLine = lines.find((l) => l.method === "WEBSOCKET");
+        assert.equal(wsLine?.operation, "Live");
+        assert.match(String(wsLine?.reqId), /^[0-9a-f-]{36}$/);
         // Probes log at debug.
         await (await fetch(kgql.url.replace("/graphql", "/healthz"))).text();
         await new Promise((r) => setTimeout(r, 20));
