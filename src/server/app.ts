@@ -18,6 +18,7 @@ import type { Gateway } from "../resolvers/gateway.ts";
 import { buildSchema } from "../resolvers/index.ts";
 import { useSharedSubscriptionResults } from "../subscriptions/shared-results.ts";
 import { authenticate, useKubernetesAuthorization } from "./auth-plugin.ts";
+import { useBigQueryLane } from "./big-query-lane.ts";
 import { DEFAULT_MAX_COST, useCostLimit } from "./cost.ts";
 import { DEFAULT_REQUEST_TIMEOUT_MS, deadlineFrom } from "./deadline.ts";
 import type { Metrics } from "./metrics.ts";
@@ -47,6 +48,8 @@ export interface AppOptions {
   requestTimeoutMs?: number;
   /** Unexpected errors, with the request id. */
   log?: Logger;
+  /** Execution time (ms) from which a query document takes turns with other big ones. */
+  bigQueryMs?: number;
 }
 
 /**
@@ -164,6 +167,8 @@ export function createApp(
     useCacheExtensions(gateway),
     ...(opts.auth ? [useKubernetesAuthorization(gateway, opts.auth.reviewer)] : []),
     ...(opts.extraPlugins ?? []),
+    // Last: it wraps the execute function the plugins above settled on.
+    useBigQueryLane({ bigMs: opts.bigQueryMs }),
   ];
   return createYoga<object, RequestContext>({
     schema,

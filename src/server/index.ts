@@ -28,6 +28,8 @@ export interface GatewayServerOptions extends GatewayOptions {
   requestTimeoutMs?: number;
   /** How long shutdown lets requests in flight finish (ms, default 5 s). */
   shutdownGraceMs?: number;
+  /** Execution time (ms) from which a query takes turns with other big ones (see big-query-lane.ts). */
+  bigQueryMs?: number;
 }
 
 export interface GatewayServer {
@@ -62,6 +64,7 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
     maxCost: opts.maxCost,
     requestTimeoutMs: opts.requestTimeoutMs,
     log: opts.logger,
+    bigQueryMs: opts.bigQueryMs,
   });
   const server = await startServer(yoga, gateway, metrics, {
     host: opts.host ?? "127.0.0.1",

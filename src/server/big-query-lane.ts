@@ -1,0 +1,94 @@
+// Big queries take turns, so they cannot starve small ones.
+//
+// Execution is synchronous (JIT-compiled resolvers over in-memory caches): a full-topology
+// query holds the event loop for its whole execution and serialization, ~10 ms at 10k pods.
+// Four of them arriving together would run back to back, and a one-pod query arriving just
+// after waits for all four. Here a document whose last execution took longer than `bigMs` waits
+// for a single lane first; the lane is handed to the next big query with setImmediate, which
+// runs after the event loop's I/O phase, so requests that arrived meanwhile (small ones run at
+// once, no lane) are read and answered between two big queries. A small query then waits for
+// at most one big query, not all of them. Throughput is unchanged: the work is the same and was
+// serial anyway.
+//
+// Which documents are big is learned from their last execution (parsed documents are cached
+// and shared, so the DocumentNode identifies the query text): a document's first execution
+// runs at once, and one that later gets small again leaves the lane on its next run.
+import type { DocumentNode } from "graphql";
+import type { Plugin } from "graphql-yoga";
+
+/** A FIFO lane: one holder at a time; the next is let in after the event loop's I/O phase. */
+export class Lane {
+  private busy = false;
+  private readonly waiting: (() => void)[] = [];
+
+  /** Resolves when the caller holds the lane; it must call release() exactly once. */
+  acquire(): Promise<void> {
+    if (!this.busy) {
+      this.busy = true;
+      // Even a free lane is entered after the I/O phase: requests read in the same batch as
+      // this one (small ones among them) are answered first.
+      return new Promise((resolve) => setImmediate(resolve));
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    // setImmediate, not a microtask: pending I/O (small requests) is handled before the next.
+    setImmediate(() => {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.busy = false;
+    });
+  }
+
+  /** Queries waiting for the lane (for tests and metrics). */
+  get queued(): number {
+    return this.waiting.length;
+  }
+}
+
+export interface BigQueryLaneOptions {
+  /** Execution time (ms) from which a document counts as big. */
+  bigMs?: number;
+  lane?: Lane;
+}
+
+/**
+ * Install last among the plugins: it wraps the execute function the others settled on, and a
+ * hook that rejects the request (authorization) then does so before the lane is taken.
+ */
+export function useBigQueryLane(opts: BigQueryLaneOptions = {}): Plugin {
+  // KGQL_BIG_QUERY_MS tunes it (Infinity turns the lane off, e.g. to compare in a benchmark).
+  const bigMs = opts.bigMs ?? Number(process.env.KGQL_BIG_QUERY_MS ?? 3);
+  const lane = opts.lane ?? new Lane();
+  const lastMs = new WeakMap<DocumentNode, number>();
+  return {
+    onExecute({ args, executeFn, setExecuteFn }) {
+      const document = args.document;
+      const big = (lastMs.get(document) ?? 0) >= bigMs && lastMs.has(document);
+      const record = (start: number) => lastMs.set(document, performance.now() - start);
+      if (!big) {
+        // Small (or new) documents run at once; only their time is taken.
+        setExecuteFn((execArgs) => {
+          const start = performance.now();
+          const result = executeFn(execArgs);
+          if (result instanceof Promise) return result.finally(() => record(start));
+          record(start);
+          return result;
+        });
+        return;
+      }
+      setExecuteFn(async (execArgs) => {
+        await lane.acquire();
+        const start = performance.now();
+        try {
+          return await executeFn(execArgs);
+        } finally {
+          record(start);
+          // The response is serialized right after, in the same turn, before the next holder.
+          lane.release();
+        }
+      });
+    },
+  };
+}
