@@ -133,6 +133,11 @@ function touch(sim: SandboxCluster, value: string) {
     sim.patch("pods", ns, `${ns}-p0`, { metadata: { labels: { touched: value } } });
 }
 
+/** Changes ns-a-p0 without touching its labels (lookups keyed by labels stay the same). */
+function annotate(sim: SandboxCluster, value: string) {
+  sim.patch("pods", "ns-a", "ns-a-p0", { metadata: { annotations: { touched: value } } });
+}
+
 const live = (s: Stream) => s.events.slice(s.events.findIndex((e) => e.type === "SYNCED") + 1);
 const synced = (s: Stream) => s.events.some((e) => e.type === "SYNCED");
 
@@ -220,6 +225,27 @@ test("different selection sets get their own, correct payloads; identical subscr
   // Two documents x two changes executed; the second subscriber of each shared.
   assert.equal(sharedResultTotals.executed - before.executed, 4);
   assert.equal(sharedResultTotals.shared - before.shared, 4);
+});
+
+test("each event is executed against the cache as it is now (no memo kept from earlier events)", async () => {
+  const { sim, kgql } = await setup();
+  const q = 'subscription { podStream(namespace: "ns-a") { type pod { name services { name } } } }';
+  const s = subscribeAs("ws", kgql.url, "bob", q);
+  await eventually(() => kgql.gateway.subscriberCount() === 1, "the subscription");
+  annotate(sim, "1");
+  await eventually(() => s.events.length === 1, "the first change");
+  sim.create("services", {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: "web", namespace: "ns-a", uid: "", resourceVersion: "" },
+    spec: { selector: { app: "web" } },
+  });
+  await eventually(() => kgql.gateway.informer("Service").store.size > 0, "the service in the cache");
+  annotate(sim, "2");
+  await eventually(() => s.events.length === 2, "the second change");
+  assert.deepEqual(s.errors, []);
+  assert.deepEqual(s.events[0].pod.services, []);
+  assert.deepEqual(s.events[1].pod.services, [{ name: "web" }]);
 });
 
 test("visibility keys: equal only for identical permissions; recomputed when a decision is added", () => {
