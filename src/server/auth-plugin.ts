@@ -40,9 +40,29 @@ export async function authenticate(
     if (err instanceof AuthenticationError) {
       throw new GraphQLError(err.message, { extensions: { code: "UNAUTHENTICATED", http: { status: 401 } } });
     }
-    throw err;
+    throw reviewFailed(err, "TokenReview", "tokenreviews.authentication.k8s.io");
   }
 }
+
+/**
+ * A review the apiserver did not answer (unreachable, overloaded, or kgql's service account
+ * lacks `create` on the review resource): HTTP 503 with what failed, never a masked 500 and
+ * never an answer without the check.
+ */
+function reviewFailed(err: unknown, review: string, resource: string): unknown {
+  if (err instanceof GraphQLError) return err; // e.g. the request timeout
+  const status = (err as { status?: number }).status;
+  const why =
+    status === 403
+      ? `kgql's service account may not create ${resource}`
+      : String((err as Error)?.message ?? err);
+  return new GraphQLError(
+    `cannot check the caller's access: the Kubernetes API did not answer the ${review} (${why}); retry shortly`,
+    { extensions: { code: "SERVICE_UNAVAILABLE", http: { status: 503 } } },
+  );
+}
+
+const SAR = "subjectaccessreviews.authorization.k8s.io";
 
 export function useKubernetesAuthorization(gateway: Gateway, reviewer: AccessReviewer): Plugin {
   const authorize = async (args: { schema: never; document: never; contextValue: unknown }) => {
@@ -58,7 +78,9 @@ export function useKubernetesAuthorization(gateway: Gateway, reviewer: AccessRev
         allowedFor(user, reviewer, gateway, resource),
         ctx.deadline,
         `checking the caller's access to ${resource.resource} (SubjectAccessReview)`,
-      );
+      ).catch((err) => {
+        throw reviewFailed(err, "SubjectAccessReview", SAR);
+      });
       resources.set(`${resource.group}/${resource.resource}`, resource);
       const v = ctx.access.visibility;
       if (v instanceof RbacVisibility) v.add(resource, allowed);
@@ -67,7 +89,9 @@ export function useKubernetesAuthorization(gateway: Gateway, reviewer: AccessRev
       ctx.access.refresh(),
       ctx.deadline,
       "checking the caller's access (SubjectAccessReview)",
-    );
+    ).catch((err) => {
+      throw reviewFailed(err, "SubjectAccessReview", SAR);
+    });
   };
   return {
     async onExecute({ args }) {

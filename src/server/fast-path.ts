@@ -113,13 +113,21 @@ export async function handleFast(
     }
     throw err;
   }
-  const result = (await execute({
-    schema,
-    document,
-    contextValue,
-    variableValues: params.variables ?? undefined,
-    operationName: params.operationName ?? undefined,
-  })) as ExecutionResult;
+  let result: ExecutionResult;
+  try {
+    result = (await execute({
+      schema,
+      document,
+      contextValue,
+      variableValues: params.variables ?? undefined,
+      operationName: params.operationName ?? undefined,
+    })) as ExecutionResult;
+  } catch (err) {
+    // A plugin refused the operation before it ran (e.g. an access review that failed: 503),
+    // answered as yoga answers it.
+    if (err instanceof GraphQLError) result = { errors: [err] };
+    else throw err;
+  }
   send(res, result);
   return true;
 }

@@ -71,6 +71,63 @@ describe("per-request timeout", () => {
   });
 });
 
+describe("--auth kubernetes when the apiserver does not answer the reviews", () => {
+  it("a failed TokenReview or SubjectAccessReview is a 503 with what failed, on both HTTP paths, never a 500", async () => {
+    await withSandbox(async (sim) => {
+      seedDemo(sim);
+      const real = await clientFor(sim);
+      let failTokenReview = true;
+      // The sandbox serves no reviews: stand in for an apiserver that answers the TokenReview
+      // and refuses the SubjectAccessReview (kgql's role lacks create on it).
+      const client = new Proxy(real, {
+        get(target, prop, receiver) {
+          if (prop !== "postJSON") return Reflect.get(target, prop, receiver);
+          return async (path: string) => {
+            if (path.includes("tokenreviews")) {
+              if (failTokenReview) throw Object.assign(new Error("connect ECONNREFUSED"), {});
+              return { status: { authenticated: true, user: { username: "carol", groups: [] } } };
+            }
+            throw Object.assign(new Error("forbidden"), { status: 403 });
+          };
+        },
+      });
+      const kgqlAuth = await startKgql(client, { auth: "kubernetes" });
+      try {
+        await kgqlAuth.gateway.factory.waitForCacheSync(5000);
+        const ask = async (accept: string) => {
+          const res = await fetch(kgqlAuth.url, {
+            method: "POST",
+            // A token per media type: a successful TokenReview is cached.
+            headers: {
+              "content-type": "application/json",
+              accept,
+              authorization: `Bearer t${accept.length}`,
+            },
+            body: JSON.stringify({ query: "{ pods { totalCount } }" }),
+          });
+          return { status: res.status, body: await res.json() };
+        };
+        for (const accept of ["application/json", "application/graphql-response+json"]) {
+          failTokenReview = true;
+          const a = await ask(accept);
+          assert.equal(a.status, 503, JSON.stringify(a.body));
+          assert.equal(a.body.errors[0].extensions.code, "SERVICE_UNAVAILABLE");
+          assert.match(a.body.errors[0].message, /did not answer the TokenReview \(connect ECONNREFUSED\)/);
+          failTokenReview = false;
+          const b = await ask(accept);
+          assert.equal(b.status, 503, JSON.stringify(b.body));
+          assert.match(
+            b.body.errors[0].message,
+            /SubjectAccessReview \(kgql's service account may not create subjectaccessreviews/,
+          );
+        }
+      } finally {
+        await kgqlAuth.close();
+      }
+    });
+  });
+});
+
 describe("request ids, logs and metrics", () => {
   it("every request gets an id (the caller's when sane) in the response and in its log line, on both paths", async () => {
     await withSandbox(async (sim) => {
