@@ -248,6 +248,23 @@ describe("request ids, logs and metrics", () => {
           /# TYPE kgql_limit_rejections_total counter/,
         ])
           assert.match(text, re);
+        // The counters follow the informers: a 410 on the watches makes every kind relist.
+        const value = (t: string, name: string) =>
+          Number(new RegExp(`${name}\\{kind="Pod"\\} (\\d+)`).exec(t)?.[1]);
+        const eventsBefore = value(text, "kgql_cache_events_applied_total");
+        sim.faults.sendWatchError410();
+        const until = Date.now() + 5000;
+        let after = text;
+        while (Date.now() < until) {
+          after = await (await fetch(kgql.url.replace("/graphql", "/metrics"))).text();
+          if (value(after, "kgql_cache_relists_total") >= 1) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.ok(value(after, "kgql_cache_relists_total") >= 1, "relists counted");
+        assert.ok(
+          value(after, "kgql_cache_events_applied_total") >= eventsBefore,
+          "a counter never goes down",
+        );
       } finally {
         sub.stop();
         await kgql.close();
