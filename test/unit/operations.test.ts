@@ -1,7 +1,9 @@
 // Operations: the per-request timeout, request ids in the logs and responses (fast path and
 // yoga), /metrics, configuration by flags and environment variables, graceful shutdown.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { ConfigError, envName, helpText, OPTIONS, parseConfig } from "../../src/config.ts";
 import { SandboxCluster, seedDemo } from "../../src/sandbox/index.ts";
 import { gql, startKgql, subscribe } from "../helpers/kgql.ts";
@@ -346,5 +348,38 @@ describe("graceful shutdown", () => {
         ws.stop();
       }
     });
+  });
+});
+
+describe("the kgql process", () => {
+  it("reads KGQL_* variables, serves, and on SIGTERM shuts down cleanly with exit code 0", async () => {
+    const bin = fileURLToPath(new URL("../../bin/kgql.js", import.meta.url));
+    const child = spawn(process.execPath, [bin, "--demo"], {
+      env: { ...process.env, KGQL_PORT: "0", KGQL_LOG_LEVEL: "info", KGQL_MAX_COST: "10" },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr!.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    try {
+      const until = Date.now() + 20_000;
+      let url: string | undefined;
+      while (!url && Date.now() < until) {
+        url = /at (http:\/\/\S+\/graphql)/.exec(stderr)?.[1];
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(url, `kgql started: ${stderr}`);
+      // KGQL_MAX_COST=10 took effect: a page of 100 pods is refused.
+      const r = await gql(url, "{ pods { nodes { name } } }");
+      assert.equal(r.errors?.[0]?.extensions?.limit, "maxCost", r.text);
+      assert.equal(r.errors?.[0]?.extensions?.max, 10);
+      child.kill("SIGTERM");
+      assert.equal(await exited, 0, stderr);
+      assert.match(stderr, /"msg":"shutting down"/);
+    } finally {
+      child.kill("SIGKILL");
+    }
   });
 });
