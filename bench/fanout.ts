@@ -97,6 +97,7 @@ interface Subscriber {
   seen: Uint8Array;
   lastRv: bigint;
   phaseCount: number;
+  stopped: boolean;
   stop(): void;
 }
 
@@ -188,6 +189,7 @@ async function worker(): Promise<void> {
       seen: new Uint8Array(o.maxSeq),
       lastRv: 0n,
       phaseCount: 0,
+      stopped: false,
       stop: () => {},
     };
     const request = { query: documentFor(s.variant), variables: { ns: o.namespace } };
@@ -196,7 +198,13 @@ async function worker(): Promise<void> {
         if (v.errors) fail(`errors: ${JSON.stringify(v.errors).slice(0, 300)}`);
         if (v.data) onEvent(s, v.data);
       },
-      error: (e: unknown) => fail(`${s.transport} stream error: ${String((e as Error)?.message ?? e)}`),
+      error: (e: unknown) => {
+        // Errors after the subscriber was stopped (its connection closing) do not count.
+        if (s.stopped) return;
+        const c = e as { code?: number; reason?: string; message?: string };
+        const what = c?.message ?? (c?.code !== undefined ? `closed ${c.code} ${c.reason ?? ""}` : String(e));
+        fail(`${s.transport} stream error: ${what}`);
+      },
       complete: () => {},
     };
     const headers = o.authorization ? { authorization: o.authorization } : undefined;
@@ -210,6 +218,7 @@ async function worker(): Promise<void> {
       });
       const unsubscribe = client.subscribe(request, sink as never);
       s.stop = () => {
+        s.stopped = true;
         unsubscribe();
         void client.dispose();
       };
@@ -217,6 +226,7 @@ async function worker(): Promise<void> {
       const client = createSseClient({ url: o.url, retryAttempts: 0, headers });
       const unsubscribe = client.subscribe(request, sink as never);
       s.stop = () => {
+        s.stopped = true;
         unsubscribe();
         client.dispose();
       };

@@ -5,8 +5,10 @@
 // (hub.ts), so a dashboard's thousand identical subscriptions each ask for the execution of
 // one event with one document, the same variables and the same permissions: the first one
 // executes it, the others get the same result object. The result carries a memoized
-// serialization (`stringify`, which graphql-yoga's SSE writer uses instead of JSON.stringify),
-// so only the per-subscriber framing is done per subscriber.
+// serialization (`stringify`, which graphql-yoga's writers use instead of JSON.stringify), and
+// over SSE its whole frame is encoded once (sse-frames.ts): per subscriber only the write remains.
+// (graphql-ws stringifies each message itself: there the payload is still serialized per
+// subscriber.)
 //
 // RBAC: the visibility is part of the key. Two callers share a result only when their
 // visibilities are provably identical: both see everything, or both are RBAC visibilities with
@@ -21,6 +23,7 @@ import {
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import { RequestContext, SEE_EVERYTHING, type Visibility } from "../resolvers/context.ts";
+import { markShared, useSharedSseFrames } from "./sse-frames.ts";
 
 export interface SharedResultsOptions {
   /** Results kept (across all events); the oldest events' results go first. */
@@ -139,6 +142,7 @@ function withMemoizedSerialization(result: ExecutionResult): ExecutionResult {
     },
     enumerable: false,
   });
+  markShared(result);
   return result;
 }
 
@@ -238,11 +242,17 @@ export async function sharedSubscribe(
   } as AsyncGenerator<ExecutionResult>;
 }
 
-/** The envelop plugin: subscriptions run through sharedSubscribe with one cache per server. */
+/**
+ * The plugin: subscriptions run through sharedSubscribe with one cache per server, and their SSE
+ * responses send shared results' frames encoded once (sse-frames.ts).
+ */
 export function useSharedSubscriptionResults(cache = new SharedResults()): Plugin {
+  const sse = useSharedSseFrames();
   return {
-    onSubscribe({ setSubscribeFn }) {
-      setSubscribeFn(((args: ExecutionArgs) => sharedSubscribe(cache, args)) as never);
+    onSubscribe(payload) {
+      payload.setSubscribeFn(((args: ExecutionArgs) => sharedSubscribe(cache, args)) as never);
+      return sse.onSubscribe?.(payload);
     },
+    onResultProcess: sse.onResultProcess,
   };
 }
