@@ -1,274 +1,113 @@
-// npm run bench [-- --pods 10000 --events 20000]: kgql's own figures on the simulated cluster.
-//  1. Informer sync of N pods: time, peak and steady heap, bytes per pod, events applied per
-//     second; the same for @kubernetes/client-node's makeInformer, side by side.
-//  2. Queries over loopback HTTP with autocannon (a separate process): the full topology
-//     (all deployments -> replicasets -> pods), one deployment's topology, and a small query's
-//     latency while big queries run. Every response is checked before load is applied.
-// Results go to bench/results/<time>.json; BENCHMARKS.md holds the latest tables.
-import { fork, spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
-import os from "node:os";
+// npm run bench [-- options]: kgql against the direct-API way on the real control plane.
+//
+//   npm run bench -- --pods 10000        the benchmark (default 10000 pods); see BENCHMARKS.md
+//   npm run bench -- --sim [--pods N --events N --duration S]
+//                                        the simulator figures (no control plane needed)
+//
+// Real control plane (bench/real/bench.ts): starts or reuses a control plane of its own in
+// bench/.cluster (never the tests' .cluster), creates or reuses the topology (--namespaces
+// namespaces of Deployments of 50 replicas on kwok nodes, ReplicaSets, Services), starts kgql
+// and the direct baseline (bench/direct/server.ts) as processes of their own, checks both
+// servers' answers against a fresh list from the apiserver, then loads each query shape from a
+// separate load-generator process (bench/lib/load.ts, every response checked) while counting the
+// apiserver's requests. Then kgql's own figures: start-to-ready, heap, the pod informer's sync
+// and heap (bench/sync-child.ts), a small query while big ones run, subscription fan-out
+// (bench/fanout.ts). Writes bench/results/<time>-real-<pods>pods.{json,md} and this size's
+// section of BENCHMARKS.md; exits 1 if any answer was wrong.
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { SandboxCluster, seedDemo } from "../src/sandbox/index.ts";
+import { repoRoot } from "../test/cluster/cluster.ts";
+
+const usage = `usage: npm run bench -- [options]
+  --pods N                 pods in the bench topology (default 10000; Deployments of 50)
+  --namespaces N           namespaces they are spread over (default 10)
+  --nodes N                kwok nodes when the bench cluster is started (default 10)
+  --seconds S              each measured run lasts at least S seconds (default 5)
+  --min-requests N         ...and until N requests were answered (default 20)
+  --max-seconds S          ...but at most S seconds (default 40)
+  --connections 1,8        load-generator connections, one run each (default 1,8)
+  --only id,id             scenarios: pod, namespacePods, allPods, deploymentTopology,
+                           namespaceTopology, fullTopology, servicePods, serviceWidePods
+  --idle-seconds S         idle window for the apiserver's background rate (default 10)
+  --no-sync --no-mixed --no-fanout   skip kgql's informer, small-under-load, fan-out figures
+  --fanout-subscribers N   (default 1000)   --fanout-idle N  idle subscribers (default 0)
+  --cluster-dir DIR        the bench cluster's directory (default bench/.cluster)
+  --down                   stop the bench cluster at the end (default: leave it for reuse)
+  --no-write-md            do not rewrite this size's section of BENCHMARKS.md
+  --sim                    the simulator benchmark instead (--pods, --events, --duration)`;
 
 const { values } = parseArgs({
+  allowNegative: true,
   options: {
+    sim: { type: "boolean", default: false },
     pods: { type: "string", default: "10000" },
     events: { type: "string", default: "20000" },
     duration: { type: "string", default: "10" },
-    real: { type: "boolean", default: false },
+    namespaces: { type: "string", default: "10" },
+    nodes: { type: "string", default: "10" },
+    seconds: { type: "string", default: "5" },
+    "min-requests": { type: "string", default: "20" },
+    "max-seconds": { type: "string", default: "40" },
+    connections: { type: "string", default: "1,8" },
+    only: { type: "string" },
+    "idle-seconds": { type: "string", default: "10" },
+    sync: { type: "boolean", default: true },
+    mixed: { type: "boolean", default: true },
+    fanout: { type: "boolean", default: true },
+    "fanout-subscribers": { type: "string", default: "1000" },
+    "fanout-idle": { type: "string", default: "0" },
+    "cluster-dir": { type: "string", default: "bench/.cluster" },
+    down: { type: "boolean", default: false },
+    "write-md": { type: "boolean", default: true },
+    help: { type: "boolean", default: false },
   },
 });
-const pods = Number(values.pods);
-const events = Number(values.events);
-const duration = Number(values.duration);
 
-function seed(sim: SandboxCluster) {
-  // 10 namespaces x D deployments x 50 replicas, plus the demo's extra pods per namespace.
-  const deployments = Math.max(1, Math.round((pods - 30) / (10 * 50)));
-  seedDemo(sim, { namespaces: 10, nodes: 20, deploymentsPerNamespace: deployments, replicas: 50 });
-}
-
-async function syncRun(mode: string, kubeconfig: string, sim: SandboxCluster) {
-  const expected = sim.list("pods").length;
-  const child = fork(
-    new URL("./sync-child.ts", import.meta.url),
-    [mode, kubeconfig, String(expected), String(events)],
-    {
-      execArgv: ["--expose-gc", "--max-old-space-size=8192"],
-    },
-  );
-  return new Promise<Record<string, unknown>>((resolve, reject) => {
-    child.on("message", (m: Record<string, unknown>) => {
-      if (m.ready) {
-        // Apply `events` updates as fast as the simulator can, then tell the child the last RV.
-        const all = sim.list("pods");
-        for (let i = 0; i < events; i++) {
-          const p = all[i % all.length]!;
-          const cur = sim.get("pods", p.metadata.namespace, p.metadata.name)!;
-          sim.update("pods", {
-            ...cur,
-            metadata: { ...cur.metadata, labels: { ...cur.metadata.labels, bench: String(i) } },
-          });
-        }
-        child.send({ targetRV: Number(sim.currentResourceVersion()) });
-      }
-      if (m.done) resolve(m);
-    });
-    child.on("error", reject);
-    child.on("exit", (code) => code && reject(new Error(`${mode} sync child exited ${code}`)));
-  });
-}
-
-function autocannon(url: string, query: string, seconds: number, connections: number) {
-  return new Promise<{ p50: number; p99: number; rps: number; errors: number; non2xx: number }>(
-    (resolve, reject) => {
-      const args = [
-        "autocannon",
-        "-j",
-        "-d",
-        String(seconds),
-        "-c",
-        String(connections),
-        "-m",
-        "POST",
-        "-H",
-        "content-type=application/json",
-        "-b",
-        JSON.stringify({ query }),
-        url,
-      ];
-      const p = spawn("npx", ["--no-install", ...args], { stdio: ["ignore", "pipe", "ignore"] });
-      let out = "";
-      p.stdout.on("data", (d) => {
-        out += d;
-      });
-      p.on("exit", () => {
-        try {
-          const r = JSON.parse(out);
-          resolve({
-            p50: r.latency.p50,
-            p99: r.latency.p99,
-            rps: Math.round(r.requests.average),
-            errors: r.errors,
-            non2xx: r.non2xx,
-          });
-        } catch (err) {
-          reject(err);
-        }
-      });
-    },
-  );
-}
-
-async function post(url: string, query: string) {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ query }),
-  });
-  const text = await res.text();
-  return { bytes: text.length, json: JSON.parse(text) };
-}
-
-async function queryRuns(kubeconfig: string, sim: SandboxCluster) {
-  const port = 4500 + Math.floor(Math.random() * 400);
-  const server = spawn(
-    process.execPath,
-    ["bin/kgql.js", "--kubeconfig", kubeconfig, "--port", String(port)],
-    {
-      stdio: ["ignore", "ignore", "pipe"],
-    },
-  );
-  const url = `http://127.0.0.1:${port}/graphql`;
-  try {
-    for (let i = 0; i < 200; i++) {
-      const ok = await fetch(url.replace("/graphql", "/readyz")).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const full = `{ deployments(first: 1000) { nodes { name namespace replicas replicaSets { name pods { name phase nodeName ready restartCount } } } } }`;
-    const dep = sim.list("deployments", "team-3")[0]!;
-    const scoped = `{ deployment(namespace: "team-3", name: "${dep.metadata.name}") { name replicaSets { name pods { name phase ready } } } }`;
-    const small = `{ pod(namespace: "team-3", name: "${sim.list("pods", "team-3")[0]!.metadata.name}") { name phase } }`;
-    // Check the answers first: a fast wrong answer does not count.
-    const fullRes = await post(url, full);
-    const podCount = fullRes.json.data.deployments.nodes.reduce(
-      (n: number, d: { replicaSets: { pods: unknown[] }[] }) =>
-        n + d.replicaSets.reduce((m, rs) => m + rs.pods.length, 0),
-      0,
-    );
-    const rsPods = sim
-      .list("pods")
-      .filter((p) => p.metadata.ownerReferences?.[0]?.kind === "ReplicaSet").length;
-    if (podCount !== rsPods) throw new Error(`full topology returned ${podCount} pods, expected ${rsPods}`);
-    const scopedRes = await post(url, scoped);
-    if (scopedRes.json.data.deployment.replicaSets[0].pods.length !== 50)
-      throw new Error("scoped query answer is wrong");
-    const results: Record<string, unknown> = { fullTopologyBytes: fullRes.bytes };
-    results.fullTopology = await autocannon(url, full, duration, 1);
-    results.scoped = await autocannon(url, scoped, duration, 10);
-    const big = autocannon(url, full, duration, 4);
-    results.smallUnderLoad = await autocannon(url, small, duration, 1);
-    results.bigConcurrent = await big;
-    return results;
-  } finally {
-    server.kill();
+const int = (name: keyof typeof values, min = 0): number => {
+  const v = Number(values[name]);
+  if (!Number.isInteger(v) || v < min) {
+    console.error(`--${name} needs an integer >= ${min}\n${usage}`);
+    process.exit(2);
   }
-}
+  return v;
+};
 
-if (values.real) {
-  await realClusterRun();
+if (values.help) {
+  console.log(usage);
   process.exit(0);
 }
 
-/**
- * --real: the same informer figures on the real control plane (kwok pods), side by side with
- * client-node's makeInformer. Pods come from Deployments of 50 replicas on kwok nodes.
- */
-async function realClusterRun() {
-  const { getCluster, kwokPodSpec, waitFor } = await import("../test/helpers/cluster.ts");
-  const c = await getCluster();
-  if (!c) throw new Error("no control plane: install Go (see test/cluster)");
-  const ns = "kgql-bench";
-  await c.api.post(
-    "/api/v1/namespaces",
-    { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } },
-    { allowError: true },
-  );
-  const spec = await kwokPodSpec(c);
-  const deployments = Math.ceil(pods / 50);
-  for (let i = 0; i < deployments; i++) {
-    const name = `bench-${i}`;
-    await c.api.post(
-      `/apis/apps/v1/namespaces/${ns}/deployments`,
-      {
-        apiVersion: "apps/v1",
-        kind: "Deployment",
-        metadata: { name },
-        spec: {
-          replicas: 50,
-          selector: { matchLabels: { app: name } },
-          template: { metadata: { labels: { app: name } }, spec },
-        },
-      },
-      { allowError: true },
-    );
-  }
-  const t0 = Date.now();
-  const total = await waitFor(
-    async () => {
-      const r = await c.api.get("/api/v1/pods", { query: { limit: 1 } });
-      return (r.body.metadata.remainingItemCount ?? 0) + r.body.items.length;
-    },
-    { message: `${pods} pods to exist`, until: (n) => n >= pods, timeoutMs: 900_000, intervalMs: 2000 },
-  );
-  console.log(`real cluster: ${total} pods after ${Math.round((Date.now() - t0) / 1000)} s`);
-  const report: Record<string, unknown> = {
-    time: new Date().toISOString(),
-    cluster: "real (kwok)",
-    pods: total,
-  };
-  for (const mode of ["kgql", "client-node"]) {
-    const child = fork(
-      new URL("./sync-child.ts", import.meta.url),
-      [mode, c.kubeconfig, String(total), "0"],
-      {
-        execArgv: ["--expose-gc", "--max-old-space-size=8192"],
-      },
-    );
-    report[mode] = await new Promise((resolve) =>
-      child.on("message", (m: Record<string, unknown>) => m.done && resolve(m)),
-    );
-    console.log(mode, report[mode]);
-  }
-  mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
-  const file = new URL(
-    `./results/${String(report.time).replace(/[:.]/g, "-")}-real-${total}pods.json`,
-    import.meta.url,
-  );
-  writeFileSync(file, JSON.stringify(report, null, 2));
-  console.log(`wrote ${file.pathname}`);
-  // Leave the shared test cluster as it was.
-  await c.api.delete(`/apis/apps/v1/namespaces/${ns}/deployments`, undefined, { allowError: true });
-  await c.api.delete(`/api/v1/namespaces/${ns}`, undefined, { allowError: true });
+let code: number;
+if (values.sim) {
+  const { simBenchmark } = await import("./sim.ts");
+  code = await simBenchmark({ pods: int("pods", 1), events: int("events"), duration: int("duration", 1) });
+} else {
+  const { realBenchmark } = await import("./real/bench.ts");
+  code = await realBenchmark({
+    pods: int("pods", 50),
+    namespaces: int("namespaces", 1),
+    nodes: int("nodes", 1),
+    clusterDir: resolve(repoRoot, values["cluster-dir"]!),
+    seconds: int("seconds", 1),
+    minRequests: int("min-requests"),
+    maxSeconds: int("max-seconds", 1),
+    connections: values.connections!.split(",").map((c) => {
+      const n = Number(c);
+      if (!Number.isInteger(n) || n < 1) {
+        console.error(`--connections: ${c} is not a positive integer`);
+        process.exit(2);
+      }
+      return n;
+    }),
+    ...(values.only ? { only: values.only.split(",") } : {}),
+    idleSeconds: int("idle-seconds", 1),
+    sync: values.sync!,
+    mixed: values.mixed!,
+    fanout: values.fanout!,
+    fanoutSubscribers: int("fanout-subscribers", 1),
+    fanoutIdle: int("fanout-idle"),
+    down: values.down!,
+    writeMd: values["write-md"]!,
+  });
 }
-
-const sim = new SandboxCluster({ historyLimit: events + 1000 });
-await sim.start();
-const t0 = Date.now();
-seed(sim);
-console.log(`seeded ${sim.list("pods").length} pods in ${Date.now() - t0} ms`);
-const kubeconfig = `${os.tmpdir()}/kgql-bench-kubeconfig`;
-await sim.writeKubeconfig(kubeconfig);
-const report: Record<string, unknown> = {
-  time: new Date().toISOString(),
-  machine: {
-    cpus: os.cpus().length,
-    model: os.cpus()[0]?.model,
-    memoryGB: Math.round(os.totalmem() / 2 ** 30),
-  },
-  node: process.version,
-  pods: sim.list("pods").length,
-  events,
-};
-report.syncKgql = await syncRun("kgql", kubeconfig, sim);
-console.log("kgql informer", report.syncKgql);
-report.syncClientNode = await syncRun("client-node", kubeconfig, sim).catch((err) => ({
-  error: String(err),
-}));
-console.log("client-node makeInformer", report.syncClientNode);
-report.queries = await queryRuns(kubeconfig, sim);
-console.log("queries", JSON.stringify(report.queries, null, 2));
-mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
-const file = new URL(
-  `./results/${String(report.time).replace(/[:.]/g, "-")}-${report.pods}pods.json`,
-  import.meta.url,
-);
-writeFileSync(file, JSON.stringify(report, null, 2));
-console.log(`wrote ${file.pathname}`);
-await sim.stop();
-process.exit(0);
+process.exit(code);
