@@ -82,6 +82,7 @@ interface PhaseReport {
   firstAt: number;
   lastAt: number;
   errors: string[];
+  disconnects: string[];
   complete: boolean;
   /** CPU seconds this client process used during the phase. */
   cpuSeconds: number;
@@ -116,6 +117,11 @@ async function worker(): Promise<void> {
   let lastAt = 0;
   let cpuAtStart = process.cpuUsage();
   const errors: string[] = [];
+  /**
+   * Streams the server ended (e.g. a client process too busy to answer keep-alive pings in
+   * time). Not errors by themselves: a subscriber that then misses deliveries counts as missing.
+   */
+  const disconnects: string[] = [];
   const fail = (msg: string) => {
     if (errors.length < 20) errors.push(msg);
   };
@@ -203,7 +209,7 @@ async function worker(): Promise<void> {
         if (s.stopped) return;
         const c = e as { code?: number; reason?: string; message?: string };
         const what = c?.message ?? (c?.code !== undefined ? `closed ${c.code} ${c.reason ?? ""}` : String(e));
-        fail(`${s.transport} stream error: ${what}`);
+        disconnects.push(`${s.transport} stream ended: ${what}`);
       },
       complete: () => {},
     };
@@ -251,7 +257,13 @@ async function worker(): Promise<void> {
         await until(() => wave.every((s) => s.ready), 60_000);
       }
       const ready = await until(() => subs.every((s) => s.ready), 60_000);
-      process.send!({ cmd: "opened", ready: subs.filter((s) => s.ready).length, ok: ready, errors });
+      process.send!({
+        cmd: "opened",
+        ready: subs.filter((s) => s.ready).length,
+        ok: ready,
+        errors,
+        disconnects: disconnects.splice(0),
+      });
     } else if (m.cmd === "expect") {
       phase = { from: m.from, to: m.to };
       deliveries = 0;
@@ -276,6 +288,7 @@ async function worker(): Promise<void> {
         firstAt,
         lastAt,
         errors: [...errors],
+        disconnects: disconnects.splice(0),
         complete,
         cpuSeconds: (() => {
           const u = process.cpuUsage(cpuAtStart);
@@ -413,6 +426,8 @@ async function apiChanger(kubeconfig: string, namespace: string): Promise<PodCha
         ),
       ),
     async cleanup() {
+      // The pods first, at once (no kubelet needs to confirm unscheduled pods), then the namespace.
+      await call("DELETE", `/api/v1/namespaces/${namespace}/pods?gracePeriodSeconds=0`).catch(() => 0);
       await call("DELETE", `/api/v1/namespaces/${namespace}`).catch(() => 0);
       agent.destroy();
     },
@@ -603,6 +618,8 @@ export interface FanoutResult {
   };
   goals: Record<string, boolean | undefined>;
   errors: string[];
+  /** Streams the server ended outside the measured deliveries (see the worker). */
+  disconnects: { count: number; examples: string[] };
 }
 
 interface Worker {
@@ -670,9 +687,11 @@ export async function runFanout(opts: FanoutOptions = {}): Promise<FanoutResult>
   const pods = opts.pods ?? 20;
   const transports: Transport[] =
     opts.transport === "ws" ? ["ws"] : opts.transport === "sse" ? ["sse"] : ["ws", "sse"];
-  const namespace = "kgql-fanout";
+  // Its own namespace per run on a real cluster: a deleted one can stay Terminating a while.
+  const namespace = opts.kubeconfig && !opts.sim ? `kgql-fanout-${Date.now().toString(36)}` : "kgql-fanout";
   const cleanups: (() => Promise<unknown> | unknown)[] = [];
   const errors: string[] = [];
+  const disconnects: string[] = [];
   try {
     // The cluster.
     let kubeconfig = opts.kubeconfig;
@@ -727,7 +746,7 @@ export async function runFanout(opts: FanoutOptions = {}): Promise<FanoutResult>
       const per = Math.ceil(count / workerCount);
       const replies = await Promise.all(
         workers.map((w, i) =>
-          w.request<{ ready: number; ok: boolean; errors: string[] }>(
+          w.request<{ ready: number; ok: boolean; errors: string[]; disconnects: string[] }>(
             {
               cmd: "open",
               url,
@@ -745,7 +764,10 @@ export async function runFanout(opts: FanoutOptions = {}): Promise<FanoutResult>
         ),
       );
       const ready = replies.reduce((n, r) => n + r.ready, 0);
-      for (const r of replies) errors.push(...r.errors);
+      for (const r of replies) {
+        errors.push(...r.errors);
+        disconnects.push(...r.disconnects);
+      }
       if (ready !== count) throw new Error(`only ${ready} of ${count} subscribers got their initial state`);
       return (performance.now() - t0) / 1000;
     };
@@ -762,7 +784,10 @@ export async function runFanout(opts: FanoutOptions = {}): Promise<FanoutResult>
       ).map((r) => r.report);
       const cpu1 = cpuSeconds(pid);
       const bad = reports.reduce((n, r) => n + r.missing + r.duplicates + r.wrong, 0);
-      for (const r of reports) errors.push(...r.errors);
+      for (const r of reports) {
+        errors.push(...r.errors);
+        disconnects.push(...r.disconnects);
+      }
       if (bad)
         errors.push(
           `phase ${from}..${to}: missing ${reports.reduce((n, r) => n + r.missing, 0)}, doubled ${reports.reduce((n, r) => n + r.duplicates, 0)}, wrong ${reports.reduce((n, r) => n + r.wrong, 0)}`,
@@ -885,6 +910,7 @@ export async function runFanout(opts: FanoutOptions = {}): Promise<FanoutResult>
         "every delivery checked and right": latency.errors === 0 && throughput.errors === 0,
       },
       errors: [...new Set(errors)].slice(0, 50),
+      disconnects: { count: disconnects.length, examples: [...new Set(disconnects)].slice(0, 5) },
     };
   } finally {
     for (const c of cleanups.reverse()) await c();
