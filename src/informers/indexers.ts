@@ -31,6 +31,8 @@ export function namespaceIndex(obj: KubeObject): readonly string[] {
   const ns = obj.metadata.namespace;
   return ns ? [ns] : NONE;
 }
+// The store key includes the namespace, so two versions of one object never differ in it.
+namespaceIndex.unchanged = (_before: KubeObject, _after: KubeObject) => true;
 
 export function ownerUidIndex(obj: KubeObject): readonly string[] {
   const refs = obj.metadata.ownerReferences;
@@ -40,10 +42,25 @@ export function ownerUidIndex(obj: KubeObject): readonly string[] {
   return out;
 }
 
+function ownerUidIndexUnchanged(before: KubeObject, after: KubeObject): boolean {
+  const a = before.metadata.ownerReferences;
+  const b = after.metadata.ownerReferences;
+  if (a === b) return true;
+  if (!a || !b || a.length !== b.length) return (a?.length ?? 0) === 0 && (b?.length ?? 0) === 0;
+  for (let i = 0; i < a.length; i++) if (a[i]!.uid !== b[i]!.uid) return false;
+  return true;
+}
+ownerUidIndex.unchanged = ownerUidIndexUnchanged;
+
+function nodeNameOf(obj: KubeObject): unknown {
+  return (obj.spec as { nodeName?: unknown } | undefined)?.nodeName;
+}
+
 export function nodeNameIndex(obj: KubeObject): readonly string[] {
-  const node = (obj.spec as { nodeName?: unknown } | undefined)?.nodeName;
+  const node = nodeNameOf(obj);
   return typeof node === "string" && node ? [node] : NONE;
 }
+nodeNameIndex.unchanged = (before: KubeObject, after: KubeObject) => nodeNameOf(before) === nodeNameOf(after);
 
 export function labelIndex(obj: KubeObject): readonly string[] {
   const labels = obj.metadata.labels;
@@ -52,6 +69,21 @@ export function labelIndex(obj: KubeObject): readonly string[] {
   for (const k in labels) out.push(`${k}=${labels[k]}`, k);
   return out;
 }
+/** Same label keys and values (order aside): no string is built. */
+labelIndex.unchanged = (before: KubeObject, after: KubeObject) => {
+  const a = before.metadata.labels;
+  const b = after.metadata.labels;
+  if (a === b) return true;
+  let n = 0;
+  if (a) {
+    for (const k in a) {
+      if (b?.[k] !== a[k]) return false;
+      n++;
+    }
+  }
+  if (b) for (const _k in b) n--;
+  return n === 0;
+};
 
 interface SelectorJson {
   matchLabels?: Record<string, string>;

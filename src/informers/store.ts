@@ -7,7 +7,14 @@
 // of every change (the old values are recomputed, not kept, which saves a per-object copy).
 import { type KubeObject, objectKey } from "./types.ts";
 
-export type IndexFunc = (obj: KubeObject) => readonly string[];
+/**
+ * Index values of an object. `unchanged`, when given, tells cheaply that two versions of one
+ * object (same key) have the same values, so an update skips computing and comparing both: most
+ * updates change status, not namespace, labels, owners or node.
+ */
+export type IndexFunc = ((obj: KubeObject) => readonly string[]) & {
+  unchanged?: (before: KubeObject, after: KubeObject) => boolean;
+};
 export type Indexers = Record<string, IndexFunc>;
 
 export type StoreDelta =
@@ -214,6 +221,7 @@ export class Store {
   /** Moves the key from values only the old object had to values only the new one has. */
   private indexUpdate(key: string, old: KubeObject, obj: KubeObject): void {
     for (const [name, fn] of this.indexers) {
+      if (fn.unchanged?.(old, obj)) continue;
       const index = this.indices.get(name)!;
       const before = fn(old);
       const after = fn(obj);

@@ -285,3 +285,39 @@ test("standard index functions and defaultIndexers", () => {
   assert.ok(SELECTOR_INDEX in defaultIndexers("services"));
   assert.ok(!(NODE_NAME_INDEX in defaultIndexers("services")));
 });
+
+test("an index's unchanged() never says two versions index the same when their values differ", () => {
+  let seed = 7;
+  const rand = (n: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % n;
+  };
+  const pick = <T>(xs: readonly T[]) => xs[rand(xs.length)]!;
+  const version = (): KubeObject => {
+    const o = obj("ns", "a", "1", {
+      labels: rand(5)
+        ? Object.fromEntries([
+            ["app", pick(["web", "db"])],
+            ...(rand(2) ? [[pick(["x", "y"]), pick(["1", ""])]] : []),
+          ])
+        : undefined,
+      owners: pick([[], ["u1"], ["u2"], ["u1", "u2"], ["u2", "u1"]]),
+    });
+    if (rand(2)) o.metadata.ownerReferences = undefined;
+    o.spec = rand(4) ? { nodeName: pick(["n1", "n2", ""]) } : undefined;
+    return o;
+  };
+  const sameSet = (a: readonly string[], b: readonly string[]) =>
+    JSON.stringify([...new Set(a)].sort()) === JSON.stringify([...new Set(b)].sort());
+  let skipped = 0;
+  for (let i = 0; i < 5000; i++) {
+    const a = version();
+    const b = rand(3) ? version() : structuredClone(a);
+    for (const fn of [namespaceIndex, ownerUidIndex, labelIndex, nodeNameIndex] as IndexFunc[]) {
+      if (!fn.unchanged?.(a, b)) continue;
+      skipped++;
+      assert.ok(sameSet(fn(a), fn(b)), `${fn.name}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+    }
+  }
+  assert.ok(skipped > 1000, "the fast path is taken");
+});
