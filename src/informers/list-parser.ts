@@ -6,7 +6,7 @@
 // a time; everything else at the top level ("metadata", "kind"...) is parsed on its own.
 // Only the bytes of the item being assembled are kept.
 
-import { CLASS, OPEN, PLAIN, STRING } from "./json-cut.ts";
+import { CLASS } from "./json-cut.ts";
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -17,6 +17,11 @@ const CLOSE_BRACKET = 0x5d;
 const COLON = 0x3a;
 const COMMA = 0x2c;
 const SPACE = 0x20;
+// Byte classes of json-cut's CLASS table, as local constants: imported bindings cost a load
+// and a check on every use, which shows in a loop over every byte of a list.
+const PLAIN = 0;
+const STRING = 1;
+const OPEN = 2;
 
 export interface ListHandler {
   /** Called for every element of "items", in order. */
@@ -119,6 +124,7 @@ export class ListStreamParser {
   private scanCapture(chunk: Buffer, from: number): number {
     const n = chunk.length;
     const stop = this.captureDepth;
+    const classes = CLASS;
     let depth = this.depth;
     let inString = this.inString;
     let escaped = this.escaped;
@@ -141,7 +147,7 @@ export class ListStreamParser {
         }
         continue;
       }
-      const k = CLASS[chunk[i]!]!;
+      const k = classes[chunk[i]!]!;
       if (k === PLAIN) continue;
       if (k === STRING) inString = true;
       else if (k === OPEN) depth++;

@@ -255,7 +255,7 @@ function sameValues(a: readonly string[], b: readonly string[]): boolean {
 function addTo(index: Index, value: string, key: string): void {
   const set = index.get(value);
   if (set) set.add(key);
-  else index.set(value, new Set([key]));
+  else index.set(value, new Set<string>().add(key)); // no array and iterator as with new Set([key])
 }
 
 function removeFrom(index: Index, value: string, key: string): void {
