@@ -20,7 +20,15 @@ interface StreamArgs {
 /** Ends the stream with a clear error when a podEvents subscriber fell behind. */
 class FellBehindError extends Error {}
 
-async function* stream(
+/**
+ * A subscriber's stream. Written as an iterator rather than an async generator: a generator
+ * waiting for its next event cannot be interrupted (return() waits until it yields), so a client
+ * that went away stayed subscribed until an event for it came, possibly never. Here return()
+ * closes the hub subscription at once, which also ends a pending next(). Everything that can
+ * refuse the subscription (sync wait, RBAC, caps) happens before the stream is returned, so it
+ * is a GraphQL error, not a broken stream.
+ */
+async function stream(
   ctx: RequestContext,
   kind: string,
   filter: ObjectFilter,
@@ -28,7 +36,7 @@ async function* stream(
   markers: boolean,
   /** A resource outside the core kinds (resourceEvents): its synced informer, and its name. */
   other?: { informer: SharedInformer; name: string },
-): AsyncGenerator<StreamEvent> {
+): Promise<AsyncIterableIterator<StreamEvent>> {
   const informer = other?.informer ?? ctx.gateway.informer(kind);
   if (!other) await ctx.gateway.waitForKinds([kind]);
   checkAllowed(ctx, kind, args.namespace, other?.name);
@@ -54,21 +62,45 @@ async function* stream(
         }
       }, ctx.gateway.recheckMs)
     : undefined;
-  try {
-    for await (const event of sub) {
-      if (event.type === "SYNCED" && !markers) continue;
-      if (event.type === "RESYNC" && !markers) {
-        throw new FellBehindError(
-          `podEvents: ${event.reason}; reconnect with resumeFrom set to the last resourceVersion you saw, or use podStream, which sends RESYNC instead`,
-        );
-      }
-      yield event;
-    }
-  } finally {
+  const finish = () => {
     clearInterval(timer);
     sub.close();
-  }
-  if (revoked) throw revoked;
+  };
+  const step = (
+    r: IteratorResult<StreamEvent>,
+  ): IteratorResult<StreamEvent> | Promise<IteratorResult<StreamEvent>> => {
+    if (r.done) {
+      finish();
+      if (revoked) {
+        const err = revoked;
+        revoked = undefined;
+        throw err;
+      }
+      return r;
+    }
+    const event = r.value;
+    if (event.type === "SYNCED" && !markers) return sub.next().then(step);
+    if (event.type === "RESYNC" && !markers) {
+      finish();
+      throw new FellBehindError(
+        `podEvents: ${event.reason}; reconnect with resumeFrom set to the last resourceVersion you saw, or use podStream, which sends RESYNC instead`,
+      );
+    }
+    return r;
+  };
+  const iterator: AsyncIterableIterator<StreamEvent> = {
+    next: () => sub.next().then(step),
+    return: () => {
+      finish();
+      return Promise.resolve({ value: undefined, done: true });
+    },
+    throw: (err: unknown) => {
+      finish();
+      return Promise.reject(err);
+    },
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  return iterator;
 }
 
 function namespaceSelectorFilter(args: StreamArgs): ObjectFilter {
@@ -129,15 +161,15 @@ export function subscriptionResolvers() {
       true,
     ),
     deploymentPodEvents: {
-      subscribe: async function* (
+      subscribe: async (
         _: unknown,
         args: StreamArgs & { namespace: string; name: string },
         ctx: RequestContext,
-      ) {
+      ) => {
         await ctx.gateway.waitForKinds(["Deployment", "ReplicaSet"]);
         const dep = ctx.get("Deployment", args.namespace, args.name);
         if (!dep) throw userError(`deployment "${args.namespace}/${args.name}" not found`, "BAD_USER_INPUT");
-        yield* stream(ctx, "Pod", ownedTransitively(ctx, dep.metadata.uid), args, true);
+        return stream(ctx, "Pod", ownedTransitively(ctx, dep.metadata.uid), args, true);
       },
       resolve: podPayload,
     },
@@ -147,17 +179,17 @@ export function subscriptionResolvers() {
       true,
     ),
     resourceEvents: {
-      subscribe: async function* (
+      subscribe: async (
         _: unknown,
         args: StreamArgs & { group: string; version: string; resource: string },
         ctx: RequestContext,
-      ) {
+      ) => {
         const filter = namespaceSelectorFilter(args);
         // Through the request context: the caller's RBAC on this resource is decided with it.
         const informer = await ctx.genericInformer(args);
         const r = informer.resource;
         const name = r.group ? `${r.resource}.${r.group}` : r.resource;
-        yield* stream(ctx, r.kind, filter, args, true, { informer, name });
+        return stream(ctx, r.kind, filter, args, true, { informer, name });
       },
       resolve: (e: StreamEvent) =>
         "object" in e
