@@ -11,6 +11,7 @@ import type { Gateway } from "../resolvers/gateway.ts";
 import { fastPathCandidate, handleFast } from "./fast-path.ts";
 import type { Metrics } from "./metrics.ts";
 import { type Logger, type RequestRecord, startRecord } from "./request-log.ts";
+import { handleSseSubscription, sseFastPathCandidate } from "./sse-fast-path.ts";
 
 export interface ServerOptions {
   host: string;
@@ -148,7 +149,9 @@ export async function startServer(
       tooLarge(res, `request body of ${length} bytes exceeds the limit of ${maxBody} bytes`, maxBody);
       return;
     }
-    if (path === "/graphql" && fastPathCandidate(req)) {
+    // Plain JSON queries, and subscriptions over SSE (sse-fast-path.ts), skip yoga's fetch layer.
+    const sse = path === "/graphql" && sseFastPathCandidate(req);
+    if (path === "/graphql" && (sse || fastPathCandidate(req))) {
       const body = await readBody(req, maxBody);
       if (body === "failed") return;
       if (body === "too large") {
@@ -156,7 +159,7 @@ export async function startServer(
         return;
       }
       try {
-        if (await handleFast(yoga, req, res, body)) return;
+        if (await (sse ? handleSseSubscription : handleFast)(yoga, req, res, body)) return;
       } catch (err) {
         opts.log?.warn(
           { reqId: record.id, err: String(err), stack: (err as Error)?.stack },

@@ -14,8 +14,8 @@ import type { Plugin } from "graphql-yoga";
 const frames = new WeakMap<ExecutionResult, Uint8Array>();
 const shared = new WeakSet<ExecutionResult>();
 const encoder = new TextEncoder();
-const PING = encoder.encode(":\n\n");
-const COMPLETE = encoder.encode("event: complete\ndata:\n\n");
+export const PING = encoder.encode(":\n\n");
+export const COMPLETE = encoder.encode("event: complete\ndata:\n\n");
 
 /** Marks a result as shared between subscribers: its frame is built once. */
 export function markShared(result: ExecutionResult): void {
@@ -56,7 +56,7 @@ export function frameOf(result: ExecutionResult): Uint8Array {
   return frame;
 }
 
-const pingIntervalMs = () => (process.env.NODE_ENV === "test" ? 300 : 12_000);
+export const pingIntervalMs = () => (process.env.NODE_ENV === "test" ? 300 : 12_000);
 
 type FetchAPI = { ReadableStream: typeof ReadableStream; Response: typeof Response };
 

@@ -1,0 +1,194 @@
+// Subscriptions over SSE straight onto node's response, for the request graphql-sse's client
+// (and most SSE tools) send: POST /graphql, a JSON body {query, variables?, operationName?},
+// Accept: text/event-stream, no Origin. yoga's fetch-API adapter keeps a Request, a Response, a
+// ReadableStream piped into a node stream and their listeners alive for as long as a
+// subscription is open (about 20 KB of heap per idle subscriber) and moves every event through
+// them; this path runs the same envelop pipeline (parse and validation caches, armor limits,
+// authentication, authorization, the subscription caps, shared results) and writes each event's
+// frame, encoded once per shared result (subscriptions/sse-frames.ts), with one res.write.
+//
+// The framing is yoga's (graphql-sse's distinct-connections protocol). Everything else goes to
+// yoga unchanged: browsers (an Origin header: CORS is yoga's), other Accept headers, GET,
+// batches, extensions, queries, and documents that fail to parse or validate. A subscription
+// refused before its stream starts (an error result) is answered by yoga's own SSE writer.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { type DocumentNode, type ExecutionResult, GraphQLError, getOperationAST } from "graphql";
+import { getSSEProcessor, type YogaServerInstance } from "graphql-yoga";
+import type { RequestContext } from "../resolvers/context.ts";
+import { COMPLETE, frameOf, PING, pingIntervalMs } from "../subscriptions/sse-frames.ts";
+
+interface Params {
+  query: string;
+  variables?: Record<string, unknown> | null;
+  operationName?: string | null;
+}
+
+/** Whether the request's headers allow this path (the body is checked once read). */
+export function sseFastPathCandidate(req: IncomingMessage): boolean {
+  if (req.method !== "POST" || req.headers.origin !== undefined) return false;
+  const type = req.headers["content-type"];
+  if (!type || !/^application\/json\s*(;|$)/i.test(type)) return false;
+  const accept = req.headers.accept?.split(";")[0]?.trim().toLowerCase();
+  return accept === "text/event-stream";
+}
+
+function asParams(body: unknown): Params | undefined {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return undefined;
+  const p = body as Record<string, unknown>;
+  if (typeof p.query !== "string") return undefined;
+  if (p.extensions !== undefined && p.extensions !== null) return undefined;
+  const v = p.variables;
+  if (v !== undefined && v !== null && (typeof v !== "object" || Array.isArray(v))) return undefined;
+  const op = p.operationName;
+  if (op !== undefined && op !== null && typeof op !== "string") return undefined;
+  for (const key in p) {
+    if (key !== "query" && key !== "variables" && key !== "operationName" && key !== "extensions")
+      return undefined;
+  }
+  return p as unknown as Params;
+}
+
+const isAsyncIterable = (v: unknown): v is AsyncIterable<ExecutionResult> =>
+  typeof (v as AsyncIterable<unknown>)?.[Symbol.asyncIterator] === "function";
+
+/** A result without a stream (an error), written as yoga writes it: its status, its frames. */
+async function sendWithYoga(
+  yoga: YogaServerInstance<object, RequestContext>,
+  res: ServerResponse,
+  result: ExecutionResult,
+): Promise<void> {
+  const response = (await getSSEProcessor()(result as never, yoga.fetchAPI, "text/event-stream")) as Response;
+  res.writeHead(
+    response.status,
+    Object.fromEntries(response.headers as unknown as Iterable<[string, string]>),
+  );
+  if (response.body)
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) res.write(chunk);
+  res.end();
+}
+
+interface MaskedErrorsOptions {
+  maskError(error: unknown, message: string, isDev?: boolean): Error;
+  errorMessage: string;
+  isDev?: boolean;
+}
+
+/** A stream's failure as the client sees it: masked as yoga masks it (its handleError). */
+function streamError(yoga: YogaServerInstance<object, RequestContext>, err: unknown): GraphQLError {
+  const opts = (yoga as unknown as { maskedErrorsOpts?: MaskedErrorsOptions | null }).maskedErrorsOpts;
+  const masked = opts ? opts.maskError(err, opts.errorMessage, opts.isDev) : err;
+  if (masked !== err) yoga.logger.error(err);
+  if (masked instanceof GraphQLError) return masked;
+  return new GraphQLError(masked instanceof Error ? masked.message : String(masked), {
+    originalError: masked instanceof Error ? masked : undefined,
+  });
+}
+
+/** Writes the stream's events until it ends or the client goes away; backpressure pauses it. */
+async function pipeStream(
+  yoga: YogaServerInstance<object, RequestContext>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  stream: AsyncIterable<ExecutionResult>,
+): Promise<void> {
+  const iterator = stream[Symbol.asyncIterator]();
+  let gone = false;
+  let wake: (() => void) | undefined;
+  const onGone = () => {
+    gone = true;
+    wake?.();
+    // Ends the subscription (hub unsubscribe) even while it waits for its next event.
+    void iterator.return?.()?.catch(() => {});
+  };
+  res.once("close", onGone);
+  req.once("error", onGone);
+  res.writeHead(200, {
+    "Content-Type": "text/event-stream",
+    Connection: "keep-alive",
+    "Cache-Control": "no-cache",
+    "Content-Encoding": "none",
+  });
+  res.write(PING);
+  const ping = setInterval(() => {
+    if (res.writableLength === 0) res.write(PING);
+  }, pingIntervalMs());
+  try {
+    for (;;) {
+      const r = await iterator.next();
+      if (gone) return;
+      if (r.value != null && !res.write(frameOf(r.value))) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          res.once("drain", resolve);
+        });
+        wake = undefined;
+        if (gone) return;
+      }
+      if (r.done) {
+        res.end(COMPLETE);
+        return;
+      }
+    }
+  } catch (err) {
+    if (gone) return;
+    // The stream failed (e.g. a revoked permission): as yoga does, the error (masked when
+    // unexpected) is the last result, then the stream completes.
+    if ((err as Error)?.name === "AbortError") {
+      res.destroy(err as Error);
+      return;
+    }
+    const errors = [streamError(yoga, err)];
+    res.write(frameOf({ errors } as ExecutionResult));
+    res.end(COMPLETE);
+  } finally {
+    clearInterval(ping);
+    res.off("close", onGone);
+  }
+}
+
+/**
+ * Answers the request if it can; false (having written nothing) hands it to yoga. `body` is
+ * the whole request body, already read.
+ */
+export async function handleSseSubscription(
+  yoga: YogaServerInstance<object, RequestContext>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Buffer,
+): Promise<boolean> {
+  let params: Params | undefined;
+  try {
+    params = asParams(JSON.parse(body.toString("utf8")));
+  } catch {
+    return false;
+  }
+  if (!params) return false;
+  const { parse, validate, contextFactory, subscribe, schema } = yoga.getEnveloped({ req, res, params });
+  let document: DocumentNode;
+  try {
+    document = parse(params.query);
+    const operation = getOperationAST(document, params.operationName ?? undefined);
+    if (operation?.operation !== "subscription") return false;
+    if (validate(schema, document).length > 0) return false;
+  } catch {
+    return false;
+  }
+  let result: ExecutionResult | AsyncIterable<ExecutionResult>;
+  try {
+    const contextValue = await contextFactory();
+    result = (await subscribe({
+      schema,
+      document,
+      contextValue,
+      variableValues: params.variables ?? undefined,
+      operationName: params.operationName ?? undefined,
+    })) as ExecutionResult | AsyncIterable<ExecutionResult>;
+  } catch (err) {
+    // e.g. UNAUTHENTICATED (401 through extensions.http), answered as yoga answers it.
+    if (err instanceof GraphQLError) result = { errors: [err] };
+    else throw err;
+  }
+  if (isAsyncIterable(result)) await pipeStream(yoga, req, res, result);
+  else await sendWithYoga(yoga, res, result);
+  return true;
+}

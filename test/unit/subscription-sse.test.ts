@@ -1,0 +1,95 @@
+// Subscriptions over SSE on node's response (server/sse-fast-path.ts): the same frames as
+// yoga's own writer (which still serves browsers, with an Origin header), errors before the
+// stream starts answered by yoga's writer, and the stream ended when the client goes away.
+import assert from "node:assert/strict";
+import { afterEach, test } from "node:test";
+import { SandboxCluster } from "../../src/sandbox/index.ts";
+import { startKgql } from "../helpers/kgql.ts";
+import { clientFor, eventually, pod } from "../helpers/sandbox.ts";
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function setup() {
+  const sim = new SandboxCluster();
+  await sim.start();
+  cleanups.push(() => sim.stop());
+  sim.create("pods", pod("p0", "default", { app: "web" }));
+  const kgql = await startKgql(await clientFor(sim), { corsOrigins: ["https://portal.example"] });
+  cleanups.push(() => kgql.close());
+  await kgql.gateway.factory.waitForCacheSync(5000);
+  return { sim, kgql };
+}
+
+/** A raw SSE request; `text()` is everything received so far. */
+async function open(url: string, query: string, headers: Record<string, string> = {}) {
+  const abort = new AbortController();
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "text/event-stream", ...headers },
+    body: JSON.stringify({ query }),
+    signal: abort.signal,
+  });
+  let text = "";
+  const decoder = new TextDecoder();
+  const reading = (async () => {
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>)
+        text += decoder.decode(chunk, { stream: true });
+    } catch {
+      // aborted
+    }
+  })();
+  cleanups.push(() => abort.abort());
+  return { res, text: () => text, abort: () => abort.abort(), done: reading };
+}
+
+/** The data lines of the `next` events. */
+const nexts = (text: string) =>
+  text
+    .split("\n\n")
+    .filter((e) => e.startsWith("event: next\n"))
+    .map((e) => JSON.parse(e.slice("event: next\ndata: ".length)));
+
+const Q = 'subscription { podStream(namespace: "default", initial: true) { type pod { name labels } } }';
+
+test("the same frames as yoga's writer, which still serves browsers", async () => {
+  const { sim, kgql } = await setup();
+  const direct = await open(kgql.url, Q);
+  const browser = await open(kgql.url, Q, { origin: "https://portal.example" });
+  for (const s of [direct, browser]) {
+    assert.equal(s.res.status, 200);
+    assert.match(s.res.headers.get("content-type") ?? "", /^text\/event-stream/);
+  }
+  await eventually(() => nexts(direct.text()).length === 2 && nexts(browser.text()).length === 2, "SYNCED");
+  sim.patch("pods", "default", "p0", { metadata: { labels: { app: "web", v: "2" } } });
+  await eventually(
+    () => nexts(direct.text()).length === 3 && nexts(browser.text()).length === 3,
+    "the change",
+  );
+  assert.ok(direct.text().startsWith(":\n\n"), "a first comment flushes the headers");
+  assert.deepEqual(nexts(direct.text()), nexts(browser.text()));
+  assert.deepEqual(nexts(direct.text())[2], {
+    data: { podStream: { type: "MODIFIED", pod: { name: "p0", labels: { app: "web", v: "2" } } } },
+  });
+});
+
+test("a subscription refused before its stream starts gets yoga's error answer", async () => {
+  const { kgql } = await setup();
+  const s = await open(kgql.url, 'subscription { podStream(labelSelector: "app in (") { type } }');
+  await s.done;
+  const [first] = nexts(s.text());
+  assert.match(JSON.stringify(first.errors), /BAD_USER_INPUT/);
+  assert.match(s.text(), /event: complete/);
+  assert.equal(kgql.gateway.subscriberCount(), 0);
+});
+
+test("a client that goes away ends its subscription", async () => {
+  const { kgql } = await setup();
+  const s = await open(kgql.url, Q);
+  await eventually(() => kgql.gateway.subscriberCount() === 1, "the subscription");
+  s.abort();
+  await eventually(() => kgql.gateway.subscriberCount() === 0, "the subscription to end");
+});
