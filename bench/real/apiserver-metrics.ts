@@ -1,8 +1,8 @@
 // Counting the apiserver's requests: `apiserver_request_total` from its /metrics, read before
 // and after a scenario. "Reads" are GET and LIST of the kinds the benchmark's queries touch,
 // which is what a gateway without a cache sends per query; they are reported as counted (the
-// idle window shows about one such read every 10 s from the control plane itself, e.g. the
-// apiserver's own Service repair loop, so a handful over a long run is not the gateway's).
+// control plane reads on its own only now and then, e.g. a cluster-wide LIST of Services every
+// few minutes, so one or two over a whole run are not the gateway's).
 // Everything else (watches, kwok's node heartbeats and status patches, the controllers' writes,
 // these /metrics reads) is counted apart as "all", with the idle rate subtracted.
 import type { KubeApi } from "../../test/cluster/kube-api.ts";

@@ -224,7 +224,7 @@ export function markdownReport(r: Report): string {
   const conns = r.settings.connections;
   const load = (l: number[]) => l.map((v) => v.toFixed(1)).join(" / ");
   out.push(
-    `Run of ${r.time.slice(0, 16).replace("T", " ")} UTC (\`${r.command}\`, ${Math.round(r.durationSeconds / 60)} min ${r.durationSeconds % 60} s): ` +
+    `Run of ${r.time.slice(0, 16).replace("T", " ")} UTC (\`${r.command}\`, ${Math.floor(r.durationSeconds / 60)} min ${r.durationSeconds % 60} s): ` +
       `${num(r.sizes.pods)} pods in ${r.sizes.deployments} Deployments (${r.sizes.replicaSets} ReplicaSets) over ${r.sizes.benchNamespaces} namespaces, ` +
       `${r.sizes.services} Services, ${r.sizes.nodes} kwok nodes; Kubernetes ${r.kubernetes} (${r.binaries}), Node ${r.node}; ` +
       `${r.machine.cpus} x ${r.machine.model ?? "?"}, shared by the control plane, kgql, the baseline and the load generator ` +

@@ -240,7 +240,8 @@ async function observe(api: KubeApi, layout: Layout): Promise<{ done: boolean; s
   }
   const podsElsewhere = await (async () => {
     const r = await api.get("/api/v1/pods", { query: { limit: 1 } });
-    return r.body.items.length + Number(r.body.metadata.remainingItemCount ?? 0) - pods;
+    // The two counts are not one snapshot: while pods go away this can dip below 0.
+    return Math.max(0, r.body.items.length + Number(r.body.metadata.remainingItemCount ?? 0) - pods);
   })();
   const terminatingNamespaces = (
     (await api.get("/api/v1/namespaces", { query: { labelSelector: `${BENCH_LABEL}=true` } })).body.items as {
