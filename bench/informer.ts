@@ -1,20 +1,21 @@
 // node bench/informer.ts [--pods 10000] [--events 20000] [--sim] [--modes kgql,client-node]
-// [--runs 1] [--profile <dir>]: the informer figures on the simulated cluster (--sim is the default and only
-// source here; bench/run.ts drives the real control plane).
+// [--runs 1] [--profile <dir>]: the informer figures on the simulated cluster (--sim is the
+// default and only source here; bench/run.ts drives the real control plane).
 //
-// Seeds the simulator (10 namespaces, 20 nodes, Deployments of 50 replicas), then for each mode
-// forks bench/sync-child.ts, a process of its own so that heap figures are the informer's alone:
-// it syncs every pod (kgql's SharedInformer with its default indexes and transform, or
-// @kubernetes/client-node's makeInformer), reports sync time, peak and steady heap and heap per
-// pod, and then applies `events` pod updates (one label changed each) that this process makes on
-// the simulator. Updates are built before the child starts, so making them costs the simulator
-// only the write and the serialisation.
+// For every run and mode: seeds a fresh simulator (10 namespaces, 20 nodes, Deployments of 50
+// replicas) and forks bench/sync-child.ts, a process of its own so that heap figures are the
+// informer's alone: it syncs every pod (kgql's SharedInformer with its default indexes and
+// transform, or @kubernetes/client-node's makeInformer), reports sync wall and CPU time, peak
+// and steady heap and heap per pod, and then applies `events` pod updates (one label changed
+// each: the label index changes on every event) that this process makes on the simulator.
+// Updates are built before the child starts, so making them costs only the write and the
+// serialisation. With --runs N the medians per mode are printed at the end.
 //
 // Event rates: `eventsPerSecond` is wall time from the first update received to the last one
 // applied; `producerPerSecond` is how fast this process wrote them (the child cannot be faster
-// than that, so when the two are close the producer was the limit); `eventsPerCpuSecond` is
-// events divided by the child's own CPU time over that window (all its threads, GC included),
-// which does not depend on the producer or on the other core's load.
+// than that); `eventsPerCpuSecond` is events divided by the child's own CPU time over that
+// window (all its threads, GC included): it does not count time the child waited for a core,
+// which on a shared machine is most of the difference, though contention still inflates it.
 import { fork } from "node:child_process";
 import os from "node:os";
 import { parseArgs } from "node:util";
@@ -115,41 +116,50 @@ async function syncRun(
   });
 }
 
+/** A simulator seeded with the bench's pods, serving; its kubeconfig written to a file. */
+async function freshCluster(pods: number, events: number, log: (line: string) => void) {
+  const sim = new SandboxCluster({
+    // Every update must stay resumable, and no watcher may be cut for a full buffer.
+    historyLimit: events + 1000,
+    maxWatchBufferBytes: 2 ** 31,
+  });
+  await sim.start();
+  const t0 = performance.now();
+  seed(sim, pods);
+  log(`seeded ${sim.list("pods").length} pods in ${Math.round(performance.now() - t0)} ms`);
+  const kubeconfig = `${os.tmpdir()}/kgql-informer-bench-${process.pid}.kubeconfig`;
+  await sim.writeKubeconfig(kubeconfig);
+  return { sim, kubeconfig };
+}
+
 export async function informerBench(opts: InformerBenchOptions): Promise<InformerBenchResult> {
   const log = opts.log ?? ((line: string) => console.log(line));
   const modes = opts.modes ?? ["kgql", "client-node"];
   const runs = opts.runs ?? 1;
-  const sim = new SandboxCluster({
-    // Every update must stay resumable, and no watcher may be cut for a full buffer.
-    historyLimit: opts.events * runs * modes.length + 1000,
-    maxWatchBufferBytes: 2 ** 31,
-  });
-  await sim.start();
-  try {
-    const t0 = performance.now();
-    seed(sim, opts.pods);
-    log(`seeded ${sim.list("pods").length} pods in ${Math.round(performance.now() - t0)} ms`);
-    const kubeconfig = `${os.tmpdir()}/kgql-informer-bench-${process.pid}.kubeconfig`;
-    await sim.writeKubeconfig(kubeconfig);
-    const result: InformerBenchResult = {
-      time: new Date().toISOString(),
-      node: process.version,
-      cpus: os.cpus().length,
-      pods: sim.list("pods").length,
-      events: opts.events,
-      runs: [],
-    };
-    for (let r = 0; r < runs; r++) {
-      for (const mode of modes) {
+  const result: InformerBenchResult = {
+    time: new Date().toISOString(),
+    node: process.version,
+    cpus: os.cpus().length,
+    pods: 0,
+    events: opts.events,
+    runs: [],
+  };
+  for (let r = 0; r < runs; r++) {
+    for (const mode of modes) {
+      // A freshly seeded cluster for every child: the updates of a run add a label to every
+      // pod, so a reused cluster would give the next run bigger objects and more index entries.
+      const { sim, kubeconfig } = await freshCluster(opts.pods, opts.events, log);
+      try {
+        result.pods = sim.list("pods").length;
         const figures = await syncRun(mode, kubeconfig, sim, opts.events, opts.profileDir);
         result.runs.push(figures);
         log(JSON.stringify(figures));
+      } finally {
+        await sim.stop();
       }
     }
-    return result;
-  } finally {
-    await sim.stop();
   }
+  return result;
 }
 
 /** Median of each figure per mode, for a compact table. */
