@@ -10,21 +10,14 @@
 // queries, browsers (an Origin header: CORS is yoga's), subscriptions, and requests that fail
 // to parse or validate (rare, and yoga's error responses are the reference).
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type DocumentNode, type ExecutionResult, GraphQLError, getOperationAST } from "graphql";
+import { type ExecutionResult, GraphQLError, OperationTypeNode } from "graphql";
 import { processRegularResult, type YogaServerInstance } from "graphql-yoga";
 import type { RequestContext } from "../resolvers/context.ts";
-
-interface Params {
-  query: string;
-  variables?: Record<string, unknown> | null;
-  operationName?: string | null;
-}
+import { isPlainJsonPost, prepareOperation } from "./fast-request.ts";
 
 /** Whether the request's headers allow the fast path (the body is checked once read). */
 export function fastPathCandidate(req: IncomingMessage): boolean {
-  if (req.method !== "POST" || req.headers.origin !== undefined) return false;
-  const type = req.headers["content-type"];
-  if (!type || !/^application\/json\s*(;|$)/i.test(type)) return false;
+  if (!isPlainJsonPost(req)) return false;
   const accept = req.headers.accept;
   return accept === undefined || acceptsOnlyPlainJson(accept);
 }
@@ -36,22 +29,6 @@ function acceptsOnlyPlainJson(accept: string): boolean {
     if (type !== "application/json" && type !== "*/*" && type !== "") return false;
   }
   return true;
-}
-
-function asParams(body: unknown): Params | undefined {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) return undefined;
-  const p = body as Record<string, unknown>;
-  if (typeof p.query !== "string") return undefined;
-  if (p.extensions !== undefined && p.extensions !== null) return undefined; // persisted queries etc.
-  const v = p.variables;
-  if (v !== undefined && v !== null && (typeof v !== "object" || Array.isArray(v))) return undefined;
-  const op = p.operationName;
-  if (op !== undefined && op !== null && typeof op !== "string") return undefined;
-  for (const key in p) {
-    if (key !== "query" && key !== "variables" && key !== "operationName" && key !== "extensions")
-      return undefined;
-  }
-  return p as unknown as Params;
 }
 
 /** yoga's result processor wants a fetch API; this Response just keeps what it is given. */
@@ -84,24 +61,10 @@ export async function handleFast(
   res: ServerResponse,
   body: Buffer,
 ): Promise<boolean> {
-  let params: Params | undefined;
-  try {
-    params = asParams(JSON.parse(body.toString("utf8")));
-  } catch {
-    return false;
-  }
-  if (!params) return false;
-  const { parse, validate, contextFactory, execute, schema } = yoga.getEnveloped({ req, res, params });
-  let document: DocumentNode;
-  try {
-    document = parse(params.query);
-    const operation = getOperationAST(document, params.operationName ?? undefined);
-    if (operation?.operation !== "query") return false;
-    // Validation rules may also throw (graphql-armor's limits do).
-    if (validate(schema, document).length > 0) return false;
-  } catch {
-    return false;
-  }
+  const prepared = prepareOperation(yoga, req, res, body, OperationTypeNode.QUERY);
+  if (!prepared) return false;
+  const { params, document } = prepared;
+  const { contextFactory, execute, schema } = prepared.enveloped;
   let contextValue: RequestContext;
   try {
     contextValue = (await contextFactory()) as unknown as RequestContext;

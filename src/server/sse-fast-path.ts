@@ -12,40 +12,17 @@
 // batches, extensions, queries, and documents that fail to parse or validate. A subscription
 // refused before its stream starts (an error result) is answered by yoga's own SSE writer.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type DocumentNode, type ExecutionResult, GraphQLError, getOperationAST } from "graphql";
+import { type ExecutionResult, GraphQLError, OperationTypeNode } from "graphql";
 import { getSSEProcessor, type YogaServerInstance } from "graphql-yoga";
 import type { RequestContext } from "../resolvers/context.ts";
 import { COMPLETE, frameOf, PING, pingIntervalMs } from "../subscriptions/sse-frames.ts";
-
-interface Params {
-  query: string;
-  variables?: Record<string, unknown> | null;
-  operationName?: string | null;
-}
+import { isPlainJsonPost, prepareOperation } from "./fast-request.ts";
 
 /** Whether the request's headers allow this path (the body is checked once read). */
 export function sseFastPathCandidate(req: IncomingMessage): boolean {
-  if (req.method !== "POST" || req.headers.origin !== undefined) return false;
-  const type = req.headers["content-type"];
-  if (!type || !/^application\/json\s*(;|$)/i.test(type)) return false;
+  if (!isPlainJsonPost(req)) return false;
   const accept = req.headers.accept?.split(";")[0]?.trim().toLowerCase();
   return accept === "text/event-stream";
-}
-
-function asParams(body: unknown): Params | undefined {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) return undefined;
-  const p = body as Record<string, unknown>;
-  if (typeof p.query !== "string") return undefined;
-  if (p.extensions !== undefined && p.extensions !== null) return undefined;
-  const v = p.variables;
-  if (v !== undefined && v !== null && (typeof v !== "object" || Array.isArray(v))) return undefined;
-  const op = p.operationName;
-  if (op !== undefined && op !== null && typeof op !== "string") return undefined;
-  for (const key in p) {
-    if (key !== "query" && key !== "variables" && key !== "operationName" && key !== "extensions")
-      return undefined;
-  }
-  return p as unknown as Params;
 }
 
 const isAsyncIterable = (v: unknown): v is AsyncIterable<ExecutionResult> =>
@@ -156,23 +133,10 @@ export async function handleSseSubscription(
   res: ServerResponse,
   body: Buffer,
 ): Promise<boolean> {
-  let params: Params | undefined;
-  try {
-    params = asParams(JSON.parse(body.toString("utf8")));
-  } catch {
-    return false;
-  }
-  if (!params) return false;
-  const { parse, validate, contextFactory, subscribe, schema } = yoga.getEnveloped({ req, res, params });
-  let document: DocumentNode;
-  try {
-    document = parse(params.query);
-    const operation = getOperationAST(document, params.operationName ?? undefined);
-    if (operation?.operation !== "subscription") return false;
-    if (validate(schema, document).length > 0) return false;
-  } catch {
-    return false;
-  }
+  const prepared = prepareOperation(yoga, req, res, body, OperationTypeNode.SUBSCRIPTION);
+  if (!prepared) return false;
+  const { params, document } = prepared;
+  const { contextFactory, subscribe, schema } = prepared.enveloped;
   let result: ExecutionResult | AsyncIterable<ExecutionResult>;
   try {
     const contextValue = await contextFactory();
