@@ -23,7 +23,7 @@
 // 10k idle subscribers < 500 MB.
 //
 // runFanout() is exported for other benchmark orchestrators; it returns a JSON-able result.
-import { type ChildProcess, execFileSync, fork, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, fork } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
@@ -31,6 +31,7 @@ import os from "node:os";
 import { parseArgs } from "node:util";
 import type { KubeObject } from "../src/informers/types.ts";
 import type { SandboxCluster } from "../src/sandbox/index.ts";
+import { type ServerProcess, startKgql } from "./lib/procs.ts";
 
 // ---- what the parent and the workers share ----
 
@@ -436,58 +437,9 @@ async function apiChanger(kubeconfig: string, namespace: string): Promise<PodCha
 
 // ---- the gateway process: start, CPU time and memory ----
 
-interface GatewayProcess {
-  url: string;
-  pid: number | undefined;
-  stop(): Promise<void>;
-}
-
-async function startGateway(kubeconfig: string, profileDir?: string): Promise<GatewayProcess> {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      ...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : []),
-      "bin/kgql.js",
-      "--kubeconfig",
-      kubeconfig,
-      "--port",
-      "0",
-    ],
-    {
-      cwd: new URL("..", import.meta.url).pathname,
-      stdio: ["ignore", "ignore", "pipe"],
-      env: { ...process.env, KGQL_LOG_LEVEL: "warn" },
-    },
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    let err = "";
-    child.stderr!.on("data", (d: Buffer) => {
-      err += d;
-      const m = /at (http:\/\/\S+\/graphql)/.exec(err);
-      if (m) resolve(m[1]!);
-    });
-    child.once("exit", (code) => reject(new Error(`kgql exited with ${code}: ${err}`)));
-  });
-  for (let i = 0; ; i++) {
-    const ok = await fetch(url.replace("/graphql", "/readyz")).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) break;
-    if (i > 600) throw new Error("kgql did not become ready in 60 s");
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    url,
-    pid: child.pid,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once("exit", () => resolve());
-        child.kill("SIGTERM");
-        setTimeout(() => child.kill("SIGKILL"), 5000).unref();
-      }),
-  };
+/** kgql as its own process (bench/lib/procs.ts), with a CPU profile when asked. */
+function startGateway(kubeconfig: string, profileDir?: string): Promise<ServerProcess> {
+  return startKgql(kubeconfig, profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : []);
 }
 
 let clockTicks: number | undefined;
@@ -725,7 +677,7 @@ export async function runFanout(opts: FanoutOptions = {}): Promise<FanoutResult>
     // The gateway.
     let url = opts.gatewayUrl;
     let pid = opts.gatewayPid;
-    let own: GatewayProcess | undefined;
+    let own: ServerProcess | undefined;
     if (!url) {
       const gw = await startGateway(kubeconfig!, opts.profileDir);
       own = gw;

@@ -6,14 +6,14 @@
 // Seeds the simulated cluster with Deployments of 50 replicas (10k pods: 200 Deployments over
 // 10 namespaces and 20 nodes), starts kgql through its CLI as its own process (exactly as a
 // user would, against the simulator's kubeconfig), checks the queries' answers, then drives it
-// from a separate load-generator process (this file again, with --worker) over keep-alive HTTP,
+// from a separate load-generator process (bench/lib/load.ts) over keep-alive HTTP,
 // timing each request with a high-resolution clock. Goals at 10k pods: full topology
 // p50 <= 25 ms and p99 <= 50 ms; one deployment's topology p50 <= 1 ms and >= 5,000 queries/s.
-import { type ChildProcess, fork, spawn } from "node:child_process";
-import http from "node:http";
 import os from "node:os";
 import { parseArgs } from "node:util";
 import type { SandboxCluster } from "../src/sandbox/index.ts";
+import { type LoadResult, load, pct } from "./lib/load.ts";
+import { startKgql } from "./lib/procs.ts";
 
 const { values } = parseArgs({
   options: {
@@ -24,107 +24,10 @@ const { values } = parseArgs({
     only: { type: "string", default: "full,scoped,rate,small,mixed" },
     /** Write a CPU profile of the kgql process to bench/results/profiles. */
     profile: { type: "boolean", default: false },
-    worker: { type: "boolean", default: false },
   },
 });
 
-// ---- the load generator (a child process) ----
-
-interface LoadSpec {
-  url: string;
-  body: string;
-  connections: number;
-  seconds: number;
-}
-
-interface LoadResult {
-  requests: number;
-  /** Responses other than 200, or failed requests. */
-  errors: number;
-  seconds: number;
-  /** Latencies in ms, sorted. */
-  latencies: number[];
-  bytes: number;
-}
-
-/** `connections` keep-alive connections, each sending the next request when the last is answered. */
-async function runLoad(spec: LoadSpec): Promise<LoadResult> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: spec.connections });
-  const url = new URL(spec.url);
-  const body = Buffer.from(spec.body);
-  const latencies: number[] = [];
-  let errors = 0;
-  let bytes = 0;
-  const start = performance.now();
-  const deadline = start + spec.seconds * 1000;
-  const one = () =>
-    new Promise<void>((resolve) => {
-      const t0 = performance.now();
-      const req = http.request(
-        {
-          agent,
-          host: url.hostname,
-          port: url.port,
-          path: url.pathname,
-          method: "POST",
-          headers: { "content-type": "application/json", "content-length": body.length },
-        },
-        (res) => {
-          res.on("data", (d: Buffer) => {
-            bytes += d.length;
-          });
-          res.on("end", () => {
-            latencies.push(performance.now() - t0);
-            if (res.statusCode !== 200) errors++;
-            resolve();
-          });
-        },
-      );
-      req.on("error", () => {
-        errors++;
-        resolve();
-      });
-      req.end(body);
-    });
-  const loop = async () => {
-    while (performance.now() < deadline) await one();
-  };
-  await Promise.all(Array.from({ length: spec.connections }, loop));
-  agent.destroy();
-  latencies.sort((a, b) => a - b);
-  return {
-    requests: latencies.length,
-    errors,
-    seconds: (performance.now() - start) / 1000,
-    latencies,
-    bytes,
-  };
-}
-
-if (values.worker) {
-  process.once("message", async (spec: LoadSpec) => {
-    const result = await runLoad(spec);
-    // Exit only once the result is handed over: exiting right after send() can lose it.
-    process.send!(result, () => process.exit(0));
-  });
-} else {
-  await benchmark();
-}
-
-/** One load from a separate process, so that the load generator does not share kgql's thread. */
-function load(spec: LoadSpec): Promise<LoadResult> {
-  const child = fork(new URL(import.meta.url), ["--worker"], { stdio: "inherit" });
-  return new Promise((resolve, reject) => {
-    child.once("message", (r: LoadResult) => resolve(r));
-    child.once("error", reject);
-    child.send(spec);
-  });
-}
-
-function pct(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
+await benchmark();
 
 // ---- the benchmark (the parent process) ----
 
@@ -140,7 +43,8 @@ async function benchmark(): Promise<void> {
   const kubeconfig = `${os.tmpdir()}/kgql-bench-query-${process.pid}.kubeconfig`;
   await sim.writeKubeconfig(kubeconfig);
 
-  const kgql = await startKgql(kubeconfig, values.profile === true);
+  const profile = ["--cpu-prof", "--cpu-prof-dir", "bench/results/profiles"];
+  const kgql = await startKgql(kubeconfig, values.profile ? profile : []);
   try {
     const url = kgql.url;
     const full = `{ deployments(first: 1000) { nodes { name namespace replicas replicaSets { name pods { name phase nodeName ready restartCount } } } } }`;
@@ -226,48 +130,6 @@ function printTable(title: string[], header: string[], rows: string[][]): void {
   console.log(line(header));
   console.log(`| ${widths.map((w) => "-".repeat(w)).join(" | ")} |`);
   for (const r of rows) console.log(line(r));
-}
-
-/** kgql through its CLI, as its own process; resolves once /readyz says every kind has synced. */
-async function startKgql(kubeconfig: string, profile: boolean) {
-  const args = [
-    ...(profile ? ["--cpu-prof", "--cpu-prof-dir", "bench/results/profiles"] : []),
-    "bin/kgql.js",
-    "--kubeconfig",
-    kubeconfig,
-    "--port",
-    "0",
-  ];
-  const child: ChildProcess = spawn(process.execPath, args, {
-    stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, KGQL_LOG_LEVEL: "warn" },
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let err = "";
-    child.stderr!.on("data", (d: Buffer) => {
-      err += d;
-      const m = /at (http:\/\/\S+\/graphql)/.exec(err);
-      if (m) resolve(m[1]!);
-    });
-    child.once("exit", (code) => reject(new Error(`kgql exited with ${code}: ${err}`)));
-  });
-  for (let i = 0; ; i++) {
-    const ok = await fetch(url.replace("/graphql", "/readyz")).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) break;
-    if (i > 600) throw new Error("kgql did not become ready in 60 s");
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    url,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        child.once("exit", () => resolve());
-        child.kill("SIGTERM");
-      }),
-  };
 }
 
 /** A fast wrong answer does not count: the answers are compared with the simulator's objects. */
