@@ -286,3 +286,47 @@ export async function kwokPodSpec(
       : {}),
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Custom resources
+
+/**
+ * Installs a namespaced CustomResourceDefinition (v1, any fields allowed) and waits until the
+ * apiserver serves it in `namespace`. Returns the CRD's name, for deleting it afterwards.
+ */
+export async function installCrd(
+  cluster: ClusterInfo,
+  crd: { group: string; kind: string; plural: string; namespace: string },
+): Promise<string> {
+  const name = `${crd.plural}.${crd.group}`;
+  await cluster.api.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", {
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
+    metadata: { name },
+    spec: {
+      group: crd.group,
+      scope: "Namespaced",
+      names: {
+        plural: crd.plural,
+        singular: crd.kind.toLowerCase(),
+        kind: crd.kind,
+        listKind: `${crd.kind}List`,
+      },
+      versions: [
+        {
+          name: "v1",
+          served: true,
+          storage: true,
+          schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } },
+        },
+      ],
+    },
+  });
+  const path = `/apis/${crd.group}/v1/namespaces/${crd.namespace}/${crd.plural}`;
+  await waitFor(async () => (await cluster.api.get(path, { allowError: true })).status, {
+    message: `the CRD ${name} to be served`,
+    until: (s) => s === 200,
+    timeoutMs: 30_000,
+  });
+  return name;
+}

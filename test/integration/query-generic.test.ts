@@ -11,6 +11,7 @@ import type { GatewayServer } from "../../src/server/index.ts";
 import {
   type ClusterInfo,
   getCluster,
+  installCrd,
   type Json,
   NO_CLUSTER_REASON,
   type TestNamespace,
@@ -76,31 +77,8 @@ describe("generic resources on the real control plane", { skip: cluster ? false 
   });
 
   it("a CRD installed while kgql runs: apiResources, resources(...), owners and children", async () => {
-    await c.api.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", {
-      apiVersion: "apiextensions.k8s.io/v1",
-      kind: "CustomResourceDefinition",
-      metadata: { name: crdName },
-      spec: {
-        group,
-        scope: "Namespaced",
-        names: { plural: "gadgets", singular: "gadget", kind: "Gadget", listKind: "GadgetList" },
-        versions: [
-          {
-            name: "v1",
-            served: true,
-            storage: true,
-            schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } },
-          },
-        ],
-      },
-    });
+    await installCrd(c, { group, kind: "Gadget", plural: "gadgets", namespace: ns.name });
     const base = `/apis/${group}/v1/namespaces/${ns.name}/gadgets`;
-    // Established: the apiserver serves the new resource.
-    await waitFor(async () => (await c.api.get(base, { allowError: true })).status, {
-      message: "the CRD to be served",
-      until: (s) => s === 200,
-      timeoutMs: 30_000,
-    });
     const cm = (
       await c.api.post(`/api/v1/namespaces/${ns.name}/configmaps`, {
         apiVersion: "v1",

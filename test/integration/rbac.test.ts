@@ -10,6 +10,7 @@ import type { GatewayServer } from "../../src/server/index.ts";
 import {
   type ClusterInfo,
   getCluster,
+  installCrd,
   kwokPodSpec,
   NO_CLUSTER_REASON,
   type TestNamespace,
@@ -86,29 +87,7 @@ describe("RBAC on cached data (--auth kubernetes)", { skip: cluster ? false : NO
       subjects: [{ kind: "User", name: "alice", apiGroup: "rbac.authorization.k8s.io" }],
     });
     // A custom resource with a widget in each namespace; alice may list widgets in A only.
-    await c.api.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", {
-      apiVersion: "apiextensions.k8s.io/v1",
-      kind: "CustomResourceDefinition",
-      metadata: { name: crdName },
-      spec: {
-        group,
-        scope: "Namespaced",
-        names: { plural: "widgets", singular: "widget", kind: "Widget", listKind: "WidgetList" },
-        versions: [
-          {
-            name: "v1",
-            served: true,
-            storage: true,
-            schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } },
-          },
-        ],
-      },
-    });
-    await waitFor(
-      async () =>
-        (await c.api.get(`/apis/${group}/v1/namespaces/${a.name}/widgets`, { allowError: true })).status,
-      { message: "the CRD to be served", until: (s) => s === 200, timeoutMs: 30_000 },
-    );
+    await installCrd(c, { group, kind: "Widget", plural: "widgets", namespace: a.name });
     for (const ns of [a.name, b.name]) {
       await c.api.post(`/apis/${group}/v1/namespaces/${ns}/widgets`, {
         apiVersion: `${group}/v1`,
