@@ -3,13 +3,30 @@ import { createClient as createSseClient } from "graphql-sse";
 import { createClient as createWsClient } from "graphql-ws";
 import WebSocket from "ws";
 import type { KubeClient } from "../../src/informers/client.ts";
+import type { SandboxCluster } from "../../src/sandbox/index.ts";
 import { type GatewayServer, type GatewayServerOptions, startGatewayServer } from "../../src/server/index.ts";
+import { clientFor } from "./sandbox.ts";
 
 export async function startKgql(
   client: KubeClient,
   opts: Partial<Omit<GatewayServerOptions, "client">> = {},
 ): Promise<GatewayServer> {
   return startGatewayServer({ client, port: 0, ...opts });
+}
+
+/** kgql on a simulated cluster, returned once its caches have synced. */
+export async function startKgqlOn(
+  sim: SandboxCluster,
+  opts: Partial<Omit<GatewayServerOptions, "client">> = {},
+): Promise<GatewayServer> {
+  const kgql = await startKgql(await clientFor(sim), opts);
+  try {
+    await kgql.gateway.factory.waitForCacheSync(5000);
+  } catch (err) {
+    await kgql.close();
+    throw err;
+  }
+  return kgql;
 }
 
 export interface GqlResult {

@@ -22,6 +22,15 @@ export async function clientFor(sim: SandboxCluster): Promise<KubeClient> {
   return KubeClient.fromKubeConfig(kc);
 }
 
+/** A namespaced custom resource the simulator can serve: sim.registerResource(WIDGETS). */
+export const WIDGETS = {
+  group: "example.com",
+  version: "v1",
+  resource: "widgets",
+  kind: "Widget",
+  namespaced: true,
+} as const;
+
 /** Fast timings so that backoff and stall tests finish in milliseconds. */
 export const fastReflector = {
   backoff: { initialMs: 5, capMs: 40, random: () => 0.5 },

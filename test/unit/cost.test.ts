@@ -9,8 +9,7 @@ import type { Gateway } from "../../src/resolvers/gateway.ts";
 import { buildSchema } from "../../src/resolvers/index.ts";
 import { SandboxCluster, seedDemo } from "../../src/sandbox/index.ts";
 import { DEFAULT_MAX_COST, estimateCost } from "../../src/server/cost.ts";
-import { gql, startKgql } from "../helpers/kgql.ts";
-import { clientFor } from "../helpers/sandbox.ts";
+import { gql, startKgqlOn } from "../helpers/kgql.ts";
 
 const schema = buildSchema();
 
@@ -102,9 +101,8 @@ describe("cost limit over HTTP", () => {
     const sim = new SandboxCluster();
     await sim.start();
     seedDemo(sim);
-    const kgql = await startKgql(await clientFor(sim), { maxCost: 20 });
+    const kgql = await startKgqlOn(sim, { maxCost: 20 });
     try {
-      await kgql.gateway.factory.waitForCacheSync(5000);
       const pods = sim.list("pods").length;
       const nodes = sim.list("nodes").length;
       const perNode = Math.ceil(pods / nodes);

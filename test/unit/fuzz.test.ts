@@ -3,8 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { SandboxCluster, seedDemo } from "../../src/sandbox/index.ts";
-import { startKgql } from "../helpers/kgql.ts";
-import { clientFor } from "../helpers/sandbox.ts";
+import { startKgqlOn } from "../helpers/kgql.ts";
 
 function rng(seed: number) {
   let s = seed;
@@ -20,9 +19,8 @@ test("fuzz: malformed bodies, huge bodies, deep queries, bad selectors and curso
   const sim = new SandboxCluster();
   await sim.start();
   seedDemo(sim);
-  const kgql = await startKgql(await clientFor(sim));
+  const kgql = await startKgqlOn(sim);
   try {
-    await kgql.gateway.factory.waitForCacheSync(5000);
     const rand = rng(Number(process.env.KGQL_FUZZ_SEED ?? 1234));
     const junk = () => Array.from({ length: 1 + rand(40) }, () => String.fromCharCode(rand(128))).join("");
     const generators: (() => { body: string; headers?: Record<string, string> })[] = [

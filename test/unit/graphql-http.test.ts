@@ -6,8 +6,7 @@ import http from "node:http";
 import { after, before, describe, it } from "node:test";
 import { SandboxCluster, seedDemo } from "../../src/sandbox/index.ts";
 import type { GatewayServer } from "../../src/server/index.ts";
-import { startKgql } from "../helpers/kgql.ts";
-import { clientFor } from "../helpers/sandbox.ts";
+import { startKgqlOn } from "../helpers/kgql.ts";
 
 /** POSTs a body; `accept` picks the path: plain JSON is the fast path, the GraphQL media type is yoga's. */
 async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
@@ -26,8 +25,7 @@ describe("HTTP", () => {
     sim = new SandboxCluster();
     await sim.start();
     seedDemo(sim, { namespaces: 2, nodes: 2, deploymentsPerNamespace: 2, replicas: 2 });
-    kgql = await startKgql(await clientFor(sim), { corsOrigins: ["https://portal.example"] });
-    await kgql.gateway.factory.waitForCacheSync(5000);
+    kgql = await startKgqlOn(sim, { corsOrigins: ["https://portal.example"] });
   });
   after(async () => {
     await kgql.close();

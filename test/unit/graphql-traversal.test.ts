@@ -17,8 +17,8 @@ import { buildSchema } from "../../src/resolvers/index.ts";
 import { SandboxCluster, seedDemo } from "../../src/sandbox/index.ts";
 import { createApp } from "../../src/server/app.ts";
 import type { GatewayServer } from "../../src/server/index.ts";
-import { gql, startKgql } from "../helpers/kgql.ts";
-import { clientFor, eventually } from "../helpers/sandbox.ts";
+import { gql, startKgqlOn } from "../helpers/kgql.ts";
+import { clientFor, eventually, WIDGETS } from "../helpers/sandbox.ts";
 
 const key = (o: KubeObject) => `${o.metadata.namespace ?? ""}/${o.metadata.name}`;
 
@@ -28,16 +28,9 @@ describe("GraphQL fields and traversals over the simulated cluster", () => {
   before(async () => {
     sim = new SandboxCluster();
     await sim.start();
-    sim.registerResource({
-      group: "example.com",
-      version: "v1",
-      resource: "widgets",
-      kind: "Widget",
-      namespaced: true,
-    });
+    sim.registerResource(WIDGETS);
     seedDemo(sim, { namespaces: 2, nodes: 2, deploymentsPerNamespace: 2, replicas: 2 });
-    kgql = await startKgql(await clientFor(sim));
-    await kgql.gateway.factory.waitForCacheSync(5000);
+    kgql = await startKgqlOn(sim);
   });
   after(async () => {
     await kgql.close();

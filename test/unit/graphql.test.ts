@@ -5,8 +5,8 @@ import { after, before, describe, it } from "node:test";
 import type { KubeObject } from "../../src/informers/types.ts";
 import { SandboxCluster, seedDemo } from "../../src/sandbox/index.ts";
 import type { GatewayServer } from "../../src/server/index.ts";
-import { gql, startKgql, subscribe } from "../helpers/kgql.ts";
-import { clientFor, eventually, pod } from "../helpers/sandbox.ts";
+import { gql, startKgql, startKgqlOn, subscribe } from "../helpers/kgql.ts";
+import { clientFor, eventually, pod, WIDGETS } from "../helpers/sandbox.ts";
 
 describe("GraphQL over the simulated cluster", () => {
   let sim: SandboxCluster;
@@ -15,8 +15,7 @@ describe("GraphQL over the simulated cluster", () => {
     sim = new SandboxCluster();
     await sim.start();
     seedDemo(sim, { namespaces: 3, nodes: 3, deploymentsPerNamespace: 4, replicas: 3 });
-    kgql = await startKgql(await clientFor(sim));
-    await kgql.gateway.factory.waitForCacheSync(5000);
+    kgql = await startKgqlOn(sim);
   });
   after(async () => {
     await kgql.close();
@@ -287,17 +286,10 @@ describe("not synced", () => {
   it("resources(...) of a resource that cannot sync: NOT_SYNCED naming it, after the bounded wait", async () => {
     const sim = new SandboxCluster();
     await sim.start();
-    sim.registerResource({
-      group: "example.com",
-      version: "v1",
-      resource: "widgets",
-      kind: "Widget",
-      namespaced: true,
-    });
+    sim.registerResource(WIDGETS);
     sim.faults.failNext({ status: 500, verb: "list", resource: "widgets.example.com", count: 1000 });
-    const kgql = await startKgql(await clientFor(sim), { syncTimeoutMs: 300 });
+    const kgql = await startKgqlOn(sim, { syncTimeoutMs: 300 });
     try {
-      await kgql.gateway.factory.waitForCacheSync(5000);
       const started = Date.now();
       const r = await gql(
         kgql.url,

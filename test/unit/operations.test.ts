@@ -6,8 +6,8 @@ import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { ConfigError, envName, helpText, OPTIONS, parseConfig } from "../../src/config.ts";
 import { SandboxCluster, seedDemo } from "../../src/sandbox/index.ts";
-import { gql, startKgql, subscribe } from "../helpers/kgql.ts";
-import { clientFor } from "../helpers/sandbox.ts";
+import { gql, startKgql, startKgqlOn, subscribe } from "../helpers/kgql.ts";
+import { clientFor, WIDGETS } from "../helpers/sandbox.ts";
 
 async function withSandbox(fn: (sim: SandboxCluster) => Promise<void>): Promise<void> {
   const sim = new SandboxCluster();
@@ -49,17 +49,10 @@ describe("per-request timeout", () => {
 
   it("resources(...) of a resource that cannot sync is bounded by the request timeout too", async () => {
     await withSandbox(async (sim) => {
-      sim.registerResource({
-        group: "example.com",
-        version: "v1",
-        resource: "widgets",
-        kind: "Widget",
-        namespaced: true,
-      });
+      sim.registerResource(WIDGETS);
       sim.faults.failNext({ status: 500, verb: "list", resource: "widgets.example.com", count: 100_000 });
-      const kgql = await startKgql(await clientFor(sim), { syncTimeoutMs: 20_000, requestTimeoutMs: 300 });
+      const kgql = await startKgqlOn(sim, { syncTimeoutMs: 20_000, requestTimeoutMs: 300 });
       try {
-        await kgql.gateway.factory.waitForCacheSync(5000);
         const r = await gql(
           kgql.url,
           `{ resources(group: "example.com", version: "v1", resource: "widgets") { totalCount } }`,
@@ -140,9 +133,8 @@ describe("request ids, logs and metrics", () => {
         warn: (f: object, msg: string) => lines.push({ ...f, msg, level: "warn" }),
         debug: (f: object, msg: string) => lines.push({ ...f, msg, level: "debug" }),
       };
-      const kgql = await startKgql(await clientFor(sim), { logger });
+      const kgql = await startKgqlOn(sim, { logger });
       try {
-        await kgql.gateway.factory.waitForCacheSync(5000);
         // Fast path (plain JSON POST) with the caller's id.
         const a = await fetch(kgql.url, {
           method: "POST",
@@ -315,8 +307,7 @@ describe("graceful shutdown", () => {
   it("stops accepting, completes open subscriptions (SSE and WebSocket), stops the watches", async () => {
     await withSandbox(async (sim) => {
       seedDemo(sim);
-      const kgql = await startKgql(await clientFor(sim));
-      await kgql.gateway.factory.waitForCacheSync(5000);
+      const kgql = await startKgqlOn(sim);
       const sse = subscribe("sse", kgql.url, "subscription { podStream(initial: true) { type } }");
       const ws = subscribe("ws", kgql.url, "subscription { podStream(initial: true) { type } }");
       try {

@@ -8,6 +8,7 @@ import { after, describe, it } from "node:test";
 import type { KubeObject } from "../../src/informers/types.ts";
 import { Churn } from "../../src/sandbox/churn.ts";
 import { SandboxCluster, SandboxError, type SandboxOptions, seedDemo } from "../../src/sandbox/index.ts";
+import { WIDGETS } from "../helpers/sandbox.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: wire JSON is inspected freely
 type Any = any;
@@ -166,13 +167,7 @@ describe("discovery and health", () => {
     assert.equal(missing.json.kind, "Status");
     assert.equal(missing.json.reason, "NotFound");
     assert.equal((await get(sim, "/nothing-here")).status, 404);
-    sim.registerResource({
-      group: "example.com",
-      version: "v1",
-      resource: "widgets",
-      kind: "Widget",
-      namespaced: true,
-    });
+    sim.registerResource(WIDGETS);
     sim.create("widgets.example.com", {
       metadata: { name: "w1", namespace: "ns1", uid: "", resourceVersion: "" },
       spec: { size: 3 },

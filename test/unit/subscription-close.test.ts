@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
 import { SandboxCluster } from "../../src/sandbox/index.ts";
-import { startKgql, subscribe } from "../helpers/kgql.ts";
-import { clientFor, eventually } from "../helpers/sandbox.ts";
+import { startKgqlOn, subscribe } from "../helpers/kgql.ts";
+import { eventually } from "../helpers/sandbox.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -15,9 +15,8 @@ for (const transport of ["ws", "sse"] as const) {
     const sim = new SandboxCluster();
     await sim.start();
     cleanups.push(() => sim.stop());
-    const kgql = await startKgql(await clientFor(sim));
+    const kgql = await startKgqlOn(sim);
     cleanups.push(() => kgql.close());
-    await kgql.gateway.factory.waitForCacheSync(5000);
     const s = subscribe(
       transport,
       kgql.url,

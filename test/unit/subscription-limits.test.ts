@@ -8,8 +8,8 @@ import { createClient } from "graphql-ws";
 import WebSocket from "ws";
 import { SandboxCluster } from "../../src/sandbox/index.ts";
 import type { GatewayServer } from "../../src/server/index.ts";
-import { startKgql, subscribe } from "../helpers/kgql.ts";
-import { clientFor, eventually, pod } from "../helpers/sandbox.ts";
+import { type startKgql, startKgqlOn, subscribe } from "../helpers/kgql.ts";
+import { eventually, pod } from "../helpers/sandbox.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -20,9 +20,8 @@ async function setup(opts: Parameters<typeof startKgql>[1] = {}, historyLimit = 
   const sim = new SandboxCluster({ historyLimit });
   await sim.start();
   cleanups.push(() => sim.stop());
-  const kgql: GatewayServer = await startKgql(await clientFor(sim), opts);
+  const kgql: GatewayServer = await startKgqlOn(sim, opts);
   cleanups.push(() => kgql.close());
-  await kgql.gateway.factory.waitForCacheSync(5000);
   return { sim, kgql };
 }
 

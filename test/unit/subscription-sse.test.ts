@@ -4,8 +4,8 @@
 import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
 import { SandboxCluster } from "../../src/sandbox/index.ts";
-import { startKgql } from "../helpers/kgql.ts";
-import { clientFor, eventually, pod } from "../helpers/sandbox.ts";
+import { startKgqlOn } from "../helpers/kgql.ts";
+import { eventually, pod } from "../helpers/sandbox.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -17,9 +17,8 @@ async function setup() {
   await sim.start();
   cleanups.push(() => sim.stop());
   sim.create("pods", pod("p0", "default", { app: "web" }));
-  const kgql = await startKgql(await clientFor(sim), { corsOrigins: ["https://portal.example"] });
+  const kgql = await startKgqlOn(sim, { corsOrigins: ["https://portal.example"] });
   cleanups.push(() => kgql.close());
-  await kgql.gateway.factory.waitForCacheSync(5000);
   return { sim, kgql };
 }
 
