@@ -3,6 +3,7 @@
 // usually configures a container. A flag given on the command line wins over its variable.
 // One table drives the parser, the environment lookup and the help text.
 import { parseArgs } from "node:util";
+import { DEFAULT_BIG_QUERY_MS } from "./server/big-query-lane.ts";
 import { DEFAULT_MAX_COST } from "./server/cost.ts";
 import { DEFAULT_REQUEST_TIMEOUT_MS } from "./server/deadline.ts";
 
@@ -54,6 +55,12 @@ export const OPTIONS = {
     default: String(DEFAULT_MAX_COST),
     arg: "<n>",
     help: "refuse queries estimated to resolve more objects than this (estimated from the cache sizes)",
+  },
+  "big-query-ms": {
+    type: "string",
+    default: String(DEFAULT_BIG_QUERY_MS),
+    arg: "<ms>",
+    help: "queries whose last run took this long take turns, so they cannot starve small ones (off: Infinity)",
   },
   "cors-origin": {
     type: "string",

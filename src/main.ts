@@ -99,6 +99,11 @@ export async function main(argv: string[]): Promise<number | undefined> {
       throw new UsageError(
         `invalid --max-cost "${flags["max-cost"]}" (KGQL_MAX_COST): give a positive integer`,
       );
+    const bigQueryMs = Number(flags["big-query-ms"]);
+    if (!(bigQueryMs >= 0))
+      throw new UsageError(
+        `invalid --big-query-ms "${flags["big-query-ms"]}" (KGQL_BIG_QUERY_MS): give milliseconds, or Infinity to turn the lane off`,
+      );
     const level = flags["log-level"];
     if (!Object.hasOwn(pino.levels.values, level) && level !== "silent")
       throw new UsageError(
@@ -144,6 +149,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
       syncTimeoutMs,
       requestTimeoutMs,
       maxCost,
+      bigQueryMs,
       corsOrigins: flags["cors-origin"],
       auth: flags.auth as "none" | "kubernetes",
       introspection: !flags["disable-introspection"],

@@ -47,10 +47,12 @@ export class Lane {
   }
 }
 
+/** Default --big-query-ms: a full topology of 10k pods takes ~10 ms, a scoped query < 1 ms. */
+export const DEFAULT_BIG_QUERY_MS = 3;
+
 export interface BigQueryLaneOptions {
   /** Execution time (ms) from which a document counts as big. */
   bigMs?: number;
-  lane?: Lane;
 }
 
 /**
@@ -58,9 +60,8 @@ export interface BigQueryLaneOptions {
  * hook that rejects the request (authorization) then does so before the lane is taken.
  */
 export function useBigQueryLane(opts: BigQueryLaneOptions = {}): Plugin {
-  // KGQL_BIG_QUERY_MS tunes it (Infinity turns the lane off, e.g. to compare in a benchmark).
-  const bigMs = opts.bigMs ?? Number(process.env.KGQL_BIG_QUERY_MS ?? 3);
-  const lane = opts.lane ?? new Lane();
+  const bigMs = opts.bigMs ?? DEFAULT_BIG_QUERY_MS;
+  const lane = new Lane();
   const lastMs = new WeakMap<DocumentNode, number>();
   return {
     onExecute({ args, executeFn, setExecuteFn }) {
