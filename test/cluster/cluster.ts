@@ -275,12 +275,19 @@ function procCmdline(pid: number): string[] {
 export function isOurProcess(pid: number, bin: string): boolean {
   const st = procStat(pid);
   if (st === null || st === "Z" || st === "X") return false;
+  const argv = procCmdline(pid);
+  if (argv.length > 0) return argv[0] === bin;
   // Right after spawn() returns, the kernel may still be inside execve: the new memory map is in
   // place but its argv is not, so cmdline reads empty (seen with the ~100 MB kube-apiserver
-  // binary). An empty cmdline on a live pid we just recorded is that window, not another process.
-  const argv = procCmdline(pid);
-  return argv.length === 0 || argv[0] === bin;
+  // binary). Only a pid this process spawned moments ago is in that window; any other empty
+  // cmdline (a kernel thread that reused a stale pid) is not ours.
+  const spawnedAt = justSpawned.get(pid);
+  return spawnedAt !== undefined && performance.now() - spawnedAt < EXEC_WINDOW_MS;
 }
+
+/** Pids spawned by this process, with when: see isOurProcess. */
+const justSpawned = new Map<number, number>();
+const EXEC_WINDOW_MS = 5000;
 
 function processAlive(pid: number): boolean {
   const st = procStat(pid);
@@ -303,6 +310,7 @@ function spawnDetached(
     child.on("error", () => {}); // a missing binary shows up as a dead pid below
     child.unref();
     if (!child.pid) throw new Error(`could not start ${name} (${bin})`);
+    justSpawned.set(child.pid, performance.now());
     return child.pid;
   } finally {
     closeSync(fd);
