@@ -58,3 +58,15 @@ export function kindByResource(resource: string): KindDescription | undefined {
 export function kindByName(kindName: string): KindDescription | undefined {
   return CORE_KINDS.find((k) => k.kind === kindName);
 }
+
+/**
+ * What access decisions are keyed by: a core kind's name ("Pod"), or for any other resource
+ * "<resource>.<group>" ("widgets.example.com"). Kind names alone are not unique across groups
+ * (a Volcano "Job" is not a batch Job): keying by them would let one resource's RBAC decision
+ * show another resource's objects.
+ */
+export function accessKey(r: { group: string; resource: string; kind: string }): string {
+  const core = kindByName(r.kind);
+  if (core && core.group === r.group && core.resource === r.resource) return r.kind;
+  return r.group ? `${r.resource}.${r.group}` : r.resource;
+}

@@ -5,7 +5,7 @@
 // when their informer is looked up, before any of their objects is read.
 
 import type { ResourceInfo } from "../informers/shared-informer.ts";
-import { kindByName } from "../kinds.ts";
+import { accessKey, kindByName } from "../kinds.ts";
 import type { Visibility } from "../resolvers/context.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
 import type { AccessReviewer } from "./access-reviewer.ts";
@@ -14,36 +14,18 @@ import type { UserInfo } from "./authenticator.ts";
 type Allowed = "all" | Set<string>;
 
 export class RbacVisibility implements Visibility {
+  /** By access key (kinds.ts accessKey): a core kind's name, or "<resource>.<group>". */
   private readonly allowed: Map<string, Allowed>;
-  /** Which resource ("group/resource") each entry was decided for. */
-  private readonly decidedFor = new Map<string, string>();
   readonly user: UserInfo;
 
   constructor(user: UserInfo, allowed: Map<string, Allowed>) {
     this.user = user;
     this.allowed = allowed;
-    for (const kind of allowed.keys()) {
-      const k = kindByName(kind);
-      if (k) this.decidedFor.set(kind, `${k.group}/${k.resource}`);
-    }
   }
 
-  /**
-   * Adds the decision for a resource. Visibility is keyed by kind name (that is what objects
-   * carry); when another resource of the same kind name (a CRD named like a core kind, or two
-   * CRDs of one name in different groups) was decided already, the caller sees only what both
-   * decisions allow: never more than either resource's RBAC.
-   */
+  /** Adds the decision for a resource outside the core kinds (or replaces a core kind's). */
   add(resource: Pick<ResourceInfo, "group" | "resource" | "kind">, allowed: Allowed): void {
-    const id = `${resource.group}/${resource.resource}`;
-    const before = this.allowed.get(resource.kind);
-    const from = this.decidedFor.get(resource.kind);
-    if (before === undefined || from === undefined || from === id) {
-      this.allowed.set(resource.kind, allowed);
-      this.decidedFor.set(resource.kind, id);
-      return;
-    }
-    this.allowed.set(resource.kind, intersect(before, allowed));
+    this.allowed.set(accessKey(resource), allowed);
   }
 
   allows(kind: string, namespace: string | undefined): boolean {
@@ -61,12 +43,6 @@ export class RbacVisibility implements Visibility {
     const a = this.allowed.get(kind);
     return !a || (a !== "all" && a.size === 0);
   }
-}
-
-function intersect(a: Allowed, b: Allowed): Allowed {
-  if (a === "all") return b;
-  if (b === "all") return a;
-  return new Set([...a].filter((ns) => b.has(ns)));
 }
 
 /** What `user` may list of one resource: namespaces (or all), or all/nothing if cluster-scoped. */

@@ -396,8 +396,7 @@ export class Reflector {
     let replace = initial ? this.opts.target.beginReplace() : undefined;
     try {
       stallTimer = setTimeout(checkStall, limit);
-      let res: KubeResponse;
-      res = await this.opts.client.request("watch", this.path, query, controller.signal);
+      const res: KubeResponse = await this.opts.client.request("watch", this.path, query, controller.signal);
       if (res.status !== 200) throw await errorFromResponse(res, `watch ${this.name}`);
       streaming = true;
       if (!initial) this.setState("watching");

@@ -3,6 +3,7 @@
 import { OWNER_UID_INDEX } from "../informers/indexers.ts";
 import { LAST_APPLIED_ANNOTATION } from "../informers/transform.ts";
 import type { KubeObject, OwnerReference } from "../informers/types.ts";
+import { accessKey } from "../kinds.ts";
 import type { RequestContext } from "./context.ts";
 import { INVOLVED_UID_INDEX } from "./indexes.ts";
 
@@ -41,7 +42,7 @@ export function findObject(
   const informer = ctx.gateway.informerForKind(ref.apiVersion ?? "", ref.kind);
   if (!informer) return undefined;
   const ns = informer.resource.namespaced ? ref.namespace : undefined;
-  if (!ctx.visible(informer.resource.kind, ns)) return undefined;
+  if (!ctx.visible(accessKey(informer.resource), ns)) return undefined;
   const found = informer.lister.get(ns, ref.name);
   return found && (!ref.uid || found.metadata.uid === ref.uid) ? found : undefined;
 }

@@ -4,6 +4,7 @@
 import DataLoader from "dataloader";
 import type { ResourceInfo, SharedInformer } from "../informers/shared-informer.ts";
 import { type GroupVersionResource, gvrString, type KubeObject } from "../informers/types.ts";
+import { accessKey } from "../kinds.ts";
 import { beforeDeadline, type Deadline } from "../server/deadline.ts";
 import type { Gateway } from "./gateway.ts";
 
@@ -75,11 +76,10 @@ export class RequestContext {
 
   /** The same for any informer (core or on-demand), keyed by its resource. */
   readonly byIndexIn = (informer: SharedInformer, index: string, value: string): KubeObject[] => {
-    const kind = informer.resource.kind;
-    // Core kinds share byIndex's memo; other resources are keyed by group/version/resource.
-    const id = this.gateway.informer(kind, false) === informer ? kind : gvrString(informer.resource);
-    return this.once(`${id}\u0000${index}\u0000${value}`, () =>
-      this.visibleOnly(kind, informer.lister.byIndex(index, value)),
+    // Core kinds share byIndex's memo (their access key is the kind); others have their own.
+    const key = accessKey(informer.resource);
+    return this.once(`${key}\u0000${index}\u0000${value}`, () =>
+      this.visibleOnly(key, informer.lister.byIndex(index, value)),
     );
   };
 

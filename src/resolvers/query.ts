@@ -5,7 +5,7 @@ import { NAMESPACE_INDEX } from "../informers/indexers.ts";
 import { type LabelSelector, LabelSelectorError, parseLabelSelector } from "../informers/labels.ts";
 import type { SharedInformer } from "../informers/shared-informer.ts";
 import type { KubeObject } from "../informers/types.ts";
-import { CORE_KINDS, kindByName } from "../kinds.ts";
+import { accessKey, CORE_KINDS, kindByName } from "../kinds.ts";
 import { namespaceListField } from "../schema/index.ts";
 import { children } from "./common.ts";
 import { connectionFrom, type PageArgs, sortedKeys } from "./connection.ts";
@@ -150,7 +150,7 @@ export function cacheStatus(ctx: RequestContext) {
   const now = Date.now();
   return ctx.gateway.factory
     .informers()
-    .filter((i) => ctx.visibleAll(i.resource.kind))
+    .filter((i) => ctx.visibleAll(accessKey(i.resource)))
     .map((i) => {
       const s = i.status();
       return {
@@ -199,8 +199,9 @@ async function genericResources(
   }
   const r = informer.resource;
   // The caller's access to this resource was decided when its informer was looked up.
-  checkAllowed(ctx, r.kind, args.namespace, r.group ? `${r.resource}.${r.group}` : r.resource);
-  const [keys, whole] = matchingKeys(informer, r.kind, args, ctx);
+  const key = accessKey(r);
+  checkAllowed(ctx, key, args.namespace, r.group ? `${r.resource}.${r.group}` : r.resource);
+  const [keys, whole] = matchingKeys(informer, key, args, ctx);
   return connectionFrom(informer.lister, keys, whole, args);
 }
 

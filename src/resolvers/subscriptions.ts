@@ -4,6 +4,7 @@
 import { OWNER_UID_INDEX } from "../informers/indexers.ts";
 import type { SharedInformer } from "../informers/shared-informer.ts";
 import type { KubeObject } from "../informers/types.ts";
+import { accessKey } from "../kinds.ts";
 import type { Subscription } from "../subscriptions/hub.ts";
 import type { ObjectFilter, StreamEvent } from "../subscriptions/types.ts";
 import type { RequestContext } from "./context.ts";
@@ -189,7 +190,7 @@ export function subscriptionResolvers() {
         const informer = await ctx.genericInformer(args);
         const r = informer.resource;
         const name = r.group ? `${r.resource}.${r.group}` : r.resource;
-        return stream(ctx, r.kind, filter, args, true, { informer, name });
+        return stream(ctx, accessKey(r), filter, args, true, { informer, name });
       },
       resolve: (e: StreamEvent) =>
         "object" in e

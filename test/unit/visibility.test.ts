@@ -1,8 +1,15 @@
-// RbacVisibility: decisions per kind, and two resources of one kind name in a request (a CRD
-// named like a core kind) never showing more than either resource's RBAC allows.
+// RbacVisibility: decisions per resource (a core kind's name, or "<resource>.<group>"), so a
+// custom resource named like a core kind never shows with the core kind's RBAC, or vice versa.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { RbacVisibility } from "../../src/auth/visibility.ts";
+import { SharedInformerFactory } from "../../src/informers/factory.ts";
+import { accessKey } from "../../src/kinds.ts";
+import { children, owners } from "../../src/resolvers/common.ts";
+import { RequestContext } from "../../src/resolvers/context.ts";
+import { Gateway } from "../../src/resolvers/gateway.ts";
+import { SandboxCluster } from "../../src/sandbox/index.ts";
+import { clientFor, pod } from "../helpers/sandbox.ts";
 
 const user = { username: "alice", groups: [] };
 
@@ -21,19 +28,56 @@ test("namespaced and cluster-wide decisions; nothing for kinds not decided", () 
   assert.equal(v.allowsNothing("Deployment"), true);
 });
 
-test("a custom resource is added; one of the same kind name from another group narrows it", () => {
-  const v = new RbacVisibility(user, new Map<string, "all" | Set<string>>([["Event", "all"]]));
-  v.add({ group: "example.com", resource: "widgets", kind: "Widget" }, new Set(["a", "b"]));
-  assert.equal(v.allows("Widget", "b"), true);
+test("decisions are per resource: a custom resource never borrows a core kind's of the same kind name", () => {
+  const v = new RbacVisibility(user, new Map<string, "all" | Set<string>>([["Job", "all"]]));
+  const volcanoJobs = { group: "batch.volcano.sh", resource: "jobs", kind: "Job" };
+  assert.equal(accessKey(volcanoJobs), "jobs.batch.volcano.sh");
+  assert.equal(accessKey({ group: "batch", resource: "jobs", kind: "Job" }), "Job");
+  assert.equal(v.allows(accessKey(volcanoJobs), "a"), false, "batch Job's decision does not apply");
+  v.add(volcanoJobs, new Set(["a"]));
+  assert.equal(v.allows(accessKey(volcanoJobs), "a"), true);
+  assert.equal(v.allows(accessKey(volcanoJobs), "b"), false);
+  assert.equal(v.allowsAll("Job"), true, "and the custom resource's does not narrow batch Job's");
   // Re-deciding the same resource replaces its decision (a subscription's re-check).
-  v.add({ group: "example.com", resource: "widgets", kind: "Widget" }, new Set(["a"]));
-  assert.equal(v.allows("Widget", "b"), false);
-  assert.equal(v.allows("Widget", "a"), true);
-  // events.k8s.io events share the kind name Event with core events: both decisions must allow.
-  v.add({ group: "events.k8s.io", resource: "events", kind: "Event" }, new Set(["c"]));
-  assert.equal(v.allows("Event", "c"), true);
-  assert.equal(v.allows("Event", "d"), false);
-  v.add({ group: "other.example.com", resource: "widgets", kind: "Widget" }, "all");
-  assert.equal(v.allows("Widget", "a"), true);
-  assert.equal(v.allows("Widget", "b"), false, "never more than the first resource's decision");
+  v.add(volcanoJobs, new Set());
+  assert.equal(v.allowsNothing(accessKey(volcanoJobs)), true);
+});
+
+test("traversal: a pod's owner of a custom resource named like a core kind is hidden without RBAC on it", async () => {
+  const sim = new SandboxCluster();
+  await sim.start();
+  const jobs = { group: "example.com", version: "v1", resource: "jobs", kind: "Job", namespaced: true };
+  sim.registerResource(jobs);
+  const owner = sim.create("jobs.example.com", {
+    apiVersion: "example.com/v1",
+    kind: "Job",
+    metadata: { name: "train", namespace: "a" },
+  } as never);
+  const p = pod("worker", "a");
+  p.metadata.ownerReferences = [
+    { apiVersion: "example.com/v1", kind: "Job", name: "train", uid: owner.metadata.uid, controller: true },
+  ];
+  sim.create("pods", p);
+  const gateway = new Gateway(new SharedInformerFactory(await clientFor(sim)));
+  gateway.start();
+  try {
+    await gateway.factory.waitForCacheSync(5000);
+    await gateway.genericInformer({ group: "example.com", version: "v1", resource: "jobs" });
+    const cached = gateway.get("Pod", "a", "worker")!;
+    // The caller may list pods and batch Jobs everywhere, but has no decision on jobs.example.com.
+    const allowed = new Map<string, "all" | Set<string>>([
+      ["Pod", "all"],
+      ["Job", "all"],
+    ]);
+    const denied = new RequestContext(gateway, new RbacVisibility(user, allowed));
+    assert.deepEqual(owners(cached, denied), []);
+    assert.deepEqual(children(owner.metadata.uid!, denied).length, 1, "the pod itself stays visible");
+    const granted = new RbacVisibility(user, new Map(allowed));
+    granted.add(jobs, new Set(["a"]));
+    const names = owners(cached, new RequestContext(gateway, granted)).map((o) => o.metadata.name);
+    assert.deepEqual(names, ["train"]);
+  } finally {
+    await gateway.stop();
+    await sim.stop();
+  }
 });
