@@ -21,12 +21,14 @@ import {
   type GraphQLSchema,
   getNamedType,
   getNullableType,
+  getOperationAST,
   isCompositeType,
   isListType,
   Kind,
   type OperationDefinitionNode,
   type SelectionSetNode,
   type ValueNode,
+  valueFromASTUntyped,
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import { NAMESPACE_INDEX } from "../informers/indexers.ts";
@@ -255,6 +257,23 @@ function evaluate(terms: Term[], env: Env, multiplier: number): number {
   return cost;
 }
 
+/**
+ * The request's variables with the operation's defaults for those it leaves out: a
+ * `query($n: Int = 1000)` sent without variables pages by 1000, and must be estimated so.
+ */
+function withDefaults(
+  document: DocumentNode,
+  operationName: string | null | undefined,
+  variables: Record<string, unknown> | undefined,
+): Record<string, unknown> {
+  const out = { ...variables };
+  for (const def of getOperationAST(document, operationName)?.variableDefinitions ?? []) {
+    const name = def.variable.name.value;
+    if (out[name] === undefined && def.defaultValue) out[name] = valueFromASTUntyped(def.defaultValue);
+  }
+  return out;
+}
+
 /** The estimated number of cached objects a query operation resolves (0 for other operations). */
 export function estimateCost(
   gateway: Gateway,
@@ -264,7 +283,7 @@ export function estimateCost(
   operationName?: string | null,
 ): CostEstimate {
   const plan = compileOperation(schema, document, operationName);
-  const env: Env = { gateway, variables: variables ?? {} };
+  const env: Env = { gateway, variables: withDefaults(document, operationName, variables) };
   let cost = 0;
   let heaviest: CostEstimate["heaviest"];
   for (const t of plan) {
@@ -288,7 +307,7 @@ export function costLimitError(estimate: CostEstimate, max: number): GraphQLErro
 }
 
 /** Refuses queries whose estimated cost exceeds `max` (before any authorization or execution). */
-export function useCostLimit(gateway: Gateway, max: number, onReject?: () => void): Plugin {
+export function useCostLimit(gateway: Gateway, max: number): Plugin {
   return {
     onExecute({ args, setResultAndStopExecution }) {
       const estimate = estimateCost(
@@ -299,7 +318,6 @@ export function useCostLimit(gateway: Gateway, max: number, onReject?: () => voi
         args.operationName,
       );
       if (estimate.cost > max) {
-        onReject?.();
         setResultAndStopExecution({ errors: [costLimitError(estimate, max)] });
       }
     },

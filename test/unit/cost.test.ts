@@ -65,6 +65,9 @@ describe("cost estimate from the cache sizes", () => {
     assert.equal(cost(big, "{ nodes { nodes { name pods { name } } } }"), 20 + 20 * 500);
     // Variables are read.
     assert.equal(cost(big, "query($n: Int) { pods(first: $n) { nodes { name } } }", { n: 7 }), 7);
+    // ...and so are their defaults, when the request leaves a variable out.
+    assert.equal(cost(big, "query($n: Int = 1000) { pods(first: $n) { nodes { name } } }"), 1000);
+    assert.equal(cost(big, "query($n: Int = 1000) { pods(first: $n) { nodes { name } } }", { n: 3 }), 3);
     // Fragments count like inline selections.
     assert.equal(cost(big, "{ pods(first: 10) { nodes { ...P } } } fragment P on Pod { node { name } }"), 20);
   });
