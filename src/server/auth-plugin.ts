@@ -7,6 +7,7 @@ import type { Plugin } from "graphql-yoga";
 import type { AccessReviewer } from "../auth/access-reviewer.ts";
 import { AuthenticationError, type TokenAuthenticator, type UserInfo } from "../auth/authenticator.ts";
 import { allowedFor, RbacVisibility, visibilityFor } from "../auth/visibility.ts";
+import { isNetworkError } from "../informers/client.ts";
 import type { ResourceInfo } from "../informers/shared-informer.ts";
 import type { RequestContext } from "../resolvers/context.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
@@ -52,10 +53,17 @@ export async function authenticate(
 function reviewFailed(err: unknown, review: string, resource: string): unknown {
   if (err instanceof GraphQLError) return err; // e.g. the request timeout
   const status = (err as { status?: number }).status;
+  // Said to callers who may not be authenticated yet: what kind of failure, never the
+  // underlying message (addresses, internal names). (Not attached as originalError either:
+  // yoga would then mask the whole error as an unexpected 500.)
   const why =
     status === 403
       ? `kgql's service account may not create ${resource}`
-      : String((err as Error)?.message ?? err);
+      : status !== undefined
+        ? `HTTP ${status}`
+        : isNetworkError(err)
+          ? "unreachable"
+          : "unexpected error";
   return new GraphQLError(
     `cannot check the caller's access: the Kubernetes API did not answer the ${review} (${why}); retry shortly`,
     { extensions: { code: "SERVICE_UNAVAILABLE", http: { status: 503 } } },
