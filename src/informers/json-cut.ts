@@ -48,10 +48,10 @@ function skipString(b: Uint8Array, i: number, end: number): number {
  * Byte classes for the container scan: most bytes are plain text (0), so the hot loop is one
  * table load and one compare per byte.
  */
-export const PLAIN = 0;
-export const STRING = 1;
-export const OPEN = 2;
-export const CLOSE = 3;
+const PLAIN = 0;
+const STRING = 1;
+const OPEN = 2;
+const CLOSE = 3;
 export const CLASS = new Uint8Array(256);
 CLASS[QUOTE] = STRING;
 CLASS[OPEN_BRACE] = OPEN;
@@ -59,23 +59,32 @@ CLASS[OPEN_BRACKET] = OPEN;
 CLASS[CLOSE_BRACE] = CLOSE;
 CLASS[CLOSE_BRACKET] = CLOSE;
 
+/** Expected closing bytes of the containers skipValue is inside (reused: one scan at a time). */
+const closers = new Uint8Array(256);
+
 /** The index after the JSON value starting at b[i], or -1. */
 function skipValue(b: Uint8Array, i: number, end: number): number {
   const first = b[i];
   if (first === QUOTE) return skipString(b, i, end);
   if (first === OPEN_BRACE || first === OPEN_BRACKET) {
+    // The closer each open container expects: "[1}" must not pass for a value, or a cut would
+    // turn text JSON.parse rejects into text it accepts.
     let depth = 0;
     for (; i < end; i++) {
-      const k = CLASS[b[i]!]!;
+      const c = b[i]!;
+      const k = CLASS[c]!;
       if (k === PLAIN) continue;
       if (k === STRING) {
         for (i++; i < end; i++) {
-          const c = b[i]!;
-          if (c === BACKSLASH) i++;
-          else if (c === QUOTE) break;
+          const s = b[i]!;
+          if (s === BACKSLASH) i++;
+          else if (s === QUOTE) break;
         }
-      } else if (k === OPEN) depth++;
-      else if (--depth === 0) return i + 1;
+      } else if (k === OPEN) {
+        if (depth === closers.length) return -1; // deeper than any object we cut: parse it whole
+        closers[depth++] = c === OPEN_BRACE ? CLOSE_BRACE : CLOSE_BRACKET;
+      } else if (closers[--depth] !== c) return -1;
+      else if (depth === 0) return i + 1;
     }
     return -1;
   }
