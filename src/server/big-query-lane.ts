@@ -13,8 +13,10 @@
 // Which documents are big is learned from their last execution (parsed documents are cached
 // and shared, so the DocumentNode identifies the query text): a document's first execution
 // runs at once, and one that later gets small again leaves the lane on its next run.
-import type { DocumentNode } from "graphql";
+import { type DocumentNode, GraphQLError } from "graphql";
 import type { Plugin } from "graphql-yoga";
+import type { RequestContext } from "../resolvers/context.ts";
+import { beforeDeadline } from "./deadline.ts";
 
 /** A FIFO lane: one holder at a time; the next is let in after the event loop's I/O phase. */
 export class Lane {
@@ -81,7 +83,17 @@ export function useBigQueryLane(opts: BigQueryLaneOptions = {}): Plugin {
         return;
       }
       setExecuteFn(async (execArgs) => {
-        await lane.acquire();
+        const turn = lane.acquire();
+        try {
+          // Waiting for a turn counts against the request timeout like any other wait.
+          const deadline = (execArgs.contextValue as Partial<RequestContext>).deadline;
+          await beforeDeadline(turn, deadline, "waiting for its turn among big queries");
+        } catch (err) {
+          // Its turn still comes: hand it straight on.
+          void turn.then(() => lane.release());
+          if (err instanceof GraphQLError) return { errors: [err] };
+          throw err;
+        }
         const start = performance.now();
         try {
           const result = await executeFn(execArgs);

@@ -66,7 +66,7 @@ describe("big query lane", () => {
         assert.equal(result.errors, undefined, JSON.stringify(result.errors));
       };
       await run(big); // the lane learns how long it takes
-      await run(small); // starts the node cache; \`small\` itself is parsed again below, so it is new
+      await run(small); // starts the node cache
       const order: string[] = [];
       const bigs = [1, 2, 3, 4].map((i) => run(big).then(() => order.push(`big${i}`)));
       // Another text: a new document to the lane (parse results are cached per text).
@@ -79,6 +79,29 @@ describe("big query lane", () => {
     it("a small query started after four big ones finishes first; the big ones keep their order", async () => {
       // bigQueryMs 0: every document run before counts as big, so the test needs no timing.
       assert.deepEqual(await finishOrder(0), ["small", "big1", "big2", "big3", "big4"]);
+    });
+
+    it("waiting for a turn counts against the request timeout, and a timed-out wait hands the lane on", async () => {
+      const yoga = createApp(gateway, { bigQueryMs: 0, requestTimeoutMs: 1 });
+      const { parse, contextFactory, execute, schema } = yoga.getEnveloped({});
+      const big = parse(`{ deployments { nodes { name } } }`);
+      const run = async (deadline: "spent" | "none") => {
+        const contextValue = (await contextFactory()) as { deadline?: unknown };
+        if (deadline === "none") contextValue.deadline = undefined;
+        else await new Promise((r) => setTimeout(r, 10)); // the 1 ms limit is spent
+        return (await execute({ schema, document: big, contextValue })) as {
+          data?: unknown;
+          errors?: { message: string; extensions?: Record<string, unknown> }[];
+        };
+      };
+      assert.equal((await run("none")).errors, undefined); // learned: big from now on
+      const late = await run("spent");
+      assert.equal(late.errors?.[0]?.extensions?.limit, "requestTimeout", JSON.stringify(late));
+      assert.match(late.errors![0]!.message, /waiting for its turn among big queries/);
+      // The lane was not left taken: the next big query runs.
+      const next = await run("none");
+      assert.equal(next.errors, undefined, JSON.stringify(next.errors));
+      assert.ok(next.data);
     });
 
     it("without the lane (threshold never reached) they finish in the order they started", async () => {
