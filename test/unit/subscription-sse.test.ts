@@ -1,6 +1,7 @@
-// Subscriptions over SSE on node's response (server/sse-fast-path.ts): the same frames as
-// yoga's own writer (which still serves browsers, with an Origin header), errors before the
-// stream starts answered by yoga's writer, and the stream ended when the client goes away.
+// Subscriptions over SSE on node's response (server/sse-fast-path.ts): the same frames as the
+// path browsers take (an Origin header: yoga's request handling, with kgql's shared-frame SSE
+// processor, subscriptions/sse-frames.ts), errors before the stream starts answered by yoga,
+// and the stream ended when the client goes away.
 import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
 import { SandboxCluster } from "../../src/sandbox/index.ts";
@@ -54,7 +55,7 @@ const nexts = (text: string) =>
 
 const Q = 'subscription { podStream(namespace: "default", initial: true) { type pod { name labels } } }';
 
-test("the same frames as yoga's writer, which still serves browsers", async () => {
+test("the same frames as the path browsers take through yoga", async () => {
   const { sim, kgql } = await setup();
   const direct = await open(kgql.url, Q);
   const browser = await open(kgql.url, Q, { origin: "https://portal.example" });
