@@ -31,7 +31,8 @@ import os from "node:os";
 import { parseArgs } from "node:util";
 import type { KubeObject } from "../src/informers/types.ts";
 import type { SandboxCluster } from "../src/sandbox/index.ts";
-import { type ServerProcess, startKgql } from "./lib/procs.ts";
+import { pct } from "./lib/load.ts";
+import { rssMB, type ServerProcess, startKgql } from "./lib/procs.ts";
 
 // ---- what the parent and the workers share ----
 
@@ -457,16 +458,6 @@ function cpuSeconds(pid: number | undefined): number | undefined {
   }
 }
 
-function rssMB(pid: number | undefined): number | undefined {
-  if (!pid) return undefined;
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Math.round(Number(m[1]) / 102.4) / 10 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The gateway's own view of its memory and subscriptions, from /metrics (prom-client). */
 async function gatewayMetrics(
   url: string,
@@ -603,11 +594,6 @@ function startWorker(): Promise<Worker> {
   return started.then(() => ({ child, request }));
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
 const round2 = (v: number) => Math.round(v * 100) / 100;
 
 function summarize(reports: PhaseReport[]): LatencySummary {
@@ -620,9 +606,9 @@ function summarize(reports: PhaseReport[]): LatencySummary {
   all.sort();
   return {
     deliveries: all.length,
-    p50: round2(percentile(all, 50)),
-    p90: round2(percentile(all, 90)),
-    p99: round2(percentile(all, 99)),
+    p50: round2(pct(all, 50)),
+    p90: round2(pct(all, 90)),
+    p99: round2(pct(all, 99)),
     max: round2(all.length ? all[all.length - 1]! : Number.NaN),
   };
 }

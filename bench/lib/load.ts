@@ -147,7 +147,7 @@ export function load(spec: LoadSpec): Promise<LoadResult> {
 }
 
 /** The p-th percentile of sorted values (nearest rank). */
-export function pct(sorted: number[], p: number): number {
+export function pct(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.max(0, Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }

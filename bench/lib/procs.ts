@@ -98,11 +98,12 @@ export function peakRssMB(pid: number): number | undefined {
   }
 }
 
-/** Current resident set size of a process (VmRSS), in MB. */
-export function rssMB(pid: number): number | undefined {
+/** Current resident set size of a process (VmRSS), in MB to one decimal. */
+export function rssMB(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Math.round(Number(m[1]) / 1024) : undefined;
+    return m ? Math.round(Number(m[1]) / 102.4) / 10 : undefined;
   } catch {
     return undefined;
   }

@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { basename, dirname, relative } from "node:path";
 import { adminApi, down, repoRoot, up } from "../../test/cluster/cluster.ts";
+import { runFanout } from "../fanout.ts";
 import { checkBody } from "../lib/check.ts";
 import { type LoadResult, load, pct } from "../lib/load.ts";
 import { peakRssMB, post, rssMB, type ServerProcess, startDirect, startKgql } from "../lib/procs.ts";
@@ -387,7 +388,7 @@ export async function realBenchmark(opts: RealBenchOptions): Promise<number> {
       result.sync = sync;
     }
 
-    // Subscription fan-out, by bench/fanout.ts when it is there (another helper's file).
+    // Subscription fan-out (bench/fanout.ts) on the same kgql.
     if (opts.fanout) {
       const f = await fanout(state.kubeconfig, kgql, opts, log);
       result.fanout = f;
@@ -500,38 +501,23 @@ function syncChild(mode: string, kubeconfig: string, expected: number): Promise<
   });
 }
 
-interface FanoutModule {
-  runFanout?: (opts: Record<string, unknown>) => Promise<Record<string, unknown>>;
-}
-
-/** Calls bench/fanout.ts's runFanout() on this kgql, if that file exports it. */
+/** bench/fanout.ts's runFanout() on this kgql. */
 async function fanout(
   kubeconfig: string,
   kgql: ServerProcess,
   opts: RealBenchOptions,
   log: (line: string) => void,
 ): Promise<Record<string, unknown>> {
-  let mod: FanoutModule;
-  try {
-    mod = (await import(new URL("../fanout.ts", import.meta.url).href)) as FanoutModule;
-  } catch (err) {
-    log(`fan-out skipped: bench/fanout.ts cannot be loaded (${(err as Error).message.split("\n")[0]})`);
-    return { skipped: `bench/fanout.ts cannot be loaded: ${(err as Error).message.split("\n")[0]}` };
-  }
-  if (typeof mod.runFanout !== "function") {
-    log("fan-out skipped: bench/fanout.ts exports no runFanout()");
-    return { skipped: "bench/fanout.ts exports no runFanout()" };
-  }
   log(`fan-out: ${opts.fanoutSubscribers} subscribers on this kgql (bench/fanout.ts)`);
   try {
-    return await mod.runFanout({
+    return (await runFanout({
       kubeconfig,
       gatewayUrl: kgql.url,
       gatewayPid: kgql.pid,
       subscribers: opts.fanoutSubscribers,
       idle: opts.fanoutIdle,
       log,
-    });
+    })) as unknown as Record<string, unknown>;
   } catch (err) {
     log(`fan-out failed: ${(err as Error).message}`);
     return { error: (err as Error).message };
