@@ -48,6 +48,12 @@ export class Store {
    * cache derived data such as sorted keys.
    */
   keysVersion = 0;
+  /**
+   * Bumped with keysVersion and also when an update puts a different object under a key (another
+   * uid or creationTimestamp: deleted and recreated between two lists). Orders by name or
+   * creation time stay valid while it is unchanged.
+   */
+  identityVersion = 0;
 
   constructor(indexers: Indexers = {}) {
     for (const name of Object.keys(indexers)) {
@@ -90,9 +96,15 @@ export class Store {
     this.items.set(key, obj);
     if (old === undefined) {
       this.keysVersion++;
+      this.identityVersion++;
       this.indexAdd(key, obj);
       return { type: "ADDED", object: obj };
     }
+    if (
+      old.metadata.uid !== obj.metadata.uid ||
+      old.metadata.creationTimestamp !== obj.metadata.creationTimestamp
+    )
+      this.identityVersion++;
     this.indexUpdate(key, old, obj);
     return { type: "MODIFIED", object: obj, oldObject: old };
   }
@@ -185,7 +197,10 @@ export class Store {
   }
 
   clear(): void {
-    if (this.items.size > 0) this.keysVersion++;
+    if (this.items.size > 0) {
+      this.keysVersion++;
+      this.identityVersion++;
+    }
     this.items.clear();
     for (const index of this.indices.values()) index.clear();
   }
@@ -203,6 +218,7 @@ export class Store {
   private delete(key: string, old: KubeObject): void {
     this.items.delete(key);
     this.keysVersion++;
+    this.identityVersion++;
     for (const [name, fn] of this.indexers) {
       const index = this.indices.get(name)!;
       const values = fn(old);

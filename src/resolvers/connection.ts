@@ -45,8 +45,9 @@ interface Ordered {
 }
 
 /**
- * A whole kind in an orderBy's sequence, cached per store and order until the set of keys
- * changes: name and creationTimestamp never change on update, so updates keep it valid.
+ * A whole kind in an orderBy's sequence, cached per store and order until the store's
+ * identityVersion changes: updates of the same object never change its name or creationTimestamp,
+ * and a recreated object under the same key (a relist) bumps that version.
  */
 const orderedCache = new WeakMap<Store, Map<string, { version: number; ordered: Ordered }>>();
 
@@ -57,9 +58,9 @@ function orderedAll(store: Store, order: OrderBy, tag: string): Ordered {
     orderedCache.set(store, perOrder);
   }
   const cached = perOrder.get(tag);
-  if (cached && cached.version === store.keysVersion) return cached.ordered;
+  if (cached && cached.version === store.identityVersion) return cached.ordered;
   const ordered = orderKeys(store, store.keys(), order);
-  perOrder.set(tag, { version: store.keysVersion, ordered });
+  perOrder.set(tag, { version: store.identityVersion, ordered });
   return ordered;
 }
 
@@ -201,29 +202,13 @@ export function connectionFrom(lister: Lister, keys: string[], whole: boolean, a
   const tag = orderTag(order);
   const store = lister.store;
   const after = args.after ? decodeCursor(args.after, tag).k : undefined;
-  const page = (ordered: Ordered) => {
-    // Binary search from the cursor: a page costs O(log n + first), not a scan from the start.
-    const start = after === undefined ? 0 : indexAfter(ordered.values, after, order?.direction === "DESC");
-    return { ordered, start, end: Math.min(ordered.keys.length, start + first) };
-  };
-  let p: ReturnType<typeof page>;
+  let ordered: Ordered;
   if (!order) {
     const sorted = whole ? keys : [...keys].sort();
-    p = page({ keys: sorted, values: sorted });
-  } else if (!whole) {
-    p = page(orderKeys(store, keys, order));
-  } else {
-    p = page(orderedAll(store, order, tag));
-    // A relist can replace an object under the same key by a recreated one (a new
-    // creationTimestamp) without changing the set of keys: check the page, rebuild if stale.
-    for (let i = p.start; i < p.end; i++) {
-      const key = p.ordered.keys[i]!;
-      if (sortKey(order, key, store.get(key)!) !== p.ordered.values[i]) {
-        orderedCache.get(store)?.delete(tag);
-        p = page(orderedAll(store, order, tag));
-        break;
-      }
-    }
-  }
-  return new Page(store, p.ordered, p.start, p.end, tag);
+    ordered = { keys: sorted, values: sorted };
+  } else ordered = whole ? orderedAll(store, order, tag) : orderKeys(store, keys, order);
+  // Binary search from the cursor: a page costs O(log n + first), not a scan from the start.
+  const start = after === undefined ? 0 : indexAfter(ordered.values, after, order?.direction === "DESC");
+  const end = Math.min(ordered.keys.length, start + first);
+  return new Page(store, ordered, start, end, tag);
 }

@@ -345,4 +345,31 @@ describe("cached orders", () => {
     assert.equal(store.upsert(cm("a", "2026-01-03T00:00:00Z", "3"))?.type, "MODIFIED");
     assert.deepEqual(newest(), ["a", "b"]);
   });
+
+  it("a recreated object outside the page asked for still moves into it", () => {
+    const store = new Store(defaultIndexers("configmaps"));
+    const cm = (name: string, created: string, rv: string): KubeObject => ({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: {
+        name,
+        namespace: "default",
+        uid: `${name}-${rv}`,
+        resourceVersion: rv,
+        creationTimestamp: created,
+      },
+    });
+    store.upsert(cm("a", "2026-01-01T00:00:00Z", "1"));
+    store.upsert(cm("b", "2026-01-02T00:00:00Z", "2"));
+    const lister = new Lister(store);
+    const newestOne = (): string[] =>
+      connectionFrom(lister, sortedKeys(store), true, {
+        first: 1,
+        orderBy: { field: "CREATION_TIMESTAMP", direction: "DESC" },
+      }).nodes.map((o) => o.metadata.name);
+    assert.deepEqual(newestOne(), ["b"]);
+    // "a" is recreated as the newest: the page ["b"] itself is unchanged, but it is no longer first.
+    store.upsert(cm("a", "2026-01-03T00:00:00Z", "3"));
+    assert.deepEqual(newestOne(), ["a"]);
+  });
 });

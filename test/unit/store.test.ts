@@ -210,6 +210,21 @@ test("keysVersion changes on adds, deletes and clear, not on updates", () => {
   assert.deepEqual([...store.indexValues("tag")], []);
 });
 
+test("identityVersion changes when a key gets another object (new uid), not on plain updates", () => {
+  const store = new Store({});
+  store.upsert(obj("ns", "a", "1"));
+  const v1 = store.identityVersion;
+  store.upsert(obj("ns", "a", "2"));
+  assert.equal(store.identityVersion, v1, "an update of the same object keeps every order valid");
+  const recreated = obj("ns", "a", "3");
+  recreated.metadata.uid = "uid-recreated";
+  store.upsert(recreated);
+  assert.notEqual(store.identityVersion, v1);
+  const v2 = store.identityVersion;
+  store.remove("ns/a");
+  assert.notEqual(store.identityVersion, v2);
+});
+
 test("indexes equal a recomputation from scratch after random upserts, removes and relists", () => {
   const indexers = { ...defaultIndexers("pods"), tag: byTag };
   const store = new Store(indexers);
