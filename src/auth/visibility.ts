@@ -17,7 +17,10 @@ export class RbacVisibility implements Visibility {
   /** By access key (kinds.ts accessKey): a core kind's name, or "<resource>.<group>". */
   private readonly allowed: Map<string, Allowed>;
   readonly user: UserInfo;
+  /** sharingKey()'s value, until a decision is added. */
+  private key: string | undefined;
 
+  /** `allowed` (and its sets) belong to the visibility from now on: only add() changes them. */
   constructor(user: UserInfo, allowed: Map<string, Allowed>) {
     this.user = user;
     this.allowed = allowed;
@@ -26,6 +29,22 @@ export class RbacVisibility implements Visibility {
   /** Adds the decision for a resource outside the core kinds (or replaces a core kind's). */
   add(resource: Pick<ResourceInfo, "group" | "resource" | "kind">, allowed: Allowed): void {
     this.allowed.set(accessKey(resource), allowed);
+    this.key = undefined;
+  }
+
+  /**
+   * The decisions, in a canonical order: equal keys mean equal decisions, so the same answers
+   * from allows/allowsAll/allowsNothing. The user is not part of it (two users with the same
+   * permissions see the same). Computed on first use after a change, not per delivery.
+   */
+  sharingKey(): string {
+    if (this.key !== undefined) return this.key;
+    const parts: string[] = [];
+    // Access keys and namespace names never contain "=", "," or ";".
+    for (const [kind, a] of this.allowed)
+      parts.push(`${kind}=${a === "all" ? "*" : [...a].sort().join(",")}`);
+    this.key = `rbac:${parts.sort().join(";")}`;
+    return this.key;
   }
 
   allows(kind: string, namespace: string | undefined): boolean {

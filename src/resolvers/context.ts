@@ -18,9 +18,20 @@ export interface Visibility {
   allowsNothing?(kind: string): boolean;
   /** Who the caller is, for error messages. */
   readonly user?: { username: string };
+  /**
+   * A key equal for two visibilities only when they allow exactly the same things: subscribers
+   * with equal keys share executed subscription results (subscriptions/shared-results.ts). It
+   * is read once per delivery, so implementations cache it (and drop the cache when their
+   * decisions change). Without it, a visibility shares results with nobody but itself.
+   */
+  sharingKey?(): string;
 }
 
-export const SEE_EVERYTHING: Visibility = { allows: () => true, allowsAll: () => true };
+export const SEE_EVERYTHING: Visibility = {
+  allows: () => true,
+  allowsAll: () => true,
+  sharingKey: () => "*",
+};
 
 // Methods are own arrow-function properties: graphql-yoga merges the context object into its
 // own, which keeps own properties but not prototype methods.

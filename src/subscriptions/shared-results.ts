@@ -10,10 +10,10 @@
 // (graphql-ws stringifies each message itself: there the payload is still serialized per
 // subscriber.)
 //
-// RBAC: the visibility is part of the key. Two callers share a result only when their
-// visibilities are provably identical: both see everything, or both are RBAC visibilities with
-// equal allowed namespaces per kind. Any other visibility shares only with itself. Results with
-// errors are never shared (messages may name the caller).
+// RBAC: the visibility is part of the key (Visibility.sharingKey). Two callers share a result
+// only when their visibilities are provably identical: both see everything, or both are RBAC
+// visibilities with equal allowed namespaces per kind. A visibility without a sharing key shares
+// only with itself. Results with errors are never shared (messages may name the caller).
 import {
   createSourceEventStream,
   type DocumentNode,
@@ -22,7 +22,7 @@ import {
   execute,
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
-import { RequestContext, SEE_EVERYTHING, type Visibility } from "../resolvers/context.ts";
+import { RequestContext, type Visibility } from "../resolvers/context.ts";
 import { markShared, useSharedSseFrames } from "./sse-frames.ts";
 
 export interface SharedResultsOptions {
@@ -91,39 +91,20 @@ function documentId(doc: DocumentNode): number {
   return id;
 }
 
-/** A visibility's key, with the decisions it was computed from (RBAC visibilities can grow). */
-const visibilityKeys = new WeakMap<Visibility, { key: string; decisions: unknown[] }>();
+/** Keys of visibilities without sharingKey(): each shares with nobody but itself. */
+const ownKeys = new WeakMap<Visibility, string>();
 
 /**
- * A key equal for two visibilities only when they allow exactly the same things. RBAC
- * visibilities (auth/visibility.ts) keep their decisions in `allowed` (kind -> "all" or a set
- * of namespaces): equal maps allow the same. Any other kind of visibility gets a key of its own.
- * The key is recomputed when a decision was added or replaced since (decisions are replaced,
- * never mutated in place), which costs one pass over the kinds per event.
+ * The visibility's part of a result's key: its sharingKey() (equal only for visibilities that
+ * allow exactly the same things, cached by the visibility), or a key of its own.
  */
 export function visibilityKey(v: Visibility): string {
-  if (v === SEE_EVERYTHING) return "*";
-  const allowed = (v as { allowed?: unknown }).allowed;
-  const cached = visibilityKeys.get(v);
-  if (!(allowed instanceof Map)) {
-    if (cached) return cached.key;
-    const key = `own:${++nextId}`;
-    visibilityKeys.set(v, { key, decisions: [] });
-    return key;
+  if (v.sharingKey) return v.sharingKey();
+  let key = ownKeys.get(v);
+  if (key === undefined) {
+    key = `own:${++nextId}`;
+    ownKeys.set(v, key);
   }
-  const decisions: unknown[] = [];
-  for (const [kind, a] of allowed) decisions.push(kind, a);
-  if (
-    cached &&
-    cached.decisions.length === decisions.length &&
-    cached.decisions.every((d, i) => d === decisions[i])
-  )
-    return cached.key;
-  const parts: string[] = [];
-  for (const [kind, a] of allowed as Map<string, "all" | Set<string>>)
-    parts.push(`${kind}=${a === "all" ? "*" : [...a].sort().join(",")}`);
-  const key = `rbac:${parts.sort().join(";")}`;
-  visibilityKeys.set(v, { key, decisions });
   return key;
 }
 
@@ -174,6 +155,18 @@ export async function sharedSubscribe(
   const ctx = args.contextValue as RequestContext;
   const shareable = ctx?.access !== undefined && ctx.gateway !== undefined;
   const operationKey = `${documentId(args.document)}\u0000${args.operationName ?? ""}\u0000${JSON.stringify(args.variableValues ?? {})}`;
+  // The full key is rebuilt only when the visibility's key changes (a re-decided or widened
+  // visibility), not per delivery: the same string each time, its hash computed once.
+  let lastVisibilityKey: string | undefined;
+  let resultKey = "";
+  const keyNow = (): string => {
+    const vk = visibilityKey(ctx.access.visibility);
+    if (vk !== lastVisibilityKey) {
+      lastVisibilityKey = vk;
+      resultKey = `${operationKey}\u0000${vk}`;
+    }
+    return resultKey;
+  };
   const run = (event: unknown) =>
     execute({
       ...args,
@@ -184,7 +177,7 @@ export async function sharedSubscribe(
     // Only hub events (objects) are shared; execution is synchronous for them (no async
     // resolvers below a subscription payload), anything else runs as graphql-js would.
     if (!shareable || typeof event !== "object" || event === null) return run(event);
-    const key = `${operationKey}\u0000${visibilityKey(ctx.access.visibility)}`;
+    const key = keyNow();
     const hit = cache.get(event, key);
     if (hit) {
       cache.stats.shared++;

@@ -1,0 +1,180 @@
+// Shared subscription results (subscriptions/shared-results.ts) at the level of one executor:
+// a hub fed by a stand-in informer (changes applied synchronously, in a known order), a schema
+// whose payload depends on the caller's visibility, and sharedSubscribe with a cache of its own.
+// The end-to-end version, through both transports and real RBAC answers, is
+// subscription-sharing.test.ts.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  type ExecutionResult,
+  GraphQLList,
+  GraphQLObjectType,
+  GraphQLSchema,
+  GraphQLString,
+  parse,
+} from "graphql";
+import { RbacVisibility } from "../../src/auth/visibility.ts";
+import type { SharedInformer } from "../../src/informers/shared-informer.ts";
+import type { StoreDelta } from "../../src/informers/store.ts";
+import type { KubeObject } from "../../src/informers/types.ts";
+import { RequestContext, SEE_EVERYTHING, type Visibility } from "../../src/resolvers/context.ts";
+import type { Gateway } from "../../src/resolvers/gateway.ts";
+import { ResourceEventHub } from "../../src/subscriptions/hub.ts";
+import { SharedResults, sharedSubscribe, visibilityKey } from "../../src/subscriptions/shared-results.ts";
+import type { StreamEvent } from "../../src/subscriptions/types.ts";
+import { pod } from "../helpers/sandbox.ts";
+
+type Allowed = "all" | Set<string>;
+const rbac = (pods: Allowed, username = "u") =>
+  new RbacVisibility({ username, groups: [] }, new Map<string, Allowed>([["Pod", pods]]));
+const POD = { group: "", resource: "pods", kind: "Pod" };
+
+/** An informer's store and sync listeners, nothing else: the hub needs no more. */
+class StandInInformer {
+  readonly objects = new Map<string, KubeObject>();
+  private readonly listeners = new Set<(d: StoreDelta) => void>();
+  private rv = 1;
+  lastSyncResourceVersion = "1";
+  readonly store = { values: () => this.objects.values() };
+
+  addSyncListener(listener: (d: StoreDelta) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Adds or changes a pod, telling the listeners in the same turn (as the store does). */
+  apply(name: string, namespace: string, labels: Record<string, string> = {}): void {
+    const object = pod(name, namespace, labels);
+    object.metadata.resourceVersion = String(++this.rv);
+    const key = `${namespace}/${name}`;
+    const oldObject = this.objects.get(key);
+    this.objects.set(key, object);
+    const delta: StoreDelta = oldObject ? { type: "MODIFIED", object, oldObject } : { type: "ADDED", object };
+    for (const l of this.listeners) l(delta);
+  }
+}
+
+/**
+ * podStream-like: every change to a pod, with the namespaces of ["ns-a", "ns-b"] the caller may
+ * see pods in (an answer that depends on the visibility, as a traversal's would).
+ */
+function schemaOver(hub: ResourceEventHub, opts: { initial?: boolean } = {}): GraphQLSchema {
+  const Event = new GraphQLObjectType({
+    name: "Event",
+    fields: {
+      type: { type: GraphQLString },
+      name: {
+        type: GraphQLString,
+        resolve: (e: StreamEvent) => ("object" in e ? e.object.metadata.name : null),
+      },
+      visibleNamespaces: {
+        type: new GraphQLList(GraphQLString),
+        resolve: (_e: StreamEvent, _a: unknown, ctx: RequestContext) =>
+          ["ns-a", "ns-b"].filter((ns) => ctx.visible("Pod", ns)),
+      },
+    },
+  });
+  return new GraphQLSchema({
+    query: new GraphQLObjectType({ name: "Query", fields: { ok: { type: GraphQLString } } }),
+    subscription: new GraphQLObjectType({
+      name: "Subscription",
+      fields: {
+        pods: {
+          type: Event,
+          subscribe: (_: unknown, _a: unknown, ctx: RequestContext) =>
+            hub.subscribe({
+              filter: (o) => ctx.visible("Pod", o.metadata.namespace),
+              initial: opts.initial ?? false,
+            }),
+          resolve: (e: unknown) => e,
+        },
+      },
+    }),
+  });
+}
+
+/** A result's payload as plain objects (graphql-js builds them without prototypes). */
+const payload = (r: ExecutionResult) => JSON.parse(JSON.stringify(r.data)).pods;
+
+const DOCUMENT = parse("subscription { pods { type name visibleNamespaces } }");
+
+function setup(opts: { initial?: boolean; pods?: number } = {}) {
+  const informer = new StandInInformer();
+  for (let i = 0; i < (opts.pods ?? 0); i++) informer.apply(`p${i}`, "ns-a");
+  const hub = new ResourceEventHub(informer as unknown as SharedInformer);
+  const schema = schemaOver(hub, opts);
+  const cache = new SharedResults();
+  /** One subscriber with its own request context (as each request has). */
+  const subscribe = async (visibility: Visibility) => {
+    const ctx = new RequestContext({} as Gateway, visibility);
+    const stream = (await sharedSubscribe(cache, {
+      schema,
+      document: DOCUMENT,
+      contextValue: ctx,
+    })) as AsyncGenerator<ExecutionResult>;
+    return { ctx, next: async () => (await stream.next()).value as ExecutionResult };
+  };
+  return { informer, hub, cache, subscribe };
+}
+
+test("sharing keys: equal only for identical permissions, whoever the user; a new decision changes it", () => {
+  const a = new RbacVisibility(
+    { username: "alice", groups: [] },
+    new Map<string, Allowed>([
+      ["Pod", new Set(["x", "y"])],
+      ["Node", "all"],
+    ]),
+  );
+  const b = new RbacVisibility(
+    { username: "bob", groups: [] },
+    new Map<string, Allowed>([
+      ["Node", "all"],
+      ["Pod", new Set(["y", "x"])],
+    ]),
+  );
+  assert.equal(a.sharingKey(), b.sharingKey());
+  assert.notEqual(a.sharingKey(), rbac(new Set(["x"])).sharingKey());
+  assert.notEqual(rbac("all").sharingKey(), SEE_EVERYTHING.sharingKey!(), "RBAC 'all' is not 'everything'");
+  const before = a.sharingKey();
+  a.add({ group: "example.com", resource: "widgets", kind: "Widget" }, new Set(["x"]));
+  assert.notEqual(a.sharingKey(), before, "the cached key is dropped when a decision is added");
+  assert.notEqual(a.sharingKey(), b.sharingKey());
+  b.add({ group: "example.com", resource: "widgets", kind: "Widget" }, new Set(["x"]));
+  assert.equal(a.sharingKey(), b.sharingKey());
+});
+
+test("visibilityKey is the visibility's own sharing key; without one, a key no other visibility has", () => {
+  const custom = (key?: string): Visibility => ({
+    allows: () => true,
+    allowsAll: () => true,
+    ...(key === undefined ? {} : { sharingKey: () => key }),
+  });
+  assert.equal(visibilityKey(custom("k")), visibilityKey(custom("k")));
+  assert.notEqual(visibilityKey(custom("k")), visibilityKey(custom("other")));
+  const anonymous = custom();
+  assert.equal(visibilityKey(anonymous), visibilityKey(anonymous));
+  assert.notEqual(visibilityKey(anonymous), visibilityKey(custom()));
+  assert.equal(visibilityKey(SEE_EVERYTHING), SEE_EVERYTHING.sharingKey!());
+});
+
+test("equal visibilities share one execution; one widened mid-stream gets its own, right answer", async () => {
+  const { informer, cache, subscribe } = setup();
+  const alice = rbac(new Set(["ns-a"]), "alice");
+  const carol = rbac(new Set(["ns-a"]), "carol");
+  const a = await subscribe(alice);
+  const c = await subscribe(carol);
+
+  informer.apply("p0", "ns-a");
+  const [a1, c1] = await Promise.all([a.next(), c.next()]);
+  assert.deepEqual(payload(a1), { type: "ADDED", name: "p0", visibleNamespaces: ["ns-a"] });
+  assert.equal(c1, a1, "carol got alice's result object: executed once");
+  assert.deepEqual(cache.stats, { executed: 1, shared: 1 });
+
+  // carol may now list pods everywhere (the same visibility object, a new decision in it).
+  carol.add(POD, "all");
+  informer.apply("p0", "ns-a", { v: "2" });
+  const [a2, c2] = await Promise.all([a.next(), c.next()]);
+  assert.deepEqual(payload(a2), { type: "MODIFIED", name: "p0", visibleNamespaces: ["ns-a"] });
+  assert.deepEqual(payload(c2), { type: "MODIFIED", name: "p0", visibleNamespaces: ["ns-a", "ns-b"] });
+  assert.equal(cache.stats.executed, 3);
+});
