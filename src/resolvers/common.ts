@@ -73,7 +73,7 @@ export function controllerOf(obj: KubeObject, ctx: RequestContext): KubeObject |
  */
 export function children(uid: string, ctx: RequestContext): KubeObject[] {
   const out: KubeObject[] = [];
-  for (const informer of ctx.gateway.factory.informers()) {
+  for (const informer of ctx.gateway.cachedInformers()) {
     if (!informer.hasSynced()) continue;
     const found = ctx.byIndexIn(informer, OWNER_UID_INDEX, uid);
     for (let i = 0; i < found.length; i++) out.push(found[i]!);

@@ -25,6 +25,15 @@ export class Gateway {
   readonly syncTimeoutMs: number;
   readonly staleAfterMs: number;
   private readonly byKind = new Map<string, SharedInformer>();
+  /**
+   * Every informer handed out (core kinds, then on-demand ones), and the same by group and kind:
+   * owners and children look informers up per object, so they must not copy and scan the
+   * factory's list each time. Kept here because all informers are created through the gateway
+   * (constructor, genericInformer) and the factory has no way to tell about new ones: an
+   * informer created on the factory directly is not seen by owners and children.
+   */
+  private readonly tracked = new Set<SharedInformer>();
+  private readonly byGroupKind = new Map<string, SharedInformer[]>();
   private readonly hubs = new Map<SharedInformer, ResourceEventHub>();
   private readonly historySize: number;
   readonly maxSubscriptions: number;
@@ -41,7 +50,22 @@ export class Gateway {
       const informer = factory.informerForResource(kind);
       addResolverIndexes(informer);
       this.byKind.set(kind.kind, informer);
+      this.track(informer);
     }
+  }
+
+  private track(informer: SharedInformer): void {
+    if (this.tracked.has(informer)) return;
+    this.tracked.add(informer);
+    const key = groupKind(informer.resource.group, informer.resource.kind);
+    const same = this.byGroupKind.get(key);
+    if (same) same.push(informer);
+    else this.byGroupKind.set(key, [informer]);
+  }
+
+  /** Every informer the gateway caches, core and on-demand (no copy: do not modify). */
+  cachedInformers(): ReadonlySet<SharedInformer> {
+    return this.tracked;
   }
 
   start(): void {
@@ -65,11 +89,8 @@ export class Gateway {
   informerForKind(apiVersion: string, kind: string): SharedInformer | undefined {
     const slash = apiVersion.indexOf("/");
     const group = slash < 0 ? "" : apiVersion.slice(0, slash);
-    const core = this.byKind.get(kind);
-    if (core && core.resource.group === group) return core.hasSynced() ? core : undefined;
-    for (const informer of this.factory.informers()) {
-      const r = informer.resource;
-      if (r.kind === kind && r.group === group && informer.hasSynced()) return informer;
+    for (const informer of this.byGroupKind.get(groupKind(group, kind)) ?? []) {
+      if (informer.hasSynced()) return informer;
     }
     return undefined;
   }
@@ -116,6 +137,7 @@ export class Gateway {
   /** An informer for any served resource (discovery), synced within the timeout. */
   async genericInformer(gvr: GroupVersionResource): Promise<SharedInformer> {
     const informer = await this.factory.informerFor(gvr);
+    this.track(informer);
     if (!(await informer.waitForSync(this.syncTimeoutMs))) {
       throw userError(
         `not synced: ${gvr.resource} has not finished its first list after ${this.syncTimeoutMs / 1000} s; retry shortly`,
@@ -155,4 +177,9 @@ export class Gateway {
     for (const hub of this.hubs.values()) hub.close();
     await this.factory.stop();
   }
+}
+
+/** A map key for a kind of an API group (any version). */
+function groupKind(group: string, kind: string): string {
+  return `${group}/${kind}`;
 }
