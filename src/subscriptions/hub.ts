@@ -10,6 +10,18 @@ import type { KubeObject } from "../informers/types.ts";
 import { ChangeHistory, type HistoryEntry, parsePosition } from "./history.ts";
 import type { ObjectEventType, ObjectFilter, StreamEvent } from "./types.ts";
 
+/**
+ * Events handed to more than one subscriber: a live change several subscribers see the same
+ * way, or an initial ADDED event a second subscriber's initial state reused. Only these can be
+ * shared; shared-results.ts caches nothing else.
+ */
+const sharedEvents = new WeakSet<StreamEvent>();
+
+/** Was this event handed to more than one subscriber (so far)? */
+export function isSharedEvent(event: object): boolean {
+  return sharedEvents.has(event as StreamEvent);
+}
+
 export interface HubOptions {
   /** Changes kept per kind for resume. */
   historySize?: number;
@@ -189,7 +201,10 @@ export class ResourceEventHub {
    */
   private initialEvent(object: KubeObject, rv: string): StreamEvent {
     const cached = this.initialEvents.get(object);
-    if (cached?.resourceVersion === rv) return cached;
+    if (cached?.resourceVersion === rv) {
+      sharedEvents.add(cached);
+      return cached;
+    }
     const event: StreamEvent = { type: "ADDED", object, resourceVersion: rv, initial: true };
     this.initialEvents.set(object, event);
     return event;
@@ -222,20 +237,24 @@ export class ResourceEventHub {
     // Every subscriber that sees this change the same way gets the same event object: the
     // transports' shared results (shared-results.ts) are keyed by it, so the change is executed
     // and serialized once per distinct selection set, not once per subscriber.
-    const views: Partial<Record<ObjectEventType, StreamEvent>> = {};
+    const views: Partial<Record<ObjectEventType, { event: StreamEvent; handedTo: number }>> = {};
     for (const sub of this.subscribers) {
       const type = viewType(delta.type, delta.object, oldObject, sub.filter);
       if (!type) continue;
-      let ev = views[type];
-      if (!ev) {
-        ev =
+      let view = views[type];
+      if (!view) {
+        const event: StreamEvent =
           type === "MODIFIED"
             ? { type, object: delta.object, oldObject, resourceVersion: rv, initial: false }
             : { type, object: delta.object, resourceVersion: rv, initial: false };
-        views[type] = ev;
+        view = views[type] = { event, handedTo: 0 };
       }
-      sub.push(ev);
+      view.handedTo++;
+      sub.push(view.event);
     }
+    // Marked before any subscriber runs (push only resolves promises): the first execution of
+    // a view several subscribers got is already cached for the others.
+    for (const view of Object.values(views)) if (view.handedTo > 1) sharedEvents.add(view.event);
   }
 
   close(): void {

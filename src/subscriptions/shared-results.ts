@@ -4,9 +4,11 @@
 // The hub hands every subscriber that sees a change the same way the same event object
 // (hub.ts), so a dashboard's thousand identical subscriptions each ask for the execution of
 // one event with one document, the same variables and the same permissions: the first one
-// executes it, the others get the same result object. The result carries a memoized
-// serialization (`stringify`, which graphql-yoga's writers use instead of JSON.stringify), and
-// over SSE its whole frame is encoded once (sse-frames.ts): per subscriber only the write remains.
+// executes it, the others get the same result object. Only events the hub handed to more than
+// one subscriber are cached (hub.ts isSharedEvent): no other subscriber could hit the rest. The
+// result carries a memoized serialization (`stringify`, which graphql-yoga's writers use instead
+// of JSON.stringify), and over SSE its whole frame is encoded once (sse-frames.ts): per
+// subscriber only the write remains.
 // (graphql-ws stringifies each message itself: there the payload is still serialized per
 // subscriber.)
 //
@@ -23,6 +25,7 @@ import {
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import { RequestContext, type Visibility } from "../resolvers/context.ts";
+import { isSharedEvent } from "./hub.ts";
 import { markShared, useSharedSseFrames } from "./sse-frames.ts";
 
 export interface SharedResultsOptions {
@@ -42,7 +45,7 @@ export const sharedResultTotals: SharedResultsStats = { executed: 0, shared: 0 }
 /** A bounded cache: event object -> (operation/visibility key -> result), oldest events evicted first. */
 export class SharedResults {
   private readonly byEvent = new Map<object, Map<string, ExecutionResult>>();
-  private size = 0;
+  private count = 0;
   readonly maxResults: number;
   readonly stats: SharedResultsStats = { executed: 0, shared: 0 };
 
@@ -61,19 +64,24 @@ export class SharedResults {
       this.byEvent.set(event, forEvent);
     }
     forEvent.set(key, result);
-    this.size++;
+    this.count++;
     // Evict whole events, oldest first (Map iteration order is insertion order); a subscriber
     // that lags further behind than the cache executes its events itself.
-    while (this.size > this.maxResults) {
+    while (this.count > this.maxResults) {
       const [oldest, results] = this.byEvent.entries().next().value!;
       this.byEvent.delete(oldest);
-      this.size -= results.size;
+      this.count -= results.size;
     }
+  }
+
+  /** Results kept. */
+  get size(): number {
+    return this.count;
   }
 
   clear(): void {
     this.byEvent.clear();
-    this.size = 0;
+    this.count = 0;
   }
 }
 
@@ -177,6 +185,14 @@ export async function sharedSubscribe(
     // Only hub events (objects) are shared; execution is synchronous for them (no async
     // resolvers below a subscription payload), anything else runs as graphql-js would.
     if (!shareable || typeof event !== "object" || event === null) return run(event);
+    // An event only this subscriber was handed (SYNCED, RESYNC, a lone initial state, a history
+    // replay) can never be hit by another one: caching its result would only push out results
+    // that can be.
+    if (!isSharedEvent(event)) {
+      cache.stats.executed++;
+      sharedResultTotals.executed++;
+      return run(event);
+    }
     const key = keyNow();
     const hit = cache.get(event, key);
     if (hit) {

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   type ExecutionResult,
+  GraphQLBoolean,
   GraphQLList,
   GraphQLObjectType,
   GraphQLSchema,
@@ -34,6 +35,7 @@ class StandInInformer {
   readonly objects = new Map<string, KubeObject>();
   private readonly listeners = new Set<(d: StoreDelta) => void>();
   private rv = 1;
+  /** The informer's position: the last change's resourceVersion. */
   lastSyncResourceVersion = "1";
   readonly store = { values: () => this.objects.values() };
 
@@ -46,6 +48,7 @@ class StandInInformer {
   apply(name: string, namespace: string, labels: Record<string, string> = {}): void {
     const object = pod(name, namespace, labels);
     object.metadata.resourceVersion = String(++this.rv);
+    this.lastSyncResourceVersion = object.metadata.resourceVersion;
     const key = `${namespace}/${name}`;
     const oldObject = this.objects.get(key);
     this.objects.set(key, object);
@@ -58,11 +61,12 @@ class StandInInformer {
  * podStream-like: every change to a pod, with the namespaces of ["ns-a", "ns-b"] the caller may
  * see pods in (an answer that depends on the visibility, as a traversal's would).
  */
-function schemaOver(hub: ResourceEventHub, opts: { initial?: boolean } = {}): GraphQLSchema {
+function schemaOver(hub: ResourceEventHub): GraphQLSchema {
   const Event = new GraphQLObjectType({
     name: "Event",
     fields: {
       type: { type: GraphQLString },
+      resourceVersion: { type: GraphQLString },
       name: {
         type: GraphQLString,
         resolve: (e: StreamEvent) => ("object" in e ? e.object.metadata.name : null),
@@ -81,10 +85,16 @@ function schemaOver(hub: ResourceEventHub, opts: { initial?: boolean } = {}): Gr
       fields: {
         pods: {
           type: Event,
-          subscribe: (_: unknown, _a: unknown, ctx: RequestContext) =>
+          args: { initial: { type: GraphQLBoolean }, resumeFrom: { type: GraphQLString } },
+          subscribe: (
+            _: unknown,
+            args: { initial?: boolean | null; resumeFrom?: string | null },
+            ctx: RequestContext,
+          ) =>
             hub.subscribe({
               filter: (o) => ctx.visible("Pod", o.metadata.namespace),
-              initial: opts.initial ?? false,
+              initial: args.initial ?? false,
+              resumeFrom: args.resumeFrom ?? undefined,
             }),
           resolve: (e: unknown) => e,
         },
@@ -96,23 +106,33 @@ function schemaOver(hub: ResourceEventHub, opts: { initial?: boolean } = {}): Gr
 /** A result's payload as plain objects (graphql-js builds them without prototypes). */
 const payload = (r: ExecutionResult) => JSON.parse(JSON.stringify(r.data)).pods;
 
-const DOCUMENT = parse("subscription { pods { type name visibleNamespaces } }");
+const DOCUMENT = parse(`subscription ($initial: Boolean, $from: String) {
+  pods(initial: $initial, resumeFrom: $from) { type resourceVersion name visibleNamespaces }
+}`);
 
-function setup(opts: { initial?: boolean; pods?: number } = {}) {
+function setup(opts: { pods?: number } = {}) {
   const informer = new StandInInformer();
   for (let i = 0; i < (opts.pods ?? 0); i++) informer.apply(`p${i}`, "ns-a");
   const hub = new ResourceEventHub(informer as unknown as SharedInformer);
-  const schema = schemaOver(hub, opts);
+  const schema = schemaOver(hub);
   const cache = new SharedResults();
   /** One subscriber with its own request context (as each request has). */
-  const subscribe = async (visibility: Visibility) => {
+  const subscribe = async (visibility: Visibility, variables: { initial?: boolean; from?: string } = {}) => {
     const ctx = new RequestContext({} as Gateway, visibility);
     const stream = (await sharedSubscribe(cache, {
       schema,
       document: DOCUMENT,
       contextValue: ctx,
+      variableValues: variables,
     })) as AsyncGenerator<ExecutionResult>;
-    return { ctx, next: async () => (await stream.next()).value as ExecutionResult };
+    const next = async () => (await stream.next()).value as ExecutionResult;
+    /** The next n results' payloads. */
+    const take = async (n: number) => {
+      const out = [];
+      for (let i = 0; i < n; i++) out.push(payload(await next()));
+      return out;
+    };
+    return { ctx, next, take, close: () => stream.return(undefined) };
   };
   return { informer, hub, cache, subscribe };
 }
@@ -166,7 +186,12 @@ test("equal visibilities share one execution; one widened mid-stream gets its ow
 
   informer.apply("p0", "ns-a");
   const [a1, c1] = await Promise.all([a.next(), c.next()]);
-  assert.deepEqual(payload(a1), { type: "ADDED", name: "p0", visibleNamespaces: ["ns-a"] });
+  assert.deepEqual(payload(a1), {
+    type: "ADDED",
+    resourceVersion: "2",
+    name: "p0",
+    visibleNamespaces: ["ns-a"],
+  });
   assert.equal(c1, a1, "carol got alice's result object: executed once");
   assert.deepEqual(cache.stats, { executed: 1, shared: 1 });
 
@@ -174,7 +199,66 @@ test("equal visibilities share one execution; one widened mid-stream gets its ow
   carol.add(POD, "all");
   informer.apply("p0", "ns-a", { v: "2" });
   const [a2, c2] = await Promise.all([a.next(), c.next()]);
-  assert.deepEqual(payload(a2), { type: "MODIFIED", name: "p0", visibleNamespaces: ["ns-a"] });
-  assert.deepEqual(payload(c2), { type: "MODIFIED", name: "p0", visibleNamespaces: ["ns-a", "ns-b"] });
+  assert.deepEqual(payload(a2), {
+    type: "MODIFIED",
+    resourceVersion: "3",
+    name: "p0",
+    visibleNamespaces: ["ns-a"],
+  });
+  assert.deepEqual(payload(c2), {
+    type: "MODIFIED",
+    resourceVersion: "3",
+    name: "p0",
+    visibleNamespaces: ["ns-a", "ns-b"],
+  });
   assert.equal(cache.stats.executed, 3);
+});
+
+test("events only one subscriber was handed (initial state, SYNCED, history replay) never enter the cache", async () => {
+  const { informer, cache, subscribe } = setup({ pods: 3 });
+  const first = await subscribe(SEE_EVERYTHING, { initial: true });
+  const initial = await first.take(4);
+  assert.deepEqual(
+    initial.map((e) => `${e.type} ${e.name}`),
+    ["ADDED p0", "ADDED p1", "ADDED p2", "SYNCED null"],
+  );
+  assert.equal(cache.size, 0, "a lone initial state and its SYNCED are not cached");
+  informer.apply("p0", "ns-a", { v: "1" });
+  await first.take(1);
+  assert.equal(cache.size, 0, "nor a live change only one subscriber sees");
+
+  // A client resuming from the SYNCED it saw: the change it missed, replayed for it alone.
+  const resumed = await subscribe(SEE_EVERYTHING, { from: initial[3].resourceVersion });
+  assert.deepEqual(
+    (await resumed.take(2)).map((e) => `${e.type} ${e.name}`),
+    ["MODIFIED p0", "SYNCED null"],
+  );
+  assert.equal(cache.size, 0, "nor a history replay");
+  await resumed.close();
+
+  // A second live subscriber with the same operation: the next change is executed once, cached.
+  const second = await subscribe(SEE_EVERYTHING, { initial: true });
+  await second.take(4);
+  assert.equal(cache.size, 0, "an initial state at a new position is that subscriber's alone");
+  informer.apply("p1", "ns-a", { v: "1" });
+  const [a, b] = await Promise.all([first.next(), second.next()]);
+  assert.equal(a, b);
+  assert.equal(cache.size, 1);
+  assert.deepEqual(cache.stats, { executed: 4 + 1 + 2 + 4 + 1, shared: 1 });
+});
+
+test("initial states taken at one position are shared from the second subscriber on", async () => {
+  const { cache, subscribe } = setup({ pods: 3 });
+  const names = async (s: { take(n: number): Promise<{ type: string; name: string }[]> }) =>
+    (await s.take(4)).map((e) => `${e.type} ${e.name}`);
+  const expected = ["ADDED p0", "ADDED p1", "ADDED p2", "SYNCED null"];
+  // One after the other, each reading its whole initial state before the next subscribes.
+  assert.deepEqual(await names(await subscribe(SEE_EVERYTHING, { initial: true })), expected);
+  assert.equal(cache.size, 0, "the first one's events were its alone when it ran them");
+  assert.deepEqual(await names(await subscribe(SEE_EVERYTHING, { initial: true })), expected);
+  assert.equal(cache.size, 3, "the second got the same ADDED events: their results are cached");
+  assert.deepEqual(await names(await subscribe(SEE_EVERYTHING, { initial: true })), expected);
+  // SYNCED is each subscriber's own: executed three times, never cached.
+  assert.equal(cache.size, 3);
+  assert.deepEqual(cache.stats, { executed: 4 + 4 + 1, shared: 3 });
 });
