@@ -5,12 +5,10 @@
 // (hub.ts), so a dashboard's thousand identical subscriptions each ask for the execution of
 // one event with one document, the same variables and the same permissions: the first one
 // executes it, the others get the same result object. Only events the hub handed to more than
-// one subscriber are cached (hub.ts isSharedEvent): no other subscriber could hit the rest. The
-// result carries a memoized serialization (`stringify`, which graphql-yoga's writers use instead
-// of JSON.stringify), and over SSE its whole frame is encoded once (sse-frames.ts): per
-// subscriber only the write remains.
-// (graphql-ws stringifies each message itself: there the payload is still serialized per
-// subscriber.)
+// one subscriber are cached (hub.ts isSharedEvent): no other subscriber could hit the rest.
+// Over SSE a shared result's whole frame is encoded once, on first use, and kept with the
+// result (sse-frames.ts): per subscriber only the write remains. graphql-ws stringifies each
+// message itself: there the payload is still serialized per subscriber. No JSON string is kept.
 //
 // RBAC: the visibility is part of the key (Visibility.sharingKey). Two callers share a result
 // only when their visibilities are provably identical: both see everything, or both are RBAC
@@ -118,23 +116,6 @@ export function visibilityKey(v: Visibility): string {
 
 // ---- execution ----
 
-/** A result whose serialization is computed once, however many subscribers send it. */
-function withMemoizedSerialization(result: ExecutionResult): ExecutionResult {
-  let json: string | undefined;
-  // graphql-yoga's writers call result.stringify(result) when present; not enumerable, so
-  // that nothing else serializes or copies it.
-  Object.defineProperty(result, "stringify", {
-    value: (r: unknown) => {
-      if (r !== result) return JSON.stringify(r);
-      json ??= JSON.stringify(result);
-      return json;
-    },
-    enumerable: false,
-  });
-  markShared(result);
-  return result;
-}
-
 /**
  * Each event is executed with a context of its own (fresh per-request memo: lookups must see
  * the cache as it is now, not as it was for an earlier event), sharing the subscription's
@@ -206,8 +187,12 @@ export async function sharedSubscribe(
     if (
       typeof (result as { then?: unknown }).then !== "function" &&
       !(result as ExecutionResult).errors?.length
-    )
-      cache.set(event, key, withMemoizedSerialization(result as ExecutionResult));
+    ) {
+      // What the transports need, and nothing more: graphql-ws serializes the result object
+      // itself, per subscriber; SSE sends a frame built on first use (sse-frames.ts).
+      markShared(result as ExecutionResult);
+      cache.set(event, key, result as ExecutionResult);
+    }
     return result;
   };
   const iterator = source[Symbol.asyncIterator]();

@@ -10,16 +10,18 @@
 import type { ExecutionResult } from "graphql";
 import type { Plugin } from "graphql-yoga";
 
-/** Frames of shared results, built on first use (collected with the result). */
-const frames = new WeakMap<ExecutionResult, Uint8Array>();
-const shared = new WeakSet<ExecutionResult>();
+/**
+ * Shared results, with their frame once built (collected with the result): the frame is the
+ * only serialized form kept, and only results that some SSE subscriber was sent have one.
+ */
+const frames = new WeakMap<ExecutionResult, Uint8Array | undefined>();
 const encoder = new TextEncoder();
 export const PING = encoder.encode(":\n\n");
 export const COMPLETE = encoder.encode("event: complete\ndata:\n\n");
 
-/** Marks a result as shared between subscribers: its frame is built once. */
+/** Marks a result as shared between subscribers: its frame is built once, on first use. */
 export function markShared(result: ExecutionResult): void {
-  shared.add(result);
+  if (!frames.has(result)) frames.set(result, undefined);
 }
 
 /**
@@ -42,17 +44,12 @@ function publicResult(result: ExecutionResult): unknown {
   };
 }
 
-function serialize(result: ExecutionResult): string {
-  const own = (result as { stringify?: (r: unknown) => string }).stringify;
-  const value = publicResult(result);
-  return own && value === result ? own(result) : JSON.stringify(value);
-}
-
+/** A result's SSE frame (`event: next`, its JSON as data); a shared result's is kept. */
 export function frameOf(result: ExecutionResult): Uint8Array {
   let frame = frames.get(result);
   if (frame) return frame;
-  frame = encoder.encode(`event: next\ndata: ${serialize(result)}\n\n`);
-  if (shared.has(result)) frames.set(result, frame);
+  frame = encoder.encode(`event: next\ndata: ${JSON.stringify(publicResult(result))}\n\n`);
+  if (frames.has(result)) frames.set(result, frame);
   return frame;
 }
 

@@ -22,6 +22,7 @@ import { RequestContext, SEE_EVERYTHING, type Visibility } from "../../src/resol
 import type { Gateway } from "../../src/resolvers/gateway.ts";
 import { ResourceEventHub } from "../../src/subscriptions/hub.ts";
 import { SharedResults, sharedSubscribe, visibilityKey } from "../../src/subscriptions/shared-results.ts";
+import { frameOf } from "../../src/subscriptions/sse-frames.ts";
 import type { StreamEvent } from "../../src/subscriptions/types.ts";
 import { pod } from "../helpers/sandbox.ts";
 
@@ -261,4 +262,19 @@ test("initial states taken at one position are shared from the second subscriber
   // SYNCED is each subscriber's own: executed three times, never cached.
   assert.equal(cache.size, 3);
   assert.deepEqual(cache.stats, { executed: 4 + 4 + 1, shared: 3 });
+});
+
+test("a shared result keeps no serialized copy but its SSE frame, built once when first sent", async () => {
+  const { informer, subscribe } = setup();
+  const [a, b] = [await subscribe(SEE_EVERYTHING), await subscribe(SEE_EVERYTHING)];
+  informer.apply("p0", "ns-a");
+  const [ra, rb] = await Promise.all([a.next(), b.next()]);
+  assert.equal(ra, rb, "one result object for both (graphql-ws sends it as it is)");
+  assert.deepEqual(Object.getOwnPropertyNames(ra), ["data"], "no memoized JSON beside the data");
+  const frame = frameOf(ra);
+  assert.equal(frameOf(rb), frame, "the same bytes for every SSE subscriber");
+  assert.equal(new TextDecoder().decode(frame), `event: next\ndata: ${JSON.stringify(ra)}\n\n`);
+  // A result nobody shares gets its frame, and nothing is kept for it.
+  const lone: ExecutionResult = { data: { n: 1 } };
+  assert.notEqual(frameOf(lone), frameOf(lone));
 });
