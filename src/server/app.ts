@@ -5,7 +5,6 @@ import {
   type ASTVisitor,
   type ExecutionResult,
   GraphQLError,
-  getOperationAST,
   Kind,
   NoSchemaIntrospectionCustomRule,
   type ValidationContext,
@@ -22,6 +21,7 @@ import { useBigQueryLane } from "./big-query-lane.ts";
 import { DEFAULT_MAX_COST, useCostLimit } from "./cost.ts";
 import { DEFAULT_REQUEST_TIMEOUT_MS, deadlineFrom } from "./deadline.ts";
 import type { Metrics } from "./metrics.ts";
+import { operationLabel } from "./operation.ts";
 import { useCacheExtensions, useCacheSync, useExecutionDeadline } from "./plugins.ts";
 import { type Logger, recordOf, useRequestLog } from "./request-log.ts";
 
@@ -101,8 +101,7 @@ function useRequestMetrics(metrics: Metrics): Plugin {
   const labels = new Set<string>();
   return {
     onExecute({ args }) {
-      // The operation's own name: clients often send named queries without operationName.
-      let name = getOperationAST(args.document, args.operationName)?.name?.value ?? "anonymous";
+      let name = operationLabel(args.document, args.operationName);
       if (!labels.has(name)) {
         if (labels.size < MAX_OPERATION_LABELS) labels.add(name);
         else name = "other";

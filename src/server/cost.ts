@@ -21,7 +21,6 @@ import {
   type GraphQLSchema,
   getNamedType,
   getNullableType,
-  getOperationAST,
   isCompositeType,
   isListType,
   Kind,
@@ -36,6 +35,7 @@ import type { SharedInformer } from "../informers/shared-informer.ts";
 import { CORE_KINDS } from "../kinds.ts";
 import { DEFAULT_FIRST, MAX_FIRST } from "../resolvers/connection.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
+import { operationOf } from "./operation.ts";
 
 /**
  * Default --max-cost. A full topology of 10,000 pods estimates about 17,000 (deployments ->
@@ -267,7 +267,7 @@ function withDefaults(
   variables: Record<string, unknown> | undefined,
 ): Record<string, unknown> {
   const out = { ...variables };
-  for (const def of getOperationAST(document, operationName)?.variableDefinitions ?? []) {
+  for (const def of operationOf(document, operationName)?.variableDefinitions ?? []) {
     const name = def.variable.name.value;
     if (out[name] === undefined && def.defaultValue) out[name] = valueFromASTUntyped(def.defaultValue);
   }

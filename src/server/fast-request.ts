@@ -2,9 +2,10 @@
 // share: which requests they may take, the body's shape, and parsing and validating the
 // document with yoga's own envelop pipeline. Anything they decline goes to yoga unchanged.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type DocumentNode, getOperationAST, type OperationTypeNode } from "graphql";
+import type { DocumentNode, OperationTypeNode } from "graphql";
 import type { YogaServerInstance } from "graphql-yoga";
 import type { RequestContext } from "../resolvers/context.ts";
+import { operationOf } from "./operation.ts";
 
 export interface Params {
   query: string;
@@ -67,7 +68,7 @@ export function prepareOperation(
   const enveloped = yoga.getEnveloped({ req, res, params });
   try {
     const document = enveloped.parse(params.query);
-    const operation = getOperationAST(document, params.operationName ?? undefined);
+    const operation = operationOf(document, params.operationName);
     if (operation?.operation !== type) return undefined;
     // Validation rules may also throw (graphql-armor's limits do).
     if (enveloped.validate(enveloped.schema, document).length > 0) return undefined;

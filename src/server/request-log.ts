@@ -9,8 +9,9 @@
 // knows: the operation, the authenticated user, the errors.
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { type ExecutionResult, GraphQLError, getOperationAST } from "graphql";
+import { type ExecutionResult, GraphQLError } from "graphql";
 import type { Plugin } from "graphql-yoga";
+import { operationLabel } from "./operation.ts";
 
 export interface Logger {
   info(fields: object, msg: string): void;
@@ -68,12 +69,10 @@ function noteErrors(record: RequestRecord | undefined, result: ExecutionResult, 
 
 /** Fills the request record with the operation and the errors, and logs unexpected ones. */
 export function useRequestLog(log: Logger | undefined): Plugin {
-  const name = (args: { document: never; operationName?: string | null }) =>
-    getOperationAST(args.document, args.operationName)?.name?.value ?? "anonymous";
   return {
     onExecute({ args }) {
       const record = recordOf(args.contextValue);
-      if (record) record.operation = name(args as never);
+      if (record) record.operation = operationLabel(args.document, args.operationName);
       return {
         onExecuteDone({ result }) {
           if (Symbol.asyncIterator in (result as object)) return;
@@ -83,7 +82,7 @@ export function useRequestLog(log: Logger | undefined): Plugin {
     },
     onSubscribe({ args }) {
       const record = recordOf(args.contextValue);
-      if (record) record.operation = name(args as never);
+      if (record) record.operation = operationLabel(args.document, args.operationName);
     },
     onValidate({ context }) {
       const record = recordOf(context);
