@@ -156,7 +156,8 @@ export function createApp(
     // Subscription events: executed and serialized once per distinct operation and visibility.
     useSharedSubscriptionResults(),
     ...(opts.introspection === false ? [useNoIntrospection()] : []),
-    useRequestLog(opts.log),
+    // Only a logger reads what it records (the request lines, unexpected errors).
+    ...(opts.log ? [useRequestLog(opts.log)] : []),
     // Before the waits and limits below: durations include them, refusals are counted.
     ...(opts.metrics ? [useRequestMetrics(opts.metrics)] : []),
     useExecutionDeadline(),

@@ -49,7 +49,7 @@ export function recordOf(initial: unknown): RequestRecord | undefined {
   return req && typeof req === "object" ? records.get(req as IncomingMessage) : undefined;
 }
 
-function noteErrors(record: RequestRecord | undefined, result: ExecutionResult, log: Logger | undefined) {
+function noteErrors(record: RequestRecord | undefined, result: ExecutionResult, log: Logger) {
   if (!result.errors?.length) return;
   const codes = new Set(record?.errors);
   for (const err of result.errors) {
@@ -58,7 +58,7 @@ function noteErrors(record: RequestRecord | undefined, result: ExecutionResult, 
     if (cause && !(cause instanceof GraphQLError)) {
       // A resolver threw something other than a GraphQLError: a bug, masked for the caller.
       codes.add("INTERNAL");
-      log?.warn(
+      log.warn(
         { reqId: record?.id, operation: record?.operation, err: String(cause), stack: cause.stack },
         "unexpected error in a GraphQL request",
       );
@@ -68,7 +68,7 @@ function noteErrors(record: RequestRecord | undefined, result: ExecutionResult, 
 }
 
 /** Fills the request record with the operation and the errors, and logs unexpected ones. */
-export function useRequestLog(log: Logger | undefined): Plugin {
+export function useRequestLog(log: Logger): Plugin {
   return {
     onExecute({ args }) {
       const record = recordOf(args.contextValue);
