@@ -7,6 +7,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import pino from "pino";
 import { ConfigError, envName, helpText, parseConfig } from "./config.ts";
 import { KubeClient } from "./informers/client.ts";
+import { createLogger } from "./log.ts";
 import { SandboxCluster, seedDemo, startChurn } from "./sandbox/index.ts";
 import { startGatewayServer } from "./server/index.ts";
 
@@ -109,7 +110,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
       throw new UsageError(
         `invalid --log-level "${level}" (KGQL_LOG_LEVEL): use ${Object.keys(pino.levels.values).join(", ")} or silent`,
       );
-    const log = pino({ level }, pino.destination(2));
+    const { log, close: closeLog } = createLogger(level);
     if (flags.auth === "none" && !isLoopback(flags.host))
       log.warn({ host: flags.host }, "--insecure: serving without authentication on a non-loopback address");
 
@@ -172,7 +173,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
       stopChurn?.();
       await server.close();
       await sandbox?.stop();
-      log.flush();
+      await closeLog();
       process.exit(0);
     };
     process.once("SIGINT", () => void shutdown("SIGINT"));
