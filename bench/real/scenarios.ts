@@ -2,10 +2,17 @@
 // computed from a fresh list of everything from the apiserver (see check.ts for normalisation).
 import type { KubeApi } from "../../test/cluster/kube-api.ts";
 import { canonical } from "../lib/check.ts";
+import {
+  type Any,
+  byKey,
+  type DeploymentField,
+  type PodField,
+  podView,
+  type Snapshot,
+  Topology,
+  topologySelection,
+} from "../lib/expected.ts";
 import { deploymentName, type Layout } from "./topology.ts";
-
-// biome-ignore lint/suspicious/noExplicitAny: apiserver JSON
-type Any = Record<string, any>;
 
 export interface Scenario {
   id: string;
@@ -17,15 +24,6 @@ export interface Scenario {
   expected: string;
   /** Pods in the answer. */
   pods: number;
-}
-
-/** Everything the expected answers are computed from. */
-export interface Snapshot {
-  namespaces: Any[];
-  pods: Any[];
-  deployments: Any[];
-  replicaSets: Any[];
-  services: Any[];
 }
 
 async function listAll(api: KubeApi, path: string): Promise<Any[]> {
@@ -50,45 +48,10 @@ export async function snapshot(api: KubeApi): Promise<Snapshot> {
   return { namespaces, pods, deployments, replicaSets, services };
 }
 
-type PodField = "name" | "namespace" | "phase" | "nodeName" | "ready" | "restartCount";
-
-function podView(p: Any, fields: PodField[]): Record<string, unknown> {
-  const all: Record<PodField, unknown> = {
-    name: p.metadata.name,
-    namespace: p.metadata.namespace ?? null,
-    phase: p.status?.phase ?? null,
-    nodeName: p.spec?.nodeName ?? null,
-    ready: ((p.status?.conditions ?? []) as Any[]).some((c) => c.type === "Ready" && c.status === "True"),
-    restartCount: ((p.status?.containerStatuses ?? []) as Any[]).reduce(
-      (n, c) => n + (c.restartCount ?? 0),
-      0,
-    ),
-  };
-  return Object.fromEntries(fields.map((f) => [f, all[f]]));
-}
-
-const key = (o: Any) => `${o.metadata.namespace ?? ""}/${o.metadata.name}`;
-const byKey = (a: Any, b: Any) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
-
 export function buildScenarios(snap: Snapshot, layout: Layout): Scenario[] {
   const ns = layout.namespaces[Math.floor(layout.namespaces.length / 2)]!;
   const dep = deploymentName(0);
-  const podsByOwner = new Map<string, Any[]>();
-  for (const p of snap.pods) {
-    for (const r of (p.metadata.ownerReferences ?? []) as Any[]) {
-      const list = podsByOwner.get(r.uid) ?? [];
-      list.push(p);
-      podsByOwner.set(r.uid, list);
-    }
-  }
-  const rsByOwner = new Map<string, Any[]>();
-  for (const rs of snap.replicaSets) {
-    for (const r of (rs.metadata.ownerReferences ?? []) as Any[]) {
-      const list = rsByOwner.get(r.uid) ?? [];
-      list.push(rs);
-      rsByOwner.set(r.uid, list);
-    }
-  }
+  const tree = new Topology(snap);
   const podsIn = (namespace: string) =>
     snap.pods.filter((p) => p.metadata.namespace === namespace).sort(byKey);
   const matches = (p: Any, sel: Record<string, string>) =>
@@ -100,9 +63,7 @@ export function buildScenarios(snap: Snapshot, layout: Layout): Scenario[] {
   };
 
   const deployment = find(snap.deployments, ns, dep);
-  const depPods = (rsByOwner.get(deployment.metadata.uid) ?? []).flatMap(
-    (rs) => podsByOwner.get(rs.metadata.uid) ?? [],
-  );
+  const depPods = tree.replicaSetsOf(deployment).flatMap((rs) => tree.podsOf(rs));
   const onePod = depPods.sort(byKey)[0];
   if (!onePod) throw new Error(`deployment ${ns}/${dep} has no pods`);
 
@@ -155,23 +116,15 @@ export function buildScenarios(snap: Snapshot, layout: Layout): Scenario[] {
     });
   }
   // deployment -> replicasets -> pods
-  const topologyOf = (d: Any, podFields: PodField[], withNamespace: boolean) => ({
-    name: d.metadata.name,
-    ...(withNamespace ? { namespace: d.metadata.namespace } : {}),
-    replicas: d.spec?.replicas ?? null,
-    replicaSets: (rsByOwner.get(d.metadata.uid) ?? []).map((rs) => ({
-      name: rs.metadata.name,
-      pods: (podsByOwner.get(rs.metadata.uid) ?? []).map((p) => podView(p, podFields)),
-    })),
-  });
+  const scoped: DeploymentField[] = ["name", "replicas"];
   {
     const fields: PodField[] = ["name", "phase", "nodeName", "ready"];
     add({
       id: "deploymentTopology",
       title: "deployment -> replicasets -> pods (one deployment, 50 pods)",
       kind: "topology",
-      query: `{ deployment(namespace: "${ns}", name: "${dep}") { name replicas replicaSets { name pods { ${fields.join(" ")} } } } }`,
-      data: { deployment: topologyOf(deployment, fields, false) },
+      query: `{ deployment(namespace: "${ns}", name: "${dep}") { ${topologySelection(scoped, fields)} } }`,
+      data: { deployment: tree.answer(deployment, scoped, fields) },
       pods: depPods.length,
     });
   }
@@ -182,11 +135,11 @@ export function buildScenarios(snap: Snapshot, layout: Layout): Scenario[] {
       id: "namespaceTopology",
       title: `deployments -> replicasets -> pods of a namespace (${deps.length} deployments)`,
       kind: "topology",
-      query: `{ deployments(namespace: "${ns}", first: 1000) { totalCount nodes { name replicas replicaSets { name pods { ${fields.join(" ")} } } } } }`,
+      query: `{ deployments(namespace: "${ns}", first: 1000) { totalCount nodes { ${topologySelection(scoped, fields)} } } }`,
       data: {
         deployments: {
           totalCount: deps.length,
-          nodes: deps.slice(0, 1000).map((d) => topologyOf(d, fields, false)),
+          nodes: deps.slice(0, 1000).map((d) => tree.answer(d, scoped, fields)),
         },
       },
       pods: podsIn(ns).length,
@@ -194,16 +147,17 @@ export function buildScenarios(snap: Snapshot, layout: Layout): Scenario[] {
   }
   {
     const fields: PodField[] = ["name", "phase", "nodeName", "ready", "restartCount"];
+    const withNamespace: DeploymentField[] = ["name", "namespace", "replicas"];
     const deps = [...snap.deployments].sort(byKey);
     add({
       id: "fullTopology",
       title: `all deployments -> replicasets -> pods (${deps.length} deployments)`,
       kind: "topology",
-      query: `{ deployments(first: 1000) { totalCount nodes { name namespace replicas replicaSets { name pods { ${fields.join(" ")} } } } } }`,
+      query: `{ deployments(first: 1000) { totalCount nodes { ${topologySelection(withNamespace, fields)} } } }`,
       data: {
         deployments: {
           totalCount: deps.length,
-          nodes: deps.slice(0, 1000).map((d) => topologyOf(d, fields, true)),
+          nodes: deps.slice(0, 1000).map((d) => tree.answer(d, withNamespace, fields)),
         },
       },
       pods: snap.pods.length,
