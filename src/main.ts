@@ -154,6 +154,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
       corsOrigins: flags["cors-origin"],
       auth: flags.auth as "none" | "kubernetes",
       introspection: !flags["disable-introspection"],
+      watchList: !flags["disable-watch-list"],
       graphiql: !flags["disable-graphiql"],
       logger: {
         info: (f, m) => log.info(f, m),

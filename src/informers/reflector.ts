@@ -91,7 +91,10 @@ export interface ReflectorOptions {
   minWatchTimeoutSeconds?: number;
   /** A watch that delivers no byte for this long is considered dead and re-opened. */
   stallTimeoutMs?: number;
-  /** Try the streaming watch-list (sendInitialEvents) before falling back to list+watch. */
+  /**
+   * Try the streaming watch-list (sendInitialEvents) before falling back to list+watch. Off by
+   * default here; SharedInformer turns it on (see there).
+   */
   useWatchList?: boolean;
   backoff?: BackoffOptions;
   random?: () => number;

@@ -58,6 +58,11 @@ export class SharedInformer {
     this.logger = opts.logger;
     this.reflector = new Reflector({
       ...opts.reflector,
+      // Watch-list unless told otherwise (client-go's WatchListClient): the initial objects come
+      // as watch events, a line each, so no list JSON has to be split byte by byte here, and the
+      // apiserver builds no list. It costs ~25% less client CPU for 50k pods (bench/informer.ts).
+      // A server that rejects it gets list+watch.
+      useWatchList: opts.reflector?.useWatchList ?? true,
       client: opts.client,
       gvr: opts.resource,
       namespace: opts.namespace,

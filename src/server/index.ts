@@ -18,6 +18,8 @@ export interface GatewayServerOptions extends GatewayOptions {
   maxSubscriptionsPerConnection?: number;
   auth?: "none" | "kubernetes";
   introspection?: boolean;
+  /** Sync through watch-list streams (the default) rather than paged lists then watches. */
+  watchList?: boolean;
   /** TTL of cached access decisions (SubjectAccessReview), ms. */
   accessCacheTtlMs?: number;
   /** Browser origins allowed cross-origin (CORS); none by default. */
@@ -40,7 +42,10 @@ export interface GatewayServer {
 }
 
 export async function startGatewayServer(opts: GatewayServerOptions): Promise<GatewayServer> {
-  const factory = new SharedInformerFactory(opts.client, { logger: opts.logger });
+  const factory = new SharedInformerFactory(opts.client, {
+    logger: opts.logger,
+    reflector: { useWatchList: opts.watchList ?? true },
+  });
   const gateway = new Gateway(factory, opts);
   gateway.start();
   const metrics = new Metrics(gateway);

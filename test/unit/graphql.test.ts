@@ -268,8 +268,8 @@ describe("not synced", () => {
     const sim = new SandboxCluster();
     await sim.start();
     seedDemo(sim, { namespaces: 2, nodes: 2, deploymentsPerNamespace: 2, replicas: 2 });
-    // The first pod list fails: the pod cache syncs only after the informer's retry.
-    sim.faults.failNext({ status: 500, verb: "list", resource: "pods", count: 1 });
+    // The first pod request (watch-list) fails: the pod cache syncs only through the fallback list.
+    sim.faults.failNext({ status: 500, resource: "pods", count: 1 });
     const kgql = await startKgql(await clientFor(sim), { syncTimeoutMs: 10_000 });
     try {
       const r = await gql(kgql.url, `{ pods(first: 1000) { totalCount } cacheStatus { kind synced } }`);
@@ -287,7 +287,7 @@ describe("not synced", () => {
     const sim = new SandboxCluster();
     await sim.start();
     sim.registerResource(WIDGETS);
-    sim.faults.failNext({ status: 500, verb: "list", resource: "widgets.example.com", count: 1000 });
+    sim.faults.failNext({ status: 500, resource: "widgets.example.com", count: 1000 });
     const kgql = await startKgqlOn(sim, { syncTimeoutMs: 300 });
     try {
       const started = Date.now();
@@ -309,7 +309,7 @@ describe("not synced", () => {
   it("a query on a kind that cannot sync waits a bounded time, then fails with NOT_SYNCED", async () => {
     const sim = new SandboxCluster();
     await sim.start();
-    sim.faults.failNext({ status: 500, verb: "list", resource: "pods", count: 1000 });
+    sim.faults.failNext({ status: 500, resource: "pods", count: 1000 });
     const kgql = await startKgql(await clientFor(sim), { syncTimeoutMs: 300 });
     try {
       const r = await gql(kgql.url, `{ pods { totalCount } }`);

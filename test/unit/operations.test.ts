@@ -22,7 +22,7 @@ async function withSandbox(fn: (sim: SandboxCluster) => Promise<void>): Promise<
 describe("per-request timeout", () => {
   it("a query waiting for a kind's sync is answered at the request timeout, naming the limit", async () => {
     await withSandbox(async (sim) => {
-      sim.faults.failNext({ status: 500, verb: "list", resource: "configmaps", count: 100_000 });
+      sim.faults.failNext({ status: 500, resource: "configmaps", count: 100_000 });
       const kgql = await startKgql(await clientFor(sim), { syncTimeoutMs: 20_000, requestTimeoutMs: 300 });
       try {
         const started = Date.now();
@@ -50,7 +50,7 @@ describe("per-request timeout", () => {
   it("resources(...) of a resource that cannot sync is bounded by the request timeout too", async () => {
     await withSandbox(async (sim) => {
       sim.registerResource(WIDGETS);
-      sim.faults.failNext({ status: 500, verb: "list", resource: "widgets.example.com", count: 100_000 });
+      sim.faults.failNext({ status: 500, resource: "widgets.example.com", count: 100_000 });
       const kgql = await startKgqlOn(sim, { syncTimeoutMs: 20_000, requestTimeoutMs: 300 });
       try {
         const r = await gql(

@@ -15,8 +15,12 @@ async function setup(opts: Parameters<typeof startSandbox>[0] = {}) {
   cleanups.push(() => sim.stop());
   return sim;
 }
+/** Scenarios 1-12 are list+watch's: watch-list (the informer's default) is off unless a test asks. */
 async function started(sim: SandboxCluster, opts: Parameters<typeof informerFor>[2] = {}) {
-  const informer = await informerFor(sim, "pods", opts);
+  const informer = await informerFor(sim, "pods", {
+    ...opts,
+    reflector: { useWatchList: false, ...opts.reflector },
+  });
   cleanups.push(() => informer.stop());
   informer.start();
   return informer;
