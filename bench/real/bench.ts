@@ -88,7 +88,7 @@ export interface ScenarioResult {
   query: string;
   kgql: ServerFigures;
   direct: ServerFigures;
-  /** direct p50 / kgql p50 at one connection. */
+  /** direct p50 / kgql p50 in the runs at the first --connections count (runs[0]). */
   speedupP50?: number;
   /** kgql req/s / direct req/s, per connection count. */
   rpsRatio?: Record<string, number>;
