@@ -36,8 +36,9 @@ const usage = `usage: npm run bench -- [options]
   --no-write-md            do not rewrite this size's section of BENCHMARKS.md
   --sim                    the simulator benchmark instead (--pods, --events, --duration)`;
 
-const { values } = parseArgs({
+const { values, tokens } = parseArgs({
   allowNegative: true,
+  tokens: true,
   options: {
     sim: { type: "boolean", default: false },
     pods: { type: "string", default: "10000" },
@@ -75,6 +76,31 @@ const int = (name: keyof typeof values, min = 0): number => {
 if (values.help) {
   console.log(usage);
   process.exit(0);
+}
+
+/** Options for both benchmarks; --sim reads only SIM_OPTIONS besides, the real one all others. */
+const COMMON_OPTIONS = new Set(["sim", "pods", "help"]);
+const SIM_OPTIONS = new Set(["events", "duration"]);
+/** The fan-out figure's options, which --no-fanout would leave unread. */
+const FANOUT_OPTIONS = new Set(["fanout-subscribers", "fanout-idle"]);
+
+/** Why an option given would be ignored by the benchmark chosen, or undefined. */
+function ignored(name: string, rawName: string): string | undefined {
+  if (COMMON_OPTIONS.has(name)) return undefined;
+  if (values.sim && !SIM_OPTIONS.has(name))
+    return `${rawName} does not apply to --sim (it reads --pods, --events and --duration only)`;
+  if (!values.sim && SIM_OPTIONS.has(name)) return `${rawName} applies to --sim only`;
+  if (!values.fanout && FANOUT_OPTIONS.has(name)) return `${rawName} does not apply with --no-fanout`;
+  return undefined;
+}
+
+// A flag the chosen benchmark would ignore means the run is not the one asked for: refuse it.
+for (const t of tokens) {
+  const why = t.kind === "option" ? ignored(t.name, t.rawName) : undefined;
+  if (why) {
+    console.error(`bench: ${why}`);
+    process.exit(2);
+  }
 }
 
 let code: number;
