@@ -208,7 +208,11 @@ export class Reflector {
           if (this.st.lists++ > 0) this.st.relists++;
           await this.listOrWatchList();
           this.needsList = false;
-          if (this.st.usingWatchList) continue; // the watch-list stream goes on as the watch
+          if (this.st.usingWatchList) {
+            // The watch-list stream went on as the watch, so the next watch is a restart.
+            watches++;
+            continue;
+          }
         }
         if (watches++ > 0) this.st.watchRestarts++;
         const end = await this.watch(false);

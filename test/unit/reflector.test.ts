@@ -302,6 +302,24 @@ test("13c. watch-list is not synced before the initial-events-end bookmark arriv
   assert.equal(informer.store.size, 3);
 });
 
+test("13d. a watch-list stream cut after its initial events: re-watch from the last RV, a restart, no relist", async () => {
+  const sim = await setup();
+  sim.create("pods", pod("a"));
+  const informer = await started(sim, { reflector: { useWatchList: true } });
+  await informer.waitForSync(5000);
+  const rv = informer.lastSyncResourceVersion;
+  const before = informer.status();
+  sim.faults.dropWatches();
+  await eventually(() => watches(sim).length === 2, "a second watch");
+  const [, rewatch] = watches(sim);
+  assert.equal(rewatch?.query.sendInitialEvents, undefined, "an ordinary watch, not another watch-list");
+  assert.equal(rewatch?.query.resourceVersion, rv);
+  assert.equal(informer.status().watchRestarts, before.watchRestarts + 1);
+  assert.equal(informer.status().lists, before.lists, "no relist");
+  sim.create("pods", pod("b"));
+  await eventually(() => cacheEqualsServer(sim, informer), "events after the cut");
+});
+
 test("a stalled watch (no bytes) is aborted and resumed from the last RV without a relist", async () => {
   const sim = await setup({ bookmarkIntervalMs: 100 });
   sim.create("pods", pod("a"));
