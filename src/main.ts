@@ -37,6 +37,36 @@ function seconds(flags: Flags, name: "sync-timeout" | "request-timeout"): number
 /** How long shutdown may take before the process exits anyway. */
 const SHUTDOWN_DEADLINE_MS = 15_000;
 
+/**
+ * How long an error exit waits for the log lines (and the demo cluster) before giving up on
+ * them: with stderr a full pipe, the log's retries would otherwise keep the process alive.
+ */
+const ERROR_EXIT_FLUSH_MS = 1000;
+
+/**
+ * After an error, main returns its exit code and the process ends once idle; but a write to a
+ * stderr pipe nobody reads (the error line itself) stays pending, and holds the process, for
+ * ever. This ends a process still held that long after; unreferenced, it holds nothing itself.
+ */
+const ERROR_EXIT_DEADLINE_MS = 1000;
+
+function exitWithin(code: number, ms: number): void {
+  setTimeout(() => process.exit(code), ms).unref();
+}
+
+/** Waits for `work`, at most `ms`; its failure is ignored (an exit is under way). */
+async function within(work: Promise<unknown> | undefined, ms: number): Promise<void> {
+  if (!work) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    work.catch(() => {}),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
 const isLoopback = (host: string) => host === "localhost" || host === "::1" || host.startsWith("127.");
 
 async function clusterClient(flags: Flags): Promise<{ client: KubeClient; source: string }> {
@@ -65,8 +95,23 @@ async function clusterClient(flags: Flags): Promise<{ client: KubeClient; source
   );
 }
 
+/**
+ * Runs kgql: undefined once serving (signals end it), or an error's exit code, with the process
+ * ended shortly after if anything still holds it (see ERROR_EXIT_DEADLINE_MS).
+ */
 export async function main(argv: string[]): Promise<number | undefined> {
   let flags: Flags;
+  // What an error exit releases once they exist, so that nothing holds the process up after
+  // main returns: the log (its writes retry while stderr is full), the demo cluster, the client.
+  let closeLog: ((withinMs?: number) => Promise<void>) | undefined;
+  let sandbox: SandboxCluster | undefined;
+  let stopChurn: (() => void) | undefined;
+  let client: KubeClient | undefined;
+  const release = async () => {
+    stopChurn?.();
+    client?.close();
+    await Promise.all([within(sandbox?.stop(), ERROR_EXIT_FLUSH_MS), closeLog?.(ERROR_EXIT_FLUSH_MS)]);
+  };
   try {
     flags = parse(argv);
     if (flags.help) {
@@ -110,13 +155,12 @@ export async function main(argv: string[]): Promise<number | undefined> {
       throw new UsageError(
         `invalid --log-level "${level}" (KGQL_LOG_LEVEL): use ${Object.keys(pino.levels.values).join(", ")} or silent`,
       );
-    const { log, close: closeLog } = createLogger(level);
+    const logger = createLogger(level);
+    const log = logger.log;
+    closeLog = logger.close;
     if (flags.auth === "none" && !isLoopback(flags.host))
       log.warn({ host: flags.host }, "--insecure: serving without authentication on a non-loopback address");
 
-    let sandbox: SandboxCluster | undefined;
-    let stopChurn: (() => void) | undefined;
-    let client: KubeClient;
     let source: string;
     if (flags.demo) {
       sandbox = new SandboxCluster();
@@ -174,17 +218,21 @@ export async function main(argv: string[]): Promise<number | undefined> {
       stopChurn?.();
       await server.close();
       await sandbox?.stop();
-      await closeLog();
+      await logger.close();
       process.exit(0);
     };
     process.once("SIGINT", () => void shutdown("SIGINT"));
     process.once("SIGTERM", () => void shutdown("SIGTERM"));
     return undefined;
   } catch (err) {
+    // After the log's last lines, so the error line comes last.
+    await release();
     if (err instanceof UsageError) {
       process.stderr.write(`kgql: ${err.message}\n`);
+      exitWithin(2, ERROR_EXIT_DEADLINE_MS);
       return 2;
     }
+    exitWithin(1, ERROR_EXIT_DEADLINE_MS);
     const e = err as NodeJS.ErrnoException;
     if (e.code === "EADDRINUSE") {
       process.stderr.write(`kgql: the address is already in use (${e.message}); choose another --port\n`);
