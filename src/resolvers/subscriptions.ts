@@ -21,13 +21,28 @@ interface StreamArgs {
 /** Ends the stream with a clear error when a podEvents subscriber fell behind. */
 class FellBehindError extends Error {}
 
+/** The end of a stream without markers (podEvents) that fell behind or cannot resume. */
+const fellBehind = (reason: string): Error =>
+  new FellBehindError(
+    `podEvents: ${reason}; reconnect with resumeFrom set to the last resourceVersion you saw, or use podStream, which sends RESYNC instead`,
+  );
+
 /**
- * A subscriber's stream. Written as an iterator rather than an async generator: a generator
- * waiting for its next event cannot be interrupted (return() waits until it yields), so a client
- * that went away stayed subscribed until an event for it came, possibly never. Here return()
- * closes the hub subscription at once, which also ends a pending next(). Everything that can
- * refuse the subscription (sync wait, RBAC, caps) happens before the stream is returned, so it
- * is a GraphQL error, not a broken stream.
+ * What the caller may see now (its visibility can be re-decided) and asked for. Made here
+ * rather than inline in stream(): the closure holds these three, not all of stream()'s state.
+ */
+function visibleAnd(ctx: RequestContext, kind: string, filter: ObjectFilter): ObjectFilter {
+  return (o) => ctx.visible(kind, o.metadata.namespace) && filter(o);
+}
+
+/**
+ * A subscriber's stream: the hub's subscription itself (hub.ts), which leaves out markers for
+ * podEvents and ends with an error where it would send RESYNC. No wrapper: an idle subscriber
+ * costs one object and its pending promise, whatever the transport. Its return() closes the hub
+ * subscription at once, which also ends a pending next(), so a client that went away does not
+ * stay subscribed until an event for it comes. Everything that can refuse the subscription
+ * (sync wait, RBAC, caps) happens before the stream is returned, so it is a GraphQL error, not
+ * a broken stream.
  */
 async function stream(
   ctx: RequestContext,
@@ -43,65 +58,27 @@ async function stream(
   checkAllowed(ctx, kind, args.namespace, other?.name);
   ctx.gateway.checkSubscriptionCapacity();
   const sub: Subscription = ctx.gateway.hub(informer).subscribe({
-    filter: (o) => ctx.visible(kind, o.metadata.namespace) && filter(o),
+    filter: visibleAnd(ctx, kind, filter),
     initial: args.initial ?? false,
     resumeFrom: args.resumeFrom ?? undefined,
+    withoutMarkers: markers ? undefined : fellBehind,
   });
   // Permissions can be revoked while a stream is open: re-decide periodically. The filter reads
   // the current visibility, so narrowed permissions apply at once; losing all access ends the
   // stream with a FORBIDDEN error.
-  let revoked: unknown;
   const refresh = ctx.access.refresh;
-  const timer = refresh
-    ? setInterval(async () => {
-        try {
-          ctx.access.visibility = await refresh();
-          checkAllowed(ctx, kind, args.namespace, other?.name);
-        } catch (err) {
-          revoked = err;
-          sub.close();
-        }
-      }, ctx.gateway.recheckMs)
-    : undefined;
-  const finish = () => {
-    clearInterval(timer);
-    sub.close();
-  };
-  const step = (
-    r: IteratorResult<StreamEvent>,
-  ): IteratorResult<StreamEvent> | Promise<IteratorResult<StreamEvent>> => {
-    if (r.done) {
-      finish();
-      if (revoked) {
-        const err = revoked;
-        revoked = undefined;
-        throw err;
+  if (refresh && !sub.closed) {
+    const timer = setInterval(async () => {
+      try {
+        ctx.access.visibility = await refresh();
+        checkAllowed(ctx, kind, args.namespace, other?.name);
+      } catch (err) {
+        sub.close(err as Error);
       }
-      return r;
-    }
-    const event = r.value;
-    if (event.type === "SYNCED" && !markers) return sub.next().then(step);
-    if (event.type === "RESYNC" && !markers) {
-      finish();
-      throw new FellBehindError(
-        `podEvents: ${event.reason}; reconnect with resumeFrom set to the last resourceVersion you saw, or use podStream, which sends RESYNC instead`,
-      );
-    }
-    return r;
-  };
-  const iterator: AsyncIterableIterator<StreamEvent> = {
-    next: () => sub.next().then(step),
-    return: () => {
-      finish();
-      return Promise.resolve({ value: undefined, done: true });
-    },
-    throw: (err: unknown) => {
-      finish();
-      return Promise.reject(err);
-    },
-    [Symbol.asyncIterator]: () => iterator,
-  };
-  return iterator;
+    }, ctx.gateway.recheckMs);
+    sub.onClose = () => clearInterval(timer);
+  }
+  return sub;
 }
 
 function namespaceSelectorFilter(args: StreamArgs): ObjectFilter {

@@ -35,64 +35,101 @@ export interface SubscribeOptions {
   resumeFrom?: string;
   /** Events buffered for a slow subscriber before it is resynced. */
   bufferLimit?: number;
+  /**
+   * A stream without markers: SYNCED is left out, and where RESYNC would be sent (the
+   * subscriber fell behind, or its resume point is gone) the stream ends with the error this
+   * returns instead: a view that cannot be told to rebuild itself must not go on with a gap.
+   */
+  withoutMarkers?: (reason: string) => Error;
 }
+
+type Resolve = (r: IteratorResult<StreamEvent> | PromiseLike<IteratorResult<StreamEvent>>) => void;
 
 /**
  * One subscriber's stream: an async iterator with a bounded buffer. When the buffer would
  * overflow, its content is dropped and the subscriber receives RESYNC followed by the current
  * state (ADDED…, SYNCED): its view is rebuilt instead of the gateway running out of memory.
+ *
+ * It is what the subscription resolvers return, unwrapped: thousands of them wait idle, so
+ * each holds only these fields (no closures, no per-subscriber objects besides its buffer,
+ * which gives its storage back whenever it is drained).
  */
 export class Subscription implements AsyncIterableIterator<StreamEvent> {
   private buffer: StreamEvent[] = [];
   private head = 0;
-  private waiting: ((r: IteratorResult<StreamEvent>) => void) | undefined;
-  private closed = false;
+  private waiting: Resolve | undefined;
+  private ended = false;
   private resyncPending: string | undefined;
+  /** The error the stream ends with, until next() has thrown it. */
+  private failure: Error | undefined;
+  private readonly withoutMarkers: ((reason: string) => Error) | undefined;
   readonly bufferLimit: number;
   readonly filter: ObjectFilter;
   private readonly hub: ResourceEventHub;
-  readonly stats = { delivered: 0, resyncs: 0 };
+  private delivered = 0;
+  private resyncs = 0;
+  /** Called once when the stream closes, however it closes (e.g. to stop a recheck timer). */
+  onClose: (() => void) | undefined;
 
-  constructor(hub: ResourceEventHub, filter: ObjectFilter, bufferLimit: number) {
+  constructor(
+    hub: ResourceEventHub,
+    filter: ObjectFilter,
+    bufferLimit: number,
+    withoutMarkers?: (reason: string) => Error,
+  ) {
     this.hub = hub;
     this.filter = filter;
     this.bufferLimit = bufferLimit;
+    this.withoutMarkers = withoutMarkers;
   }
 
   get depth(): number {
     return this.buffer.length - this.head;
   }
 
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  get stats(): { delivered: number; resyncs: number } {
+    return { delivered: this.delivered, resyncs: this.resyncs };
+  }
+
   /** Called by the hub, synchronously, for each change that concerns this subscriber. */
   push(event: StreamEvent): void {
-    if (this.closed || this.resyncPending) return;
+    if (this.ended || this.resyncPending) return;
     if (this.waiting) {
       const resolve = this.waiting;
       this.waiting = undefined;
-      this.stats.delivered++;
+      this.delivered++;
       resolve({ value: event, done: false });
       return;
     }
     if (this.depth >= this.bufferLimit) {
-      this.buffer = [];
-      this.head = 0;
+      this.dropBuffer();
       this.resyncPending = `fell more than ${this.bufferLimit} events behind`;
       return;
     }
     this.buffer.push(event);
   }
 
-  /** Replaces the buffer with RESYNC + current state (used for overflow and lost history). */
+  /**
+   * Replaces the buffer with RESYNC + current state (used for overflow and lost history); a
+   * stream without markers ends with its error instead.
+   */
   resync(reason: string): void {
-    this.stats.resyncs++;
-    this.buffer = [];
-    this.head = 0;
+    this.resyncs++;
+    if (this.withoutMarkers) {
+      this.close(this.withoutMarkers(reason));
+      return;
+    }
+    this.dropBuffer();
     this.buffer.push({ type: "RESYNC", resourceVersion: this.hub.position(), reason });
-    this.buffer.push(...this.hub.snapshot(this.filter));
+    for (const e of this.hub.snapshot(this.filter)) this.buffer.push(e);
   }
 
   /** Appends events that bypass the bound (an initial state or a history replay). */
-  enqueueUnbounded(events: StreamEvent[]): void {
+  enqueueUnbounded(events: Iterable<StreamEvent>): void {
     for (const e of events) this.buffer.push(e);
   }
 
@@ -102,20 +139,39 @@ export class Subscription implements AsyncIterableIterator<StreamEvent> {
       this.resyncPending = undefined;
       this.resync(reason);
     }
-    if (this.head < this.buffer.length) {
-      const value = this.buffer[this.head]!;
-      this.buffer[this.head++] = undefined as unknown as StreamEvent;
-      if (this.head > 1024 && this.head * 2 > this.buffer.length) {
-        this.buffer = this.buffer.slice(this.head);
-        this.head = 0;
-      }
-      this.stats.delivered++;
+    if (this.failure) {
+      const err = this.failure;
+      this.failure = undefined;
+      return Promise.reject(err);
+    }
+    while (this.head < this.buffer.length) {
+      const value = this.take();
+      if (value.type === "SYNCED" && this.withoutMarkers) continue;
+      this.delivered++;
       return Promise.resolve({ value, done: false });
     }
-    if (this.closed) return Promise.resolve({ value: undefined, done: true });
+    if (this.ended) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve) => {
       this.waiting = resolve;
     });
+  }
+
+  /** The oldest buffered event, its slot freed. */
+  private take(): StreamEvent {
+    const value = this.buffer[this.head]!;
+    this.buffer[this.head++] = undefined as unknown as StreamEvent;
+    if (this.head === this.buffer.length) this.dropBuffer();
+    else if (this.head > 1024 && this.head * 2 > this.buffer.length) {
+      this.buffer = this.buffer.slice(this.head);
+      this.head = 0;
+    }
+    return value;
+  }
+
+  /** Empties the buffer; length 0 also gives its storage back (an idle subscriber keeps none). */
+  private dropBuffer(): void {
+    this.buffer.length = 0;
+    this.head = 0;
   }
 
   return(): Promise<IteratorResult<StreamEvent>> {
@@ -123,15 +179,29 @@ export class Subscription implements AsyncIterableIterator<StreamEvent> {
     return Promise.resolve({ value: undefined, done: true });
   }
 
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.buffer = [];
-    this.head = 0;
+  throw(err: unknown): Promise<IteratorResult<StreamEvent>> {
+    this.close();
+    return Promise.reject(err);
+  }
+
+  /**
+   * Ends the stream: a pending or next next() reports the end, or rejects with `error` (once;
+   * then the stream is done). Buffered events are dropped.
+   */
+  close(error?: Error): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.resyncPending = undefined;
+    this.dropBuffer();
     this.hub.unsubscribe(this);
     const resolve = this.waiting;
     this.waiting = undefined;
-    resolve?.({ value: undefined, done: true });
+    if (error && resolve) resolve(Promise.reject(error));
+    else if (error) this.failure = error;
+    else resolve?.({ value: undefined, done: true });
+    const onClose = this.onClose;
+    this.onClose = undefined;
+    onClose?.();
   }
 
   [Symbol.asyncIterator](): this {
@@ -164,9 +234,16 @@ export class ResourceEventHub {
     return this.pos.toString();
   }
 
+  /**
+   * A new subscriber's stream; it may be closed already (a stream without markers whose resume
+   * point is gone ends at once, with its error).
+   */
   subscribe(opts: SubscribeOptions): Subscription {
     this.listen();
-    const sub = new Subscription(this, opts.filter, opts.bufferLimit ?? 1000);
+    const sub = new Subscription(this, opts.filter, opts.bufferLimit ?? 1000, opts.withoutMarkers);
+    // Added first, so that a stream that ends right away is removed again; no change can come
+    // in between (all of this runs in one turn).
+    this.subscribers.add(sub);
     const from = parsePosition(opts.resumeFrom);
     if (opts.resumeFrom !== undefined) {
       const missed = from === undefined ? undefined : this.history.since(from);
@@ -175,9 +252,8 @@ export class ResourceEventHub {
         sub.enqueueUnbounded([{ type: "SYNCED", resourceVersion: this.position() }]);
       } else sub.resync(`resourceVersion ${opts.resumeFrom} is no longer in the gateway's history`);
     } else if (opts.initial) {
-      sub.enqueueUnbounded([...this.snapshot(opts.filter)]);
+      sub.enqueueUnbounded(this.snapshot(opts.filter));
     }
-    this.subscribers.add(sub);
     return sub;
   }
 

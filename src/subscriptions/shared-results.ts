@@ -141,47 +141,103 @@ export async function sharedSubscribe(
 ): Promise<AsyncGenerator<ExecutionResult> | ExecutionResult> {
   const source = await createSourceEventStream(args);
   if (!isAsyncIterable(source)) return source;
-  const ctx = args.contextValue as RequestContext;
-  const shareable = ctx?.access !== undefined && ctx.gateway !== undefined;
-  const operationKey = `${documentId(args.document)}\u0000${args.operationName ?? ""}\u0000${JSON.stringify(args.variableValues ?? {})}`;
-  // The full key is rebuilt only when the visibility's key changes (a re-decided or widened
-  // visibility), not per delivery: the same string each time, its hash computed once.
-  let lastVisibilityKey: string | undefined;
-  let resultKey = "";
-  const keyNow = (): string => {
-    const vk = visibilityKey(ctx.access.visibility);
-    if (vk !== lastVisibilityKey) {
-      lastVisibilityKey = vk;
-      resultKey = `${operationKey}\u0000${vk}`;
+  return new SharedResultStream(cache, args, source[Symbol.asyncIterator]());
+}
+
+/**
+ * The results of one subscription: each event of `source` executed, or taken from the cache.
+ * The same contract as graphql-js's mapAsyncIterator: errors from the source reject next(), an
+ * execution that throws closes the source, return() closes it. A class with plain promise
+ * callbacks rather than closures and async functions: thousands of these wait idle, each
+ * holding its fields and one bound callback, and a delivery takes one promise hop.
+ */
+class SharedResultStream implements AsyncGenerator<ExecutionResult> {
+  private readonly cache: SharedResults;
+  private readonly args: ExecutionArgs;
+  private readonly source: AsyncIterator<unknown>;
+  private readonly ctx: RequestContext;
+  private readonly shareable: boolean;
+  private readonly operationKey: string;
+  /** The full key, rebuilt only when the visibility's key changes (not per delivery). */
+  private resultKey = "";
+  private lastVisibilityKey: string | undefined;
+
+  constructor(cache: SharedResults, args: ExecutionArgs, source: AsyncIterator<unknown>) {
+    this.cache = cache;
+    this.args = args;
+    this.source = source;
+    this.ctx = args.contextValue as RequestContext;
+    this.shareable = this.ctx?.access !== undefined && this.ctx.gateway !== undefined;
+    this.operationKey = `${documentId(args.document)}\u0000${args.operationName ?? ""}\u0000${JSON.stringify(args.variableValues ?? {})}`;
+  }
+
+  next(): Promise<IteratorResult<ExecutionResult>> {
+    return this.source.next().then(this.step);
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult>> {
+    await this.source.return?.();
+    return { value: undefined, done: true };
+  }
+
+  async throw(err: unknown): Promise<IteratorResult<ExecutionResult>> {
+    if (this.source.throw) return this.step(await this.source.throw(err));
+    return this.closeAndThrow(err);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.source.return?.();
+  }
+
+  /** One event's result (an arrow: next() hands it to then() as it is, no closure per call). */
+  private readonly step = (
+    r: IteratorResult<unknown>,
+  ): IteratorResult<ExecutionResult> | Promise<IteratorResult<ExecutionResult>> => {
+    if (r.done) return r;
+    let value: ExecutionResult | Promise<ExecutionResult>;
+    try {
+      value = this.map(r.value);
+    } catch (err) {
+      return this.closeAndThrow(err);
     }
-    return resultKey;
+    if (typeof (value as { then?: unknown }).then === "function")
+      return (value as Promise<ExecutionResult>).then(
+        (v) => ({ value: v, done: false }),
+        (err) => this.closeAndThrow(err),
+      );
+    return { value: value as ExecutionResult, done: false };
   };
-  const run = (event: unknown) =>
-    execute({
-      ...args,
-      rootValue: event,
-      contextValue: shareable ? eventContext(ctx) : args.contextValue,
-    }) as ExecutionResult | Promise<ExecutionResult>;
-  const map = (event: unknown): ExecutionResult | Promise<ExecutionResult> => {
+
+  private async closeAndThrow(err: unknown): Promise<never> {
+    await this.source.return?.()?.catch(() => {});
+    throw err;
+  }
+
+  private map(event: unknown): ExecutionResult | Promise<ExecutionResult> {
     // Only hub events (objects) are shared; execution is synchronous for them (no async
     // resolvers below a subscription payload), anything else runs as graphql-js would.
-    if (!shareable || typeof event !== "object" || event === null) return run(event);
+    if (!this.shareable || typeof event !== "object" || event === null) return this.run(event);
+    const { cache } = this;
     // An event only this subscriber was handed (SYNCED, RESYNC, a lone initial state, a history
     // replay) can never be hit by another one: caching its result would only push out results
     // that can be.
     if (!isSharedEvent(event)) {
       cache.stats.executed++;
       sharedResultTotals.executed++;
-      return run(event);
+      return this.run(event);
     }
-    const key = keyNow();
+    const key = this.key();
     const hit = cache.get(event, key);
     if (hit) {
       cache.stats.shared++;
       sharedResultTotals.shared++;
       return hit;
     }
-    const result = run(event);
+    const result = this.run(event);
     cache.stats.executed++;
     sharedResultTotals.executed++;
     if (
@@ -194,46 +250,25 @@ export async function sharedSubscribe(
       cache.set(event, key, result as ExecutionResult);
     }
     return result;
-  };
-  const iterator = source[Symbol.asyncIterator]();
-  // The same contract as graphql-js's mapAsyncIterator: errors from the source reject next(),
-  // an execution that throws closes the source, return() closes it. Written with plain promise
-  // callbacks (one hop per event fewer than async functions: this runs once per delivery).
-  const closeAndThrow = async (err: unknown): Promise<never> => {
-    await iterator.return?.()?.catch(() => {});
-    throw err;
-  };
-  const step = (
-    r: IteratorResult<unknown>,
-  ): IteratorResult<ExecutionResult> | Promise<IteratorResult<ExecutionResult>> => {
-    if (r.done) return r;
-    let value: ExecutionResult | Promise<ExecutionResult>;
-    try {
-      value = map(r.value);
-    } catch (err) {
-      return closeAndThrow(err);
+  }
+
+  private run(event: unknown): ExecutionResult | Promise<ExecutionResult> {
+    return execute({
+      ...this.args,
+      rootValue: event,
+      contextValue: this.shareable ? eventContext(this.ctx) : this.args.contextValue,
+    }) as ExecutionResult | Promise<ExecutionResult>;
+  }
+
+  /** The cache key: operation and visibility (the same string while the visibility's key is). */
+  private key(): string {
+    const vk = visibilityKey(this.ctx.access.visibility);
+    if (vk !== this.lastVisibilityKey) {
+      this.lastVisibilityKey = vk;
+      this.resultKey = `${this.operationKey}\u0000${vk}`;
     }
-    if (typeof (value as { then?: unknown }).then === "function")
-      return (value as Promise<ExecutionResult>).then((v) => ({ value: v, done: false }), closeAndThrow);
-    return { value: value as ExecutionResult, done: false };
-  };
-  return {
-    next: () => iterator.next().then(step),
-    async return() {
-      await iterator.return?.();
-      return { value: undefined, done: true };
-    },
-    async throw(err: unknown) {
-      if (iterator.throw) return step(await iterator.throw(err));
-      return closeAndThrow(err);
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-    async [Symbol.asyncDispose]() {
-      await iterator.return?.();
-    },
-  } as AsyncGenerator<ExecutionResult>;
+    return this.resultKey;
+  }
 }
 
 /**
