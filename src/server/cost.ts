@@ -9,9 +9,11 @@
 // field 1, each multiplied by how many parents it is resolved for. Averages telescope: a full
 // namespaces -> deployments -> replicaSets -> pods topology estimates about the number of pods.
 //
-// The document is compiled once into a plan (WeakMap on the parsed document, which yoga caches
-// per query text); each request only evaluates the plan with its variables and the current
-// sizes (a few map lookups per field), so the check is cheap.
+// Each operation is compiled once into a plan (WeakMap on the operation's node, in the parsed
+// document yoga caches per query text); each request only evaluates the plan with its variables
+// and the current sizes (a few map lookups per field), so the check is cheap. Plans are kept per
+// operation found, never per operation name asked: names come from clients, and made-up ones
+// (which find no operation and cost nothing) must not grow the cache.
 import {
   type DocumentNode,
   type FieldNode,
@@ -65,32 +67,34 @@ interface Term {
   children: Term[];
 }
 
-const planCache = new WeakMap<DocumentNode, Map<string, Term[]>>();
+/** Each operation's plan: at most one per operation of a live document, whatever names are sent. */
+const planCache = new WeakMap<OperationDefinitionNode, Term[]>();
+
+const NO_TERMS: Term[] = [];
+
+/** Plans compiled so far (each is one planCache entry), for tests. */
+export const planStats = { compiled: 0 };
 
 function compileOperation(schema: GraphQLSchema, document: DocumentNode, operationName?: string | null) {
-  let perOperation = planCache.get(document);
-  if (!perOperation) {
-    perOperation = new Map();
-    planCache.set(document, perOperation);
-  }
-  const key = operationName ?? "";
-  let plan = perOperation.get(key);
+  // No operation (an unknown name, or several operations and none named): execution refuses
+  // the request, so nothing to estimate, and nothing kept.
+  const operation = operationOf(document, operationName);
+  if (!operation) return NO_TERMS;
+  let plan = planCache.get(operation);
   if (!plan) {
-    plan = compile(schema, document, operationName);
-    perOperation.set(key, plan);
+    plan = compile(schema, document, operation);
+    planCache.set(operation, plan);
   }
   return plan;
 }
 
-function compile(schema: GraphQLSchema, document: DocumentNode, operationName?: string | null): Term[] {
+function compile(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode): Term[] {
+  planStats.compiled++;
+  if (operation.operation !== "query") return [];
   const fragments = new Map<string, FragmentDefinitionNode>();
-  const operations: OperationDefinitionNode[] = [];
   for (const d of document.definitions) {
     if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
-    else if (d.kind === Kind.OPERATION_DEFINITION) operations.push(d);
   }
-  const operation = operationName ? operations.find((o) => o.name?.value === operationName) : operations[0];
-  if (operation?.operation !== "query") return [];
   const root = schema.getQueryType();
   if (!root) return [];
 
