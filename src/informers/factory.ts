@@ -22,6 +22,7 @@ export class SharedInformerFactory {
   readonly discovery: Discovery;
   private readonly opts: FactoryOptions;
   private readonly byResource = new Map<string, SharedInformer>();
+  private readonly addedListeners = new Set<(informer: SharedInformer) => void>();
   private started = false;
 
   constructor(client: KubeClient, opts: FactoryOptions = {}) {
@@ -45,10 +46,29 @@ export class SharedInformerFactory {
     if (!informer) {
       informer = new SharedInformer({ ...this.opts, client: this.client, resource: info });
       this.byResource.set(key, informer);
-      // Informers created after start() begin at once, so on-demand resources just work.
-      if (this.started) informer.start();
+      try {
+        for (const listener of this.addedListeners) listener(informer);
+      } finally {
+        // Informers created after start() begin at once, so on-demand resources just work.
+        if (this.started) informer.start();
+      }
     }
     return informer;
+  }
+
+  /**
+   * Calls `fn` for each informer the factory holds, at once (in creation order), then for each
+   * one it creates, as it is created (before it starts). Returns the unsubscribe.
+   */
+  onInformerAdded(fn: (informer: SharedInformer) => void): () => void {
+    // Before subscribing: an informer `fn` creates here is still reached by this loop, once.
+    for (const informer of this.byResource.values()) fn(informer);
+    // A wrapper of its own: the same function subscribed twice is unsubscribed once each.
+    const listener = (informer: SharedInformer) => fn(informer);
+    this.addedListeners.add(listener);
+    return () => {
+      this.addedListeners.delete(listener);
+    };
   }
 
   /** Looks up an informer without creating one. */

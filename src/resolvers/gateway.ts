@@ -26,14 +26,14 @@ export class Gateway {
   readonly staleAfterMs: number;
   private readonly byKind = new Map<string, SharedInformer>();
   /**
-   * Every informer handed out (core kinds, then on-demand ones), and the same by group and kind:
-   * owners and children look informers up per object, so they must not copy and scan the
-   * factory's list each time. Kept here because all informers are created through the gateway
-   * (constructor, genericInformer) and the factory has no way to tell about new ones: an
-   * informer created on the factory directly is not seen by owners and children.
+   * Every informer of the factory (core kinds, then the others in creation order: resources(...)
+   * ones, and any created on the factory directly), and the same by group and kind: owners and
+   * children look informers up per object, so they must not copy and scan the factory's list
+   * each time. Kept up to date by the factory (onInformerAdded).
    */
   private readonly tracked = new Set<SharedInformer>();
   private readonly byGroupKind = new Map<string, SharedInformer[]>();
+  private readonly untrack: () => void;
   private readonly hubs = new Map<SharedInformer, ResourceEventHub>();
   private readonly historySize: number;
   readonly maxSubscriptions: number;
@@ -52,6 +52,7 @@ export class Gateway {
       this.byKind.set(kind.kind, informer);
       this.track(informer);
     }
+    this.untrack = factory.onInformerAdded((informer) => this.track(informer));
   }
 
   private track(informer: SharedInformer): void {
@@ -137,7 +138,6 @@ export class Gateway {
   /** An informer for any served resource (discovery), synced within the timeout. */
   async genericInformer(gvr: GroupVersionResource): Promise<SharedInformer> {
     const informer = await this.factory.informerFor(gvr);
-    this.track(informer);
     if (!(await informer.waitForSync(this.syncTimeoutMs))) {
       throw userError(
         `not synced: ${gvr.resource} has not finished its first list after ${this.syncTimeoutMs / 1000} s; retry shortly`,
@@ -174,6 +174,7 @@ export class Gateway {
   }
 
   async stop(): Promise<void> {
+    this.untrack();
     for (const hub of this.hubs.values()) hub.close();
     await this.factory.stop();
   }
