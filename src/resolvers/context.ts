@@ -85,14 +85,34 @@ export class RequestContext {
       this.visibleOnly(kind, this.gateway.informer(kind).lister.byIndex(index, value)),
     );
 
-  /** The same for any informer (core or on-demand), keyed by its resource. */
+  /**
+   * The same for any informer (core or on-demand). children() calls it for every informer and
+   * every object, so its memo is nested maps (informer, index, value) rather than a string key
+   * built per call; it is its own, not byIndex's.
+   */
   readonly byIndexIn = (informer: SharedInformer, index: string, value: string): KubeObject[] => {
-    // Core kinds share byIndex's memo (their access key is the kind); others have their own.
-    const key = accessKey(informer.resource);
-    return this.once(`${key}\u0000${index}\u0000${value}`, () =>
-      this.visibleOnly(key, informer.lister.byIndex(index, value)),
-    );
+    let perInformer = this.memoIn.get(informer);
+    if (!perInformer) {
+      perInformer = { accessKey: accessKey(informer.resource), byIndex: new Map() };
+      this.memoIn.set(informer, perInformer);
+    }
+    let byValue = perInformer.byIndex.get(index);
+    if (!byValue) {
+      byValue = new Map();
+      perInformer.byIndex.set(index, byValue);
+    }
+    let found = byValue.get(value);
+    if (!found) {
+      this.stats.lookups++;
+      found = this.visibleOnly(perInformer.accessKey, informer.lister.byIndex(index, value));
+      byValue.set(value, found);
+    }
+    return found;
   };
+  private readonly memoIn = new Map<
+    SharedInformer,
+    { accessKey: string; byIndex: Map<string, Map<string, KubeObject[]>> }
+  >();
 
   private readonly visibleOnly = (kind: string, found: KubeObject[]): KubeObject[] =>
     this.visibleAll(kind) ? found : found.filter((o) => this.visible(kind, o.metadata.namespace));
