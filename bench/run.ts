@@ -30,6 +30,8 @@ const usage = `usage: npm run bench -- [options]
                            namespaceTopology, fullTopology, servicePods, serviceWidePods
   --idle-seconds S         idle window for the apiserver's background rate (default 10)
   --no-sync --no-mixed --no-fanout   skip kgql's informer, small-under-load, fan-out figures
+  --sync-events N          pod label patches the informer sync applies after syncing, for its
+                           event rate (default 5000; 0: none)
   --fanout-subscribers N   (default 1000)   --fanout-idle N  idle subscribers (default 0)
   --cluster-dir DIR        the bench cluster's directory (default bench/.cluster)
   --down                   stop the bench cluster at the end (default: leave it for reuse)
@@ -53,6 +55,7 @@ const { values, tokens } = parseArgs({
     only: { type: "string" },
     "idle-seconds": { type: "string", default: "10" },
     sync: { type: "boolean", default: true },
+    "sync-events": { type: "string", default: "5000" },
     mixed: { type: "boolean", default: true },
     fanout: { type: "boolean", default: true },
     "fanout-subscribers": { type: "string", default: "1000" },
@@ -83,6 +86,8 @@ const COMMON_OPTIONS = new Set(["sim", "pods", "help"]);
 const SIM_OPTIONS = new Set(["events", "duration"]);
 /** The fan-out figure's options, which --no-fanout would leave unread. */
 const FANOUT_OPTIONS = new Set(["fanout-subscribers", "fanout-idle"]);
+/** The informer figure's options, which --no-sync would leave unread. */
+const SYNC_OPTIONS = new Set(["sync-events"]);
 
 /** Why an option given would be ignored by the benchmark chosen, or undefined. */
 function ignored(name: string, rawName: string): string | undefined {
@@ -91,6 +96,7 @@ function ignored(name: string, rawName: string): string | undefined {
     return `${rawName} does not apply to --sim (it reads --pods, --events and --duration only)`;
   if (!values.sim && SIM_OPTIONS.has(name)) return `${rawName} applies to --sim only`;
   if (!values.fanout && FANOUT_OPTIONS.has(name)) return `${rawName} does not apply with --no-fanout`;
+  if (!values.sync && SYNC_OPTIONS.has(name)) return `${rawName} does not apply with --no-sync`;
   return undefined;
 }
 
@@ -128,6 +134,7 @@ if (values.sim) {
     ...(values.only ? { only: values.only.split(",") } : {}),
     idleSeconds: int("idle-seconds", 1),
     sync: values.sync!,
+    syncEvents: int("sync-events"),
     mixed: values.mixed!,
     fanout: values.fanout!,
     fanoutSubscribers: int("fanout-subscribers", 1),

@@ -4,7 +4,9 @@ import { fork, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { basename, dirname, relative } from "node:path";
+import type { KubeObject } from "../../src/informers/types.ts";
 import { adminApi, down, repoRoot, up } from "../../test/cluster/cluster.ts";
+import type { KubeApi } from "../../test/cluster/kube-api.ts";
 import { runFanout } from "../fanout.ts";
 import { checkBody } from "../lib/check.ts";
 import { type LoadResult, load, pct } from "../lib/load.ts";
@@ -18,7 +20,7 @@ import {
 } from "./apiserver-metrics.ts";
 import { evaluateGoals, markdownReport, updateBenchmarksMd } from "./report.ts";
 import { buildScenarios, mixedQueries, type Scenario, snapshot } from "./scenarios.ts";
-import { ensureTopology, layoutFor, type TopologyResult } from "./topology.ts";
+import { BENCH_LABEL, ensureTopology, layoutFor, type TopologyResult } from "./topology.ts";
 
 export interface RealBenchOptions {
   pods: number;
@@ -39,6 +41,8 @@ export interface RealBenchOptions {
   /** Idle window for the apiserver's background request rate. */
   idleSeconds: number;
   sync: boolean;
+  /** Pod label patches the informer sync child applies after its sync (its event rate); 0: none. */
+  syncEvents: number;
   mixed: boolean;
   fanout: boolean;
   fanoutSubscribers: number;
@@ -378,9 +382,11 @@ export async function realBenchmark(opts: RealBenchOptions): Promise<number> {
     if (opts.sync) {
       const sync: Record<string, unknown> = {};
       for (const mode of ["kgql", "client-node"]) {
-        sync[mode] = await syncChild(mode, state.kubeconfig, totalPods).catch((err) => ({
-          error: String(err),
-        }));
+        sync[mode] = await syncChild(mode, state.kubeconfig, totalPods, api, opts.syncEvents).catch(
+          (err) => ({
+            error: String(err),
+          }),
+        );
         log(`${mode} pod informer: ${JSON.stringify(sync[mode])}`);
         const e = (sync[mode] as { error?: string }).error;
         if (e) failures.push(`${mode} sync: ${e}`);
@@ -480,25 +486,85 @@ export async function realBenchmark(opts: RealBenchOptions): Promise<number> {
   }
 }
 
-/** bench/sync-child.ts: sync every pod from the cluster in a process of its own. */
-function syncChild(mode: string, kubeconfig: string, expected: number): Promise<Record<string, unknown>> {
+/**
+ * bench/sync-child.ts: sync every pod from the cluster in a process of its own, then (with
+ * `events`) apply that many watch events: this process patches a label of `events` pods (one
+ * change each, so the label index changes on every event), 32 patches in flight, and tells the
+ * child the highest resourceVersion they returned; the child measures until it has applied it.
+ */
+function syncChild(
+  mode: string,
+  kubeconfig: string,
+  expected: number,
+  api: KubeApi,
+  events: number,
+): Promise<Record<string, unknown>> {
   const child = fork(
     new URL("../sync-child.ts", import.meta.url),
-    [mode, kubeconfig, String(expected), "0"],
+    [mode, kubeconfig, String(expected), String(events)],
     {
       execArgv: ["--expose-gc", "--max-old-space-size=8192"],
     },
   );
+  let producerPerSecond = 0;
   return new Promise((resolve, reject) => {
     child.on("message", (m: Record<string, unknown>) => {
+      if (m.ready && events > 0) {
+        patchPods(api, events)
+          .then(({ targetRV, perSecond }) => {
+            producerPerSecond = perSecond;
+            child.send({ targetRV });
+          })
+          .catch((err) => {
+            child.kill();
+            reject(err);
+          });
+      }
       if (m.done) {
         const { done: _d, ready: _r, rv: _rv, ...figures } = m;
-        resolve(figures);
+        resolve(events > 0 ? { ...figures, events, producerPerSecond } : figures);
       }
     });
     child.on("error", reject);
     child.on("exit", (code) => code && reject(new Error(`${mode} sync child exited ${code}`)));
   });
+}
+
+/** Patches one label of `count` bench pods (the first pages of a list), 32 at a time. */
+async function patchPods(api: KubeApi, count: number): Promise<{ targetRV: number; perSecond: number }> {
+  const pods: { namespace: string; name: string }[] = [];
+  let cont: string | undefined;
+  do {
+    const page = (
+      await api.get("/api/v1/pods", {
+        query: {
+          labelSelector: `${BENCH_LABEL}=true`,
+          limit: Math.min(500, count - pods.length),
+          continue: cont,
+        },
+      })
+    ).body as { items: KubeObject[]; metadata: { continue?: string } };
+    for (const p of page.items) pods.push({ namespace: p.metadata.namespace!, name: p.metadata.name });
+    cont = page.metadata.continue || undefined;
+  } while (cont && pods.length < count);
+  if (pods.length === 0) throw new Error("no bench pods to patch");
+  let targetRV = 0;
+  let next = 0;
+  const t0 = performance.now();
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      const p = pods[i % pods.length]!;
+      const res = await api.patch(
+        `/api/v1/namespaces/${p.namespace}/pods/${p.name}`,
+        { metadata: { labels: { "kgql.bench/seq": String(i) } } },
+        { patchType: "merge" },
+      );
+      targetRV = Math.max(targetRV, Number((res.body as KubeObject).metadata.resourceVersion));
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, worker));
+  return { targetRV, perSecond: Math.round(count / ((performance.now() - t0) / 1000)) };
 }
 
 /** bench/fanout.ts's runFanout() on this kgql. */
