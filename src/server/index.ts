@@ -71,12 +71,19 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
     log: opts.logger,
     bigQueryMs: opts.bigQueryMs,
   });
-  const server = await startServer(yoga, gateway, metrics, {
-    host: opts.host ?? "127.0.0.1",
-    port: opts.port ?? 4000,
-    maxSubscriptionsPerConnection: opts.maxSubscriptionsPerConnection,
-    log: opts.logger,
-  });
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer(yoga, gateway, metrics, {
+      host: opts.host ?? "127.0.0.1",
+      port: opts.port ?? 4000,
+      maxSubscriptionsPerConnection: opts.maxSubscriptionsPerConnection,
+      log: opts.logger,
+    });
+  } catch (err) {
+    // e.g. the port is taken: the watches already started would keep the process alive.
+    await gateway.stop();
+    throw err;
+  }
   let closing: Promise<void> | undefined;
   return {
     url: server.url,
