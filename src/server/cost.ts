@@ -8,6 +8,8 @@
 // fan-out measured from the caches (e.g. Node.pods: cached pods / cached nodes), a single-object
 // field 1, each multiplied by how many parents it is resolved for. Averages telescope: a full
 // namespaces -> deployments -> replicaSets -> pods topology estimates about the number of pods.
+// A subscription is estimated per event: its root field is one event, and what it selects below
+// the event's object (a pod's node's pods...) is resolved again for every event delivered.
 //
 // Each operation is compiled once into a plan (WeakMap on the operation's node, in the parsed
 // document yoga caches per query text); each request only evaluates the plan with its variables
@@ -16,6 +18,7 @@
 // (which find no operation and cost nothing) must not grow the cache.
 import {
   type DocumentNode,
+  type ExecutionArgs,
   type FieldNode,
   type FragmentDefinitionNode,
   type GraphQLCompositeType,
@@ -90,13 +93,17 @@ function compileOperation(schema: GraphQLSchema, document: DocumentNode, operati
 
 function compile(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode): Term[] {
   planStats.compiled++;
-  if (operation.operation !== "query") return [];
+  const root =
+    operation.operation === "query"
+      ? schema.getQueryType()
+      : operation.operation === "subscription"
+        ? schema.getSubscriptionType()
+        : undefined;
+  if (!root) return [];
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const d of document.definitions) {
     if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
   }
-  const root = schema.getQueryType();
-  if (!root) return [];
 
   const walk = (
     set: SelectionSetNode,
@@ -278,7 +285,10 @@ function withDefaults(
   return out;
 }
 
-/** The estimated number of cached objects a query operation resolves (0 for other operations). */
+/**
+ * The estimated number of cached objects a query resolves, or a subscription resolves per event
+ * (0 for mutations and unknown operations).
+ */
 export function estimateCost(
   gateway: Gateway,
   schema: GraphQLSchema,
@@ -298,32 +308,42 @@ export function estimateCost(
   return { cost, heaviest };
 }
 
-export function costLimitError(estimate: CostEstimate, max: number): GraphQLError {
+export function costLimitError(estimate: CostEstimate, max: number, subscription = false): GraphQLError {
   const where = estimate.heaviest
     ? `; most of it is ${estimate.heaviest.path} (${estimate.heaviest.cost})`
     : "";
+  const what = subscription ? "subscription too expensive: each event's" : "query too expensive: its";
   return new GraphQLError(
-    `query too expensive: its estimated cost of ${estimate.cost} exceeds the limit of ${max} (maxCost)${where}. ` +
+    `${what} estimated cost of ${estimate.cost} exceeds the limit of ${max} (maxCost)${where}. ` +
       "The estimate counts the objects it would resolve, from the sizes of the cached collections: " +
       "ask for smaller pages (first), narrow by namespace, select fewer nested lists, or split the query",
     { extensions: { code: "LIMIT_EXCEEDED", limit: "maxCost", max, cost: estimate.cost } },
   );
 }
 
-/** Refuses queries whose estimated cost exceeds `max` (before any authorization or execution). */
+/**
+ * Refuses queries, and subscriptions per event, whose estimated cost exceeds `max` (before any
+ * authorization, execution or stream).
+ */
 export function useCostLimit(gateway: Gateway, max: number): Plugin {
+  const check = (args: ExecutionArgs, subscription: boolean): GraphQLError | undefined => {
+    const estimate = estimateCost(
+      gateway,
+      args.schema,
+      args.document,
+      args.variableValues as Record<string, unknown> | undefined,
+      args.operationName,
+    );
+    return estimate.cost > max ? costLimitError(estimate, max, subscription) : undefined;
+  };
   return {
     onExecute({ args, setResultAndStopExecution }) {
-      const estimate = estimateCost(
-        gateway,
-        args.schema,
-        args.document,
-        args.variableValues as Record<string, unknown> | undefined,
-        args.operationName,
-      );
-      if (estimate.cost > max) {
-        setResultAndStopExecution({ errors: [costLimitError(estimate, max)] });
-      }
+      const error = check(args, false);
+      if (error) setResultAndStopExecution({ errors: [error] });
+    },
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const error = check(args, true);
+      if (error) setResultAndStopExecution({ errors: [error] });
     },
   };
 }

@@ -9,7 +9,8 @@ import type { Gateway } from "../../src/resolvers/gateway.ts";
 import { buildSchema } from "../../src/resolvers/index.ts";
 import { SandboxCluster, seedDemo } from "../../src/sandbox/index.ts";
 import { DEFAULT_MAX_COST, estimateCost } from "../../src/server/cost.ts";
-import { gql, startKgqlOn } from "../helpers/kgql.ts";
+import { gql, startKgqlOn, subscribe } from "../helpers/kgql.ts";
+import { eventually } from "../helpers/sandbox.ts";
 
 const schema = buildSchema();
 
@@ -89,6 +90,15 @@ describe("cost estimate from the cache sizes", () => {
     assert.ok(c > DEFAULT_MAX_COST);
   });
 
+  it("estimates a subscription per event: the event's objects and what is selected below them", () => {
+    // One pod per event, and its node: 2. Through the node, its pods (10,000 / 20 nodes): 502.
+    assert.equal(cost(big, "subscription { podEvents { type pod { name node { name } } } }"), 2);
+    assert.equal(
+      cost(big, "subscription { podEvents { pod { node { pods { name } } } previous { name } } }"),
+      503,
+    );
+  });
+
   it("is cheap to evaluate again: the plan is compiled once per document", () => {
     const doc = parse("{ nodes { nodes { pods { name } } } }");
     const a = estimateCost(big, schema, doc, undefined).cost;
@@ -136,4 +146,46 @@ describe("cost limit over HTTP", () => {
       await sim.stop();
     }
   });
+
+  for (const transport of ["sse", "ws"] as const) {
+    it(`a subscription whose events cost more than --max-cost is refused over ${transport}, a cheap one streams`, async () => {
+      const sim = new SandboxCluster();
+      await sim.start();
+      seedDemo(sim);
+      // Per event: the pod, its node and the node's pods (at least 2 per node in the demo) > 3.
+      const kgql = await startKgqlOn(sim, { maxCost: 3 });
+      const costly = subscribe(
+        transport,
+        kgql.url,
+        "subscription { podEvents { pod { node { pods { name } } } } }",
+      );
+      const cheap = subscribe(transport, kgql.url, "subscription { podEvents { type pod { name } } }");
+      try {
+        await eventually(() => costly.done && costly.errors.length > 0, "the refusal");
+        const error = costly.errors[0] as { message?: string; extensions?: { limit?: string } } | unknown[];
+        const first = (Array.isArray(error) ? error[0] : error) as {
+          message: string;
+          extensions?: { limit?: string };
+        };
+        assert.match(
+          first.message,
+          /subscription too expensive: each event's estimated cost of \d+ exceeds the limit of 3 \(maxCost\)/,
+        );
+        assert.equal(costly.events.length, 0);
+        const pod = sim.list("pods")[0]!;
+        await new Promise((r) => setTimeout(r, 200));
+        sim.update("pods", {
+          ...pod,
+          metadata: { ...pod.metadata, labels: { ...pod.metadata.labels, touched: "1" } },
+        });
+        await eventually(() => cheap.events.length > 0, "an event on the cheap subscription");
+        assert.deepEqual(cheap.errors, []);
+      } finally {
+        costly.stop();
+        cheap.stop();
+        await kgql.close();
+        await sim.stop();
+      }
+    });
+  }
 });
