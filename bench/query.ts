@@ -11,9 +11,12 @@
 // high-resolution clock and checking every response the same way. Goals at 10k pods: full
 // topology p50 <= 25 ms and p99 <= 50 ms; one deployment's topology p50 <= 1 ms and >= 5,000
 // queries/s. Exits 1 if any answer was wrong.
+//
+// queryBench(opts) is the same run without the table: it returns the figures of each row and
+// the loads that had wrong answers or failed requests (bench/sim.ts records them).
 import os from "node:os";
 import { parseArgs } from "node:util";
-import type { SandboxCluster } from "../src/sandbox/index.ts";
+import { SandboxCluster, seedDemo } from "../src/sandbox/index.ts";
 import { canonical, checkBody } from "./lib/check.ts";
 import {
   byKey,
@@ -42,26 +45,97 @@ function flags() {
   }).values;
 }
 
-// Only when run: checkedQueries can be imported (to try it on a small simulated cluster).
+// Only when run: queryBench and checkedQueries can be imported (bench/sim.ts runs queryBench).
 if (import.meta.main) await benchmark(flags());
 
 // ---- the benchmark (the parent process) ----
 
-async function benchmark(values: ReturnType<typeof flags>): Promise<void> {
-  const { SandboxCluster, seedDemo } = await import("../src/sandbox/index.ts");
-  const namespaces = Number(values.namespaces);
-  const seconds = Number(values.seconds);
+export interface QueryBenchOptions {
+  /** Pods to seed: Deployments of 50 replicas spread over `namespaces` (ignored with `seed`). */
+  pods: number;
+  /** Default 10; the queries read team-3, so at least 4. */
+  namespaces?: number;
+  /** Default 20. */
+  nodes?: number;
+  /** Each measured load lasts this long (the mixed run's full topologies one second longer). */
+  seconds: number;
+  /** Which rows to measure: full, scoped, rate, small, mixed (default all). */
+  only?: string[];
+  /** Write a CPU profile of the kgql process to bench/results/profiles. */
+  profile?: boolean;
+  /** Seeds the (fresh) simulator instead of the default Deployments of 50. */
+  seed?: (sim: SandboxCluster) => void;
+}
+
+/** One measured load; every response was checked against the query's expected answer. */
+export interface QueryFigures {
+  /** The row's name in the printed table. */
+  label: string;
+  connections: number;
+  /** Latency percentiles in ms (high-resolution clock, to the microsecond). */
+  p50: number;
+  p99: number;
+  /** Answered requests per second. */
+  rps: number;
+  requests: number;
+  /** Failed requests and responses other than HTTP 200. */
+  errors: number;
+  /** HTTP 200 responses whose answer was not the expected one. */
+  wrong: number;
+  /** Mean response size. */
+  bytesPerAnswer: number;
+  goal?: string;
+}
+
+export interface QueryBenchResult {
+  pods: number;
+  deployments: number;
+  /** Size of each query's answer, checked before any load. */
+  answerBytes: { full: number; scoped: number; small: number };
+  /** Full topology, 1 connection. */
+  full?: QueryFigures;
+  /** One deployment's topology (50 pods), 1 connection. */
+  scoped?: QueryFigures;
+  /** One deployment's topology, 8 connections. */
+  rate?: QueryFigures;
+  /** One pod, 1 connection. */
+  small?: QueryFigures;
+  /** One pod, 1 connection, while 4 connections ask for the full topology (`mixedBig`). */
+  mixedSmall?: QueryFigures;
+  mixedBig?: QueryFigures;
+  /** Loads that had failed requests or wrong answers; empty when every answer was right. */
+  failures: string[];
+  /** The printed table's rows. */
+  rows: string[][];
+}
+
+/**
+ * Seeds a fresh simulator, starts kgql on it as its own process, checks the queries' whole
+ * answers (throws if one is wrong), then measures the loads asked for, checking every response.
+ */
+export async function queryBench(opts: QueryBenchOptions): Promise<QueryBenchResult> {
+  const namespaces = opts.namespaces ?? 10;
+  const seconds = opts.seconds;
   const sim = new SandboxCluster();
   await sim.start();
-  const deploymentsPerNamespace = Math.max(1, Math.round(Number(values.pods) / (namespaces * 50)));
-  seedDemo(sim, { namespaces, nodes: Number(values.nodes), deploymentsPerNamespace, replicas: 50 });
+  if (opts.seed) opts.seed(sim);
+  else {
+    const deploymentsPerNamespace = Math.max(1, Math.round(opts.pods / (namespaces * 50)));
+    seedDemo(sim, { namespaces, nodes: opts.nodes ?? 20, deploymentsPerNamespace, replicas: 50 });
+  }
   const podCount = sim.list("pods").length;
   const kubeconfig = `${os.tmpdir()}/kgql-bench-query-${process.pid}.kubeconfig`;
   await sim.writeKubeconfig(kubeconfig);
 
   const profile = ["--cpu-prof", "--cpu-prof-dir", "bench/results/profiles"];
-  const kgql = await startKgql(kubeconfig, values.profile ? profile : []);
-  const failures: string[] = [];
+  const kgql = await startKgql(kubeconfig, opts.profile ? profile : []);
+  const result: QueryBenchResult = {
+    pods: podCount,
+    deployments: sim.list("deployments").length,
+    answerBytes: { full: 0, scoped: 0, small: 0 },
+    failures: [],
+    rows: [],
+  };
   try {
     const url = kgql.url;
     const { full, scoped, small } = checkedQueries(sim);
@@ -69,11 +143,11 @@ async function benchmark(values: ReturnType<typeof flags>): Promise<void> {
       const r = await post(url, q.query);
       const verdict = checkBody(r.status, r.text, q.expected);
       if (!verdict.ok) throw new Error(`the ${name} query's answer before the load: ${verdict.reason}`);
+      result.answerBytes[name as keyof QueryBenchResult["answerBytes"]] = Buffer.byteLength(r.text);
     }
 
-    const rows: string[][] = [];
-    const row = (name: string, connections: number, r: LoadResult, goal: string) => {
-      rows.push([
+    const row = (name: string, connections: number, r: LoadResult, goal: string): QueryFigures => {
+      result.rows.push([
         name,
         String(connections),
         `${pct(r.latencies, 50).toFixed(2)} ms`,
@@ -82,13 +156,26 @@ async function benchmark(values: ReturnType<typeof flags>): Promise<void> {
         goal,
       ]);
       if (r.errors || r.wrong)
-        failures.push(`${name}: ${r.errors} failed, ${r.wrong} wrong answers: ${r.firstProblem}`);
+        result.failures.push(`${name}: ${r.errors} failed, ${r.wrong} wrong answers: ${r.firstProblem}`);
+      const ms = (v: number) => Math.round(v * 1000) / 1000;
+      return {
+        label: name,
+        connections,
+        p50: ms(pct(r.latencies, 50)),
+        p99: ms(pct(r.latencies, 99)),
+        rps: Math.round(r.requests / r.seconds),
+        requests: r.requests,
+        errors: r.errors,
+        wrong: r.wrong,
+        bytesPerAnswer: r.requests ? Math.round(r.bytes / r.requests) : 0,
+        ...(goal ? { goal } : {}),
+      };
     };
     const body = (q: Checked) => JSON.stringify({ query: q.query });
     /** A measured load: every response is checked against the query's expected answer. */
     const measure = (q: Checked, connections: number, secs = seconds) =>
       load({ url, body: body(q), connections, seconds: secs, expected: q.expected });
-    const only = new Set(values.only.split(","));
+    const only = new Set(opts.only ?? ["full", "scoped", "rate", "small", "mixed"]);
     // Warm up: compile the queries and let V8 optimize the hot paths.
     await load({ url, body: body(full), connections: 1, seconds: 2 });
     await load({ url, body: body(scoped), connections: 1, seconds: 1 });
@@ -96,43 +183,60 @@ async function benchmark(values: ReturnType<typeof flags>): Promise<void> {
     if (only.has("full")) {
       const r = await measure(full, 1);
       const kb = Math.round(r.bytes / r.requests / 1024);
-      row(`full topology (${podCount} pods, ${kb} KB)`, 1, r, goal(r, 25, 50));
+      result.full = row(`full topology (${podCount} pods, ${kb} KB)`, 1, r, goal(r, 25, 50));
     }
     if (only.has("scoped")) {
       const r = await measure(scoped, 1);
-      row("one deployment's topology (50 pods)", 1, r, goal(r, 1));
+      result.scoped = row("one deployment's topology (50 pods)", 1, r, goal(r, 1));
     }
     if (only.has("rate")) {
       const r = await measure(scoped, 8);
       const rate = r.requests / r.seconds;
-      row("one deployment's topology (50 pods)", 8, r, `>= 5000/s: ${rate >= 5000 ? "met" : "missed"}`);
+      result.rate = row(
+        "one deployment's topology (50 pods)",
+        8,
+        r,
+        `>= 5000/s: ${rate >= 5000 ? "met" : "missed"}`,
+      );
     }
     if (only.has("small")) {
       const r = await measure(small, 1);
-      row("small query (one pod)", 1, r, "");
+      result.small = row("small query (one pod)", 1, r, "");
     }
     if (only.has("mixed")) {
       const big = measure(full, 4, seconds + 1);
       await new Promise((r) => setTimeout(r, 300));
-      row("small query while 4 full topologies run", 1, await measure(small, 1), "");
-      row("  (the 4 full topologies meanwhile)", 4, await big, "");
+      result.mixedSmall = row("small query while 4 full topologies run", 1, await measure(small, 1), "");
+      result.mixedBig = row("  (the 4 full topologies meanwhile)", 4, await big, "");
     }
-
-    const cpu = os.cpus();
-    printTable(
-      [
-        `kgql query benchmark: ${podCount} pods, ${sim.list("deployments").length} deployments, ${namespaces} namespaces, ${values.nodes} nodes`,
-        `machine: ${cpu.length} x ${cpu[0]?.model ?? "?"}, Node ${process.version}; kgql, the load generator and the simulator share it`,
-      ],
-      ["query", "conns", "p50", "p99", "req/s", "goal"],
-      rows,
-    );
-    for (const f of failures) console.error(`WRONG: ${f}`);
   } finally {
     await kgql.stop();
     await sim.stop();
   }
-  process.exit(failures.length ? 1 : 0);
+  return result;
+}
+
+/** The command line's run: prints the table, exits 1 if any answer was wrong. */
+async function benchmark(values: ReturnType<typeof flags>): Promise<void> {
+  const result = await queryBench({
+    pods: Number(values.pods),
+    namespaces: Number(values.namespaces),
+    nodes: Number(values.nodes),
+    seconds: Number(values.seconds),
+    only: values.only.split(","),
+    profile: values.profile,
+  });
+  const cpu = os.cpus();
+  printTable(
+    [
+      `kgql query benchmark: ${result.pods} pods, ${result.deployments} deployments, ${values.namespaces} namespaces, ${values.nodes} nodes`,
+      `machine: ${cpu.length} x ${cpu[0]?.model ?? "?"}, Node ${process.version}; kgql, the load generator and the simulator share it`,
+    ],
+    ["query", "conns", "p50", "p99", "req/s", "goal"],
+    result.rows,
+  );
+  for (const f of result.failures) console.error(`WRONG: ${f}`);
+  process.exit(result.failures.length ? 1 : 0);
 }
 
 function goal(r: LoadResult, p50: number, p99?: number): string {
