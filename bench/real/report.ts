@@ -82,6 +82,9 @@ const perQuery = (v: number | undefined) =>
 
 /** "1 conn", "8 conns": labels say the count a run had, whatever --connections was. */
 const count = (n: number, unit: string) => `${n} ${unit}${n === 1 ? "" : "s"}`;
+/** "1 connection", "1 / 8 connections". */
+const connsLabel = (conns: number[]) =>
+  conns.length === 1 ? count(conns[0]!, "connection") : `${conns.join(" / ")} connections`;
 
 const runAt = (s: ScenarioResult, which: "kgql" | "direct", c: number): RunFigures | undefined =>
   s[which].runs.find((r) => r.connections === c);
@@ -186,16 +189,20 @@ export function evaluateGoals(r: Report): Goal[] {
       met: sync.objects >= 50_000 ? (sync.syncCpuMs ?? sync.syncMs) <= 3000 : null,
     });
   }
-  // The apiserver takes the patches slower than the informer applies them, so the wall rate is
-  // the producer's; events per CPU-second of the informer's process is its own capacity.
+  // Capacity needs events arriving faster than they are applied. The apiserver on these shared
+  // cores takes a few hundred patches a second, so there the figure shows only that the informer
+  // kept pace (and its CPU per event at a trickle, where every event is a read of its own); the
+  // simulator, which writes events in bursts, measures the capacity.
+  const producer = sync?.producerPerSecond;
   goals.push({
     issue: 3,
     goal: ">= 20k events/s applied with indexes maintained",
     measured:
-      sync?.eventsPerCpuSecond !== undefined
-        ? `${num(sync.eventsPerCpuSecond)} events per CPU-second of the informer (${num(sync.events)} label patches; wall ${num(sync.eventsPerSecond)}/s, bounded by the apiserver taking ${num(sync.producerPerSecond)} patches/s)`
-        : "not measured here (--sync-events 0): `node bench/informer.ts` on the simulator",
-    met: sync?.eventsPerCpuSecond !== undefined ? sync.eventsPerCpuSecond >= 20_000 : null,
+      sync?.eventsPerCpuSecond === undefined
+        ? "not measured here (--sync-events 0): `node bench/informer.ts` on the simulator"
+        : `${num(sync.events)} label patches applied at ${num(sync.eventsPerSecond)}/s as the apiserver took them (${num(producer)}/s), ${num(sync.eventsPerCpuSecond)} per CPU-second of the informer at that trickle` +
+          (producer < 20_000 ? "; capacity: `node bench/informer.ts` on the simulator" : ""),
+    met: sync?.eventsPerCpuSecond === undefined || producer < 20_000 ? null : sync.eventsPerSecond >= 20_000,
   });
   // Issue 5: subscriptions.
   const f = r.fanout;
@@ -250,8 +257,8 @@ export function markdownReport(r: Report): string {
     "kgql p50 / p99",
     "direct p50 / p99",
     "p50 speed-up",
-    `kgql req/s (${conns.join(" / ")} conns)`,
-    `direct req/s (${conns.join(" / ")} conns)`,
+    `kgql req/s (${connsLabel(conns)})`,
+    `direct req/s (${connsLabel(conns)})`,
     "apiserver requests per query: kgql / direct",
     "answer (kgql / direct)",
     "responses checked",
