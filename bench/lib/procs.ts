@@ -70,7 +70,8 @@ async function start(
 export function startKgql(kubeconfig: string, extraArgs: string[] = []): Promise<ServerProcess> {
   return start(
     "kgql",
-    [...extraArgs, "bin/kgql.js", "--kubeconfig", kubeconfig, "--port", "0"],
+    // Node's flags as `npm start` and the image give them (see bin/kgql.js).
+    ["--max-semi-space-size=16", ...extraArgs, "bin/kgql.js", "--kubeconfig", kubeconfig, "--port", "0"],
     /at (http:\/\/\S+\/graphql)/,
     "/readyz",
     300_000,
