@@ -18,13 +18,14 @@ interface StreamArgs {
   resumeFrom?: string | null;
 }
 
-/** Ends the stream with a clear error when a podEvents subscriber fell behind. */
-class FellBehindError extends Error {}
-
-/** The end of a stream without markers (podEvents) that fell behind or cannot resume. */
+/**
+ * The end of a stream without markers (podEvents) that fell behind or cannot resume: a
+ * GraphQLError, so the client reads this message (anything else is masked as "Unexpected error").
+ */
 const fellBehind = (reason: string): Error =>
-  new FellBehindError(
+  userError(
     `podEvents: ${reason}; reconnect with resumeFrom set to the last resourceVersion you saw, or use podStream, which sends RESYNC instead`,
+    "RESYNC_REQUIRED",
   );
 
 /**
