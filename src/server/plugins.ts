@@ -62,19 +62,29 @@ function walkKinds(schema: GraphQLSchema, document: DocumentNode): Set<string> {
   return kinds;
 }
 
+/**
+ * Waits for the first sync of the kinds an operation touches, before it runs: a query reads
+ * complete caches, and a subscription is estimated (cost limit, the next plugin) from real
+ * cache sizes, not from empty stores that would admit any selection.
+ */
 export function useCacheSync(gateway: Gateway): Plugin {
+  const waitForSync = (
+    args: { schema: GraphQLSchema; document: DocumentNode; contextValue: unknown },
+    stop: (result: { errors: GraphQLError[] }) => void,
+  ): Promise<void> | undefined => {
+    // Synchronous when everything touched has synced (the steady state): no promise per request.
+    const unsynced = gateway.unsyncedKinds(kindsTouched(args.schema, args.document));
+    if (unsynced.length === 0) return;
+    const deadline = (args.contextValue as Partial<RequestContext>).deadline;
+    const waiting = `waiting for the first sync of ${unsynced.join(", ")}`;
+    return beforeDeadline(gateway.waitForKinds(unsynced), deadline, waiting).catch((err) => {
+      if (err instanceof GraphQLError) stop({ errors: [err] });
+      else throw err;
+    });
+  };
   return {
-    onExecute({ args, setResultAndStopExecution }) {
-      // Synchronous when everything touched has synced (the steady state): no promise per request.
-      const unsynced = gateway.unsyncedKinds(kindsTouched(args.schema, args.document));
-      if (unsynced.length === 0) return;
-      const deadline = (args.contextValue as Partial<RequestContext>).deadline;
-      const waiting = `waiting for the first sync of ${unsynced.join(", ")}`;
-      return beforeDeadline(gateway.waitForKinds(unsynced), deadline, waiting).catch((err) => {
-        if (err instanceof GraphQLError) setResultAndStopExecution({ errors: [err] });
-        else throw err;
-      });
-    },
+    onExecute: ({ args, setResultAndStopExecution }) => waitForSync(args, setResultAndStopExecution),
+    onSubscribe: ({ args, setResultAndStopExecution }) => waitForSync(args, setResultAndStopExecution),
   };
 }
 

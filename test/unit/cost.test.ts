@@ -147,6 +147,29 @@ describe("cost limit over HTTP", () => {
     }
   });
 
+  it("a subscription opened before the caches synced is estimated once they have, not from empty caches", async () => {
+    const sim = new SandboxCluster();
+    await sim.start();
+    seedDemo(sim);
+    // The pod cache cannot sync until the failures are lifted.
+    sim.faults.failNext({ status: 500, resource: "pods", count: 100_000 });
+    const kgql = await startKgqlOn(sim, { maxCost: 3 });
+    const costly = subscribe("ws", kgql.url, "subscription { podEvents { pod { node { pods { name } } } } }");
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(costly.errors.length, 0, "still waiting for the pod cache");
+      sim.faults.reset();
+      await eventually(() => costly.errors.length > 0, "the refusal once the caches synced");
+      const raw = costly.errors[0] as unknown;
+      const error = (Array.isArray(raw) ? raw[0] : raw) as { message: string };
+      assert.match(error.message, /subscription too expensive/);
+    } finally {
+      costly.stop();
+      await kgql.close();
+      await sim.stop();
+    }
+  });
+
   for (const transport of ["sse", "ws"] as const) {
     it(`a subscription whose events cost more than --max-cost is refused over ${transport}, a cheap one streams`, async () => {
       const sim = new SandboxCluster();
