@@ -100,6 +100,7 @@ function compile(schema: GraphQLSchema, document: DocumentNode, operation: Opera
         ? schema.getSubscriptionType()
         : undefined;
   if (!root) return [];
+  const subscription = operation.operation === "subscription";
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const d of document.definitions) {
     if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
@@ -158,6 +159,8 @@ function compile(schema: GraphQLSchema, document: DocumentNode, operation: Opera
       below = pageEstimate(field, parent === root, named.name.slice(0, -"Connection".length));
     } else if (connection && (field.name.value === "nodes" || field.name.value === "edges")) {
       items = connection;
+    } else if (subscription && parent === root) {
+      items = eventsPerSubscription(field, named);
     } else if (!isList) {
       items = () => 1;
     } else {
@@ -192,6 +195,7 @@ function literal(node: ValueNode, env: Env): unknown {
     case Kind.FLOAT:
       return Number(node.value);
     case Kind.STRING:
+    case Kind.BOOLEAN:
       return node.value;
     default:
       return undefined;
@@ -214,6 +218,35 @@ function genericInformer(field: FieldNode, env: Env): SharedInformer | undefined
     if (r.group === group && r.version === version && r.resource === resource) return informer;
   }
   return undefined;
+}
+
+/**
+ * Events a subscription resolves its selection for: one per change, plus at once the initial
+ * state (initial: true) or a replay (resumeFrom; a RESYNC sends the initial state too), counted
+ * as every object of the event's kind in scope (the namespace argument, else the kind).
+ * Narrower streams (one node's or one owner's pods) are counted as their namespace's or kind's:
+ * the estimate errs towards refusing.
+ */
+function eventsPerSubscription(field: FieldNode, eventType: GraphQLCompositeType) {
+  const objectType =
+    "getFields" in eventType
+      ? Object.values(eventType.getFields())
+          .map((f) => getNamedType(f.type).name)
+          .find((name) => KIND_BY_TYPE.has(name) || name === RESOURCE_INTERFACE)
+      : undefined;
+  return (env: Env): number => {
+    const replays = argValue(field, "initial", env) === true || argValue(field, "resumeFrom", env) != null;
+    if (!replays || !objectType) return 1;
+    const informer =
+      objectType === RESOURCE_INTERFACE ? genericInformer(field, env) : coreInformer(env, objectType);
+    if (!informer) return 1;
+    const namespace = stringArg(field, "namespace", env);
+    const inScope =
+      namespace && informer.store.hasIndex(NAMESPACE_INDEX)
+        ? informer.store.indexKeys(NAMESPACE_INDEX, namespace).size
+        : informer.store.size;
+    return 1 + inScope;
+  };
 }
 
 /** A connection's page: min(first, objects in scope), scope being one namespace or the kind. */

@@ -99,6 +99,19 @@ describe("cost estimate from the cache sizes", () => {
     );
   });
 
+  it("counts a subscription's initial state or replay: every object of its kind in scope, at once", () => {
+    assert.equal(cost(big, "subscription { podStream(initial: true) { pod { name } } }"), 10_001);
+    // One namespace of 10: 1,000 pods and the change, each with its node.
+    assert.equal(
+      cost(big, `subscription { podStream(namespace: "a", initial: true) { pod { name node { name } } } }`),
+      2_002,
+    );
+    const resume = "subscription($rv: String) { podStream(resumeFrom: $rv) { pod { name } } }";
+    assert.equal(cost(big, resume, { rv: "5" }), 10_001);
+    assert.equal(cost(big, resume, { rv: null }), 1);
+    assert.equal(cost(big, "subscription { podStream(initial: false) { pod { name } } }"), 1);
+  });
+
   it("is cheap to evaluate again: the plan is compiled once per document", () => {
     const doc = parse("{ nodes { nodes { pods { name } } } }");
     const a = estimateCost(big, schema, doc, undefined).cost;
