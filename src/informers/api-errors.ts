@@ -32,13 +32,10 @@ export function isTooManyRequests(err: unknown): boolean {
   return err instanceof ApiError && (err.status === 429 || err.body?.reason === "TooManyRequests");
 }
 
-/** A server that does not support watch-list rejects the request itself (4xx other than 410/429). */
+/** A server that does not support watch-list rejects the request itself as invalid. */
 export function isWatchListRejected(err: unknown): boolean {
-  return (
-    err instanceof ApiError &&
-    err.status >= 400 &&
-    err.status < 500 &&
-    err.status !== 410 &&
-    err.status !== 429
-  );
+  // 422 Invalid (sendInitialEvents is forbidden without the WatchList gate) or 400 Bad Request.
+  // Others say nothing about watch-list support: a 401 or 403 (RBAC applied a moment after the
+  // pod started) must not turn it off for good.
+  return err instanceof ApiError && (err.status === 400 || err.status === 422);
 }

@@ -302,6 +302,28 @@ test("13c. watch-list is not synced before the initial-events-end bookmark arriv
   assert.equal(informer.store.size, 3);
 });
 
+test("13e. a 403 on a watch-list falls back to a list that once: the next relist tries watch-list again", async () => {
+  const sim = await setup();
+  sim.create("pods", pod("a"));
+  sim.faults.failNext({ status: 403, verb: "watch", resource: "pods", count: 1 });
+  const informer = await started(sim, { reflector: { useWatchList: true } });
+  assert.equal(await informer.waitForSync(5000), true);
+  assert.equal(lists(sim).length, 1, "this sync went through a list");
+  assert.equal(informer.status().usingWatchList, false);
+  await eventually(
+    () => watches(sim).length === 2 && informer.status().watchHealthy,
+    "the watch after the list",
+  );
+  sim.faults.sendWatchError410(); // the watch expires: relist
+  await eventually(
+    () => informer.status().relists >= 1 && informer.status().usingWatchList,
+    "a watch-list relist",
+  );
+  const relist = watches(sim).at(-1)!;
+  assert.equal(relist.query.sendInitialEvents, "true");
+  assert.equal(lists(sim).length, 1, "no second list");
+});
+
 test("13d. a watch-list stream cut after its initial events: re-watch from the last RV, a restart, no relist", async () => {
   const sim = await setup();
   sim.create("pods", pod("a"));
