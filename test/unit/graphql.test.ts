@@ -268,11 +268,19 @@ describe("not synced", () => {
     const sim = new SandboxCluster();
     await sim.start();
     seedDemo(sim, { namespaces: 2, nodes: 2, deploymentsPerNamespace: 2, replicas: 2 });
-    // The first pod request (watch-list) fails: the pod cache syncs only through the fallback list.
-    sim.faults.failNext({ status: 500, resource: "pods", count: 1 });
+    // Every pod request fails until the faults are lifted: the pod cache cannot sync before.
+    sim.faults.failNext({ status: 500, resource: "pods", count: 100_000 });
     const kgql = await startKgql(await clientFor(sim), { syncTimeoutMs: 10_000 });
     try {
-      const r = await gql(kgql.url, `{ pods(first: 1000) { totalCount } cacheStatus { kind synced } }`);
+      let answered = false;
+      const answer = gql(kgql.url, `{ pods(first: 1000) { totalCount } cacheStatus { kind synced } }`);
+      void answer.then(() => {
+        answered = true;
+      });
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal(answered, false, "the query waits while the pod cache cannot sync");
+      sim.faults.reset();
+      const r = await answer;
       assert.equal(r.errors, undefined, JSON.stringify(r.errors));
       assert.equal(r.data.pods.totalCount, sim.list("pods").length);
       assert.ok(r.data.pods.totalCount > 0);
