@@ -17,6 +17,7 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { repoRoot } from "../test/cluster/cluster.ts";
+import { SCENARIO_IDS } from "./real/scenarios.ts";
 
 const usage = `usage: npm run bench -- [options]
   --pods N                 pods in the bench topology (default 10000; Deployments of 50)
@@ -26,8 +27,7 @@ const usage = `usage: npm run bench -- [options]
   --min-requests N         ...and until N requests were answered (default 20)
   --max-seconds S          ...but at most S seconds (default 40)
   --connections 1,8        load-generator connections, one run each (default 1,8)
-  --only id,id             scenarios: pod, namespacePods, allPods, deploymentTopology,
-                           namespaceTopology, fullTopology, servicePods, serviceWidePods
+  --only id,id             scenarios: ${SCENARIO_IDS.join(", ")}
   --idle-seconds S         idle window for the apiserver's background rate (default 10)
   --no-sync --no-mixed --no-fanout   skip kgql's informer, small-under-load, fan-out figures
   --sync-events N          pod label patches the informer sync applies after syncing, for its
@@ -109,6 +109,19 @@ for (const t of tokens) {
   }
 }
 
+/** --only's ids, each a known scenario: a typo must not leave a run measuring nothing. */
+function onlyIds(list: string): string[] {
+  const ids = list.split(",").map((s) => s.trim());
+  const unknown = ids.filter((id) => !(SCENARIO_IDS as readonly string[]).includes(id));
+  if (unknown.length) {
+    console.error(
+      `bench: --only: unknown scenario ${unknown.join(", ")} (known: ${SCENARIO_IDS.join(", ")})`,
+    );
+    process.exit(2);
+  }
+  return ids;
+}
+
 let code: number;
 if (values.sim) {
   const { simBenchmark } = await import("./sim.ts");
@@ -131,7 +144,7 @@ if (values.sim) {
       }
       return n;
     }),
-    ...(values.only ? { only: values.only.split(",") } : {}),
+    ...(values.only ? { only: onlyIds(values.only) } : {}),
     idleSeconds: int("idle-seconds", 1),
     sync: values.sync!,
     syncEvents: int("sync-events"),

@@ -14,8 +14,20 @@ import {
 } from "../lib/expected.ts";
 import { deploymentName, type Layout } from "./topology.ts";
 
+/** Every scenario buildScenarios makes, for --only (an id not here is refused up front). */
+export const SCENARIO_IDS = [
+  "pod",
+  "namespacePods",
+  "allPods",
+  "deploymentTopology",
+  "namespaceTopology",
+  "fullTopology",
+  "servicePods",
+  "serviceWidePods",
+] as const;
+
 export interface Scenario {
-  id: string;
+  id: (typeof SCENARIO_IDS)[number];
   title: string;
   /** "list" and "topology" scenarios carry the 50x goal. */
   kind: "get" | "list" | "topology";
