@@ -6,7 +6,7 @@ import {
   SharedInformer,
   type SharedInformerOptions,
 } from "../../src/informers/shared-informer.ts";
-import type { KubeObject } from "../../src/informers/types.ts";
+import type { KubeObject, OwnerReference } from "../../src/informers/types.ts";
 import { kindByResource } from "../../src/kinds.ts";
 import { SandboxCluster, type SandboxOptions } from "../../src/sandbox/index.ts";
 
@@ -59,6 +59,26 @@ export function pod(name: string, namespace = "default", labels: Record<string, 
     spec: { nodeName: "node-0", containers: [{ name: "c", image: "nginx" }] },
     status: { phase: "Running" },
   };
+}
+
+/** A Widget (the WIDGETS custom resource) to create with sim.create("widgets.example.com", ...). */
+export function widget(name: string, namespace: string, ownerReferences?: OwnerReference[]): KubeObject {
+  return {
+    apiVersion: "example.com/v1",
+    kind: "Widget",
+    metadata: {
+      name,
+      namespace,
+      uid: "",
+      resourceVersion: "",
+      ...(ownerReferences ? { ownerReferences } : {}),
+    },
+  };
+}
+
+/** An ownerReference naming a created object (its uid is the server's). */
+export function ownerRefTo(obj: KubeObject): OwnerReference {
+  return { apiVersion: obj.apiVersion!, kind: obj.kind!, name: obj.metadata.name, uid: obj.metadata.uid! };
 }
 
 /** Polls until cond() is true, or fails saying what was awaited. */

@@ -320,26 +320,33 @@ describe("one lookup per distinct index value per request", () => {
 });
 
 describe("cached orders", () => {
-  it("an object recreated under the same key (a relist's update) is reordered, not served stale", () => {
+  const cm = (name: string, created: string, rv: string): KubeObject => ({
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: {
+      name,
+      namespace: "default",
+      uid: `${name}-${rv}`,
+      resourceVersion: rv,
+      creationTimestamp: created,
+    },
+  });
+  /** A store of "a" (older) and "b"; the names of the newest `first` (all by default). */
+  function twoConfigMaps() {
     const store = new Store(defaultIndexers("configmaps"));
-    const cm = (name: string, created: string, rv: string): KubeObject => ({
-      apiVersion: "v1",
-      kind: "ConfigMap",
-      metadata: {
-        name,
-        namespace: "default",
-        uid: `${name}-${rv}`,
-        resourceVersion: rv,
-        creationTimestamp: created,
-      },
-    });
     store.upsert(cm("a", "2026-01-01T00:00:00Z", "1"));
     store.upsert(cm("b", "2026-01-02T00:00:00Z", "2"));
     const lister = new Lister(store);
-    const newest = (): string[] =>
+    const newest = (first?: number): string[] =>
       connectionFrom(lister, sortedKeys(store), true, {
+        first,
         orderBy: { field: "CREATION_TIMESTAMP", direction: "DESC" },
       }).nodes.map((o) => o.metadata.name);
+    return { store, newest };
+  }
+
+  it("an object recreated under the same key (a relist's update) is reordered, not served stale", () => {
+    const { store, newest } = twoConfigMaps();
     assert.deepEqual(newest(), ["b", "a"]);
     // Same key, same set of keys, a newer creationTimestamp: an update as far as the store knows.
     assert.equal(store.upsert(cm("a", "2026-01-03T00:00:00Z", "3"))?.type, "MODIFIED");
@@ -347,29 +354,10 @@ describe("cached orders", () => {
   });
 
   it("a recreated object outside the page asked for still moves into it", () => {
-    const store = new Store(defaultIndexers("configmaps"));
-    const cm = (name: string, created: string, rv: string): KubeObject => ({
-      apiVersion: "v1",
-      kind: "ConfigMap",
-      metadata: {
-        name,
-        namespace: "default",
-        uid: `${name}-${rv}`,
-        resourceVersion: rv,
-        creationTimestamp: created,
-      },
-    });
-    store.upsert(cm("a", "2026-01-01T00:00:00Z", "1"));
-    store.upsert(cm("b", "2026-01-02T00:00:00Z", "2"));
-    const lister = new Lister(store);
-    const newestOne = (): string[] =>
-      connectionFrom(lister, sortedKeys(store), true, {
-        first: 1,
-        orderBy: { field: "CREATION_TIMESTAMP", direction: "DESC" },
-      }).nodes.map((o) => o.metadata.name);
-    assert.deepEqual(newestOne(), ["b"]);
+    const { store, newest } = twoConfigMaps();
+    assert.deepEqual(newest(1), ["b"]);
     // "a" is recreated as the newest: the page ["b"] itself is unchanged, but it is no longer first.
     store.upsert(cm("a", "2026-01-03T00:00:00Z", "3"));
-    assert.deepEqual(newestOne(), ["a"]);
+    assert.deepEqual(newest(1), ["a"]);
   });
 });

@@ -7,18 +7,13 @@ import { children, owners } from "../../src/resolvers/common.ts";
 import { RequestContext } from "../../src/resolvers/context.ts";
 import { Gateway } from "../../src/resolvers/gateway.ts";
 import { SandboxCluster } from "../../src/sandbox/index.ts";
-import { clientFor, pod, WIDGETS } from "../helpers/sandbox.ts";
+import { clientFor, ownerRefTo, pod, WIDGETS, widget } from "../helpers/sandbox.ts";
 
 test("owners and children of many objects, an on-demand kind included, without listing the factory's informers", async () => {
   const sim = new SandboxCluster();
   await sim.start();
   sim.registerResource(WIDGETS);
-  const widget = sim.create("widgets.example.com", {
-    apiVersion: "example.com/v1",
-    kind: "Widget",
-    metadata: { name: "w1", namespace: "a", uid: "", resourceVersion: "" },
-  });
-  const ownerRef = { apiVersion: "example.com/v1", kind: "Widget", name: "w1", uid: widget.metadata.uid };
+  const ownerRef = ownerRefTo(sim.create("widgets.example.com", widget("w1", "a")));
   for (let i = 0; i < 20; i++) {
     const p = pod(`p${i}`, "a");
     p.metadata.ownerReferences = [ownerRef];
@@ -43,7 +38,7 @@ test("owners and children of many objects, an on-demand kind included, without l
       );
       assert.deepEqual(children(p.metadata.uid, ctx), []);
     }
-    assert.equal(children(widget.metadata.uid, ctx).length, 20, "the widget's pods");
+    assert.equal(children(ownerRef.uid, ctx).length, 20, "the widget's pods");
     assert.equal(listed, 0, "factory.informers() calls while resolving owners and children");
   } finally {
     await gateway.stop();

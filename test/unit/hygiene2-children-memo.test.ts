@@ -9,18 +9,13 @@ import { children } from "../../src/resolvers/common.ts";
 import { RequestContext, type Visibility } from "../../src/resolvers/context.ts";
 import { Gateway } from "../../src/resolvers/gateway.ts";
 import { SandboxCluster } from "../../src/sandbox/index.ts";
-import { clientFor, pod, WIDGETS } from "../helpers/sandbox.ts";
+import { clientFor, ownerRefTo, pod, WIDGETS, widget } from "../helpers/sandbox.ts";
 
 test("children through byIndexIn: same answers, one lookup per informer and value, no string keys", async () => {
   const sim = new SandboxCluster();
   await sim.start();
   sim.registerResource(WIDGETS);
-  const widget = sim.create("widgets.example.com", {
-    apiVersion: "example.com/v1",
-    kind: "Widget",
-    metadata: { name: "w1", namespace: "a", uid: "", resourceVersion: "" },
-  });
-  const ownerRef = { apiVersion: "example.com/v1", kind: "Widget", name: "w1", uid: widget.metadata.uid };
+  const ownerRef = ownerRefTo(sim.create("widgets.example.com", widget("w1", "a")));
   for (const ns of ["a", "b"]) {
     for (let i = 0; i < 5; i++) {
       const p = pod(`p${i}`, ns);
@@ -46,7 +41,7 @@ test("children through byIndexIn: same answers, one lookup per informer and valu
     for (let round = 0; round < 2; round++) {
       for (const p of pods) assert.deepEqual(children(p.metadata.uid, ctx), []);
       assert.deepEqual(
-        children(widget.metadata.uid, ctx)
+        children(ownerRef.uid, ctx)
           .map((o) => `${o.metadata.namespace}/${o.metadata.name}`)
           .sort(),
         ["a/p0", "a/p1", "a/p2", "a/p3", "a/p4", "b/p0", "b/p1", "b/p2", "b/p3", "b/p4"],
@@ -62,7 +57,7 @@ test("children through byIndexIn: same answers, one lookup per informer and valu
     };
     const limited = new RequestContext(gateway, onlyA);
     assert.deepEqual(
-      children(widget.metadata.uid, limited)
+      children(ownerRef.uid, limited)
         .map((o) => `${o.metadata.namespace}/${o.metadata.name}`)
         .sort(),
       ["a/p0", "a/p1", "a/p2", "a/p3", "a/p4"],

@@ -10,7 +10,7 @@ import { children, owners } from "../../src/resolvers/common.ts";
 import { RequestContext } from "../../src/resolvers/context.ts";
 import { Gateway } from "../../src/resolvers/gateway.ts";
 import { SandboxCluster } from "../../src/sandbox/index.ts";
-import { clientFor, pod, WIDGETS } from "../helpers/sandbox.ts";
+import { clientFor, ownerRefTo, pod, WIDGETS, widget } from "../helpers/sandbox.ts";
 
 const WIDGETS_GVR = { group: WIDGETS.group, version: WIDGETS.version, resource: WIDGETS.resource };
 
@@ -47,21 +47,9 @@ describe("the gateway's informers", () => {
       kind: "ConfigMap",
       metadata: { name: "cm", namespace: "a", uid: "", resourceVersion: "" },
     });
-    const widget = sim.create("widgets.example.com", {
-      apiVersion: "example.com/v1",
-      kind: "Widget",
-      metadata: {
-        name: "w1",
-        namespace: "a",
-        uid: "",
-        resourceVersion: "",
-        ownerReferences: [{ apiVersion: "v1", kind: "ConfigMap", name: "cm", uid: configMap.metadata.uid }],
-      },
-    });
+    const w1 = sim.create("widgets.example.com", widget("w1", "a", [ownerRefTo(configMap)]));
     const p = pod("p", "a");
-    p.metadata.ownerReferences = [
-      { apiVersion: "example.com/v1", kind: "Widget", name: "w1", uid: widget.metadata.uid },
-    ];
+    p.metadata.ownerReferences = [ownerRefTo(w1)];
     sim.create("pods", p);
     const gateway = new Gateway(new SharedInformerFactory(await clientFor(sim)));
     gateway.start();

@@ -10,44 +10,17 @@ import { createClient as createWsClient } from "graphql-ws";
 import WebSocket from "ws";
 import type { KubeClient } from "../../src/informers/client.ts";
 import type { SharedInformer } from "../../src/informers/shared-informer.ts";
-import type { StoreDelta } from "../../src/informers/store.ts";
-import type { KubeObject } from "../../src/informers/types.ts";
 import { SandboxCluster } from "../../src/sandbox/index.ts";
 import { ResourceEventHub, type Subscription } from "../../src/subscriptions/hub.ts";
 import type { StreamEvent } from "../../src/subscriptions/types.ts";
 import { startKgql } from "../helpers/kgql.ts";
-import { clientFor, eventually, pod } from "../helpers/sandbox.ts";
+import { clientFor, eventually } from "../helpers/sandbox.ts";
+import { StandInInformer } from "../helpers/stand-in-informer.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-/** An informer's store and sync listeners, nothing else: the hub needs no more. */
-class StandInInformer {
-  readonly objects = new Map<string, KubeObject>();
-  private readonly listeners = new Set<(d: StoreDelta) => void>();
-  private rv = 1;
-  lastSyncResourceVersion = "1";
-  readonly store = { values: () => this.objects.values() };
-
-  addSyncListener(listener: (d: StoreDelta) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  /** Adds or changes a pod, telling the listeners in the same turn (as the store does). */
-  apply(name: string, namespace = "default"): void {
-    const object = pod(name, namespace);
-    object.metadata.resourceVersion = String(++this.rv);
-    this.lastSyncResourceVersion = object.metadata.resourceVersion;
-    const key = `${namespace}/${name}`;
-    const oldObject = this.objects.get(key);
-    this.objects.set(key, object);
-    const delta: StoreDelta = oldObject ? { type: "MODIFIED", object, oldObject } : { type: "ADDED", object };
-    for (const l of this.listeners) l(delta);
-  }
-}
 
 function hubWith(pods: number) {
   const informer = new StandInInformer();

@@ -16,47 +16,18 @@ import {
 } from "graphql";
 import { RbacVisibility } from "../../src/auth/visibility.ts";
 import type { SharedInformer } from "../../src/informers/shared-informer.ts";
-import type { StoreDelta } from "../../src/informers/store.ts";
-import type { KubeObject } from "../../src/informers/types.ts";
 import { RequestContext, SEE_EVERYTHING, type Visibility } from "../../src/resolvers/context.ts";
 import type { Gateway } from "../../src/resolvers/gateway.ts";
 import { ResourceEventHub } from "../../src/subscriptions/hub.ts";
 import { SharedResults, sharedSubscribe, visibilityKey } from "../../src/subscriptions/shared-results.ts";
 import { frameOf } from "../../src/subscriptions/sse-frames.ts";
 import type { StreamEvent } from "../../src/subscriptions/types.ts";
-import { pod } from "../helpers/sandbox.ts";
+import { StandInInformer } from "../helpers/stand-in-informer.ts";
 
 type Allowed = "all" | Set<string>;
 const rbac = (pods: Allowed, username = "u") =>
   new RbacVisibility({ username, groups: [] }, new Map<string, Allowed>([["Pod", pods]]));
 const POD = { group: "", resource: "pods", kind: "Pod" };
-
-/** An informer's store and sync listeners, nothing else: the hub needs no more. */
-class StandInInformer {
-  readonly objects = new Map<string, KubeObject>();
-  private readonly listeners = new Set<(d: StoreDelta) => void>();
-  private rv = 1;
-  /** The informer's position: the last change's resourceVersion. */
-  lastSyncResourceVersion = "1";
-  readonly store = { values: () => this.objects.values() };
-
-  addSyncListener(listener: (d: StoreDelta) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  /** Adds or changes a pod, telling the listeners in the same turn (as the store does). */
-  apply(name: string, namespace: string, labels: Record<string, string> = {}): void {
-    const object = pod(name, namespace, labels);
-    object.metadata.resourceVersion = String(++this.rv);
-    this.lastSyncResourceVersion = object.metadata.resourceVersion;
-    const key = `${namespace}/${name}`;
-    const oldObject = this.objects.get(key);
-    this.objects.set(key, object);
-    const delta: StoreDelta = oldObject ? { type: "MODIFIED", object, oldObject } : { type: "ADDED", object };
-    for (const l of this.listeners) l(delta);
-  }
-}
 
 /**
  * podStream-like: every change to a pod, with the namespaces of ["ns-a", "ns-b"] the caller may
