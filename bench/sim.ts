@@ -27,17 +27,10 @@ export interface SimBenchOptions {
 }
 
 /** A query load's figures as the result file has them (latencies in ms). */
-interface LoadFigures {
-  connections: number;
-  p50: number;
-  p99: number;
-  rps: number;
-  requests: number;
-  /** Failed requests and responses other than HTTP 200. */
-  errors: number;
-  /** HTTP 200 responses with a wrong answer. */
-  wrong: number;
-}
+type LoadFigures = Pick<
+  QueryFigures,
+  "connections" | "p50" | "p99" | "rps" | "requests" | "errors" | "wrong"
+>;
 
 function loadFigures(f: QueryFigures | undefined): LoadFigures | undefined {
   if (!f) return undefined;
