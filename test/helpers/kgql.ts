@@ -60,13 +60,18 @@ export interface Collected {
   stop(): void;
 }
 
-/** Subscribes over SSE or WebSocket and collects payload data until stopped. */
+/**
+ * Subscribes over SSE or WebSocket and collects payload data until stopped; with a token, as
+ * that caller (the Authorization header, or graphql-ws connectionParams).
+ */
 export function subscribe(
   transport: "sse" | "ws",
   url: string,
   query: string,
   variables?: Record<string, unknown>,
+  opts: { token?: string } = {},
 ): Collected {
+  const authorization = opts.token ? `Bearer ${opts.token}` : undefined;
   const out: Collected = { events: [], errors: [], done: false, stop: () => {} };
   const sink = {
     next: (v: { data?: unknown; errors?: unknown[] }) => {
@@ -82,7 +87,11 @@ export function subscribe(
     },
   };
   if (transport === "sse") {
-    const client = createSseClient({ url, retryAttempts: 0 });
+    const client = createSseClient({
+      url,
+      retryAttempts: 0,
+      ...(authorization ? { headers: { authorization } } : {}),
+    });
     const unsubscribe = client.subscribe({ query, variables }, sink as never);
     out.stop = () => {
       unsubscribe();
@@ -93,6 +102,7 @@ export function subscribe(
       url: url.replace(/^http/, "ws"),
       webSocketImpl: WebSocket,
       retryAttempts: 0,
+      ...(authorization ? { connectionParams: { authorization } } : {}),
     });
     const unsubscribe = client.subscribe({ query, variables }, sink as never);
     out.stop = () => {

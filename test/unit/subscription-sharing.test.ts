@@ -6,16 +6,13 @@
 // simulator has no authorizer): alice and carol may list pods in ns-a only, bob everywhere.
 import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
-import { createClient as createSseClient } from "graphql-sse";
-import { createClient as createWsClient } from "graphql-ws";
-import WebSocket from "ws";
 import { RbacVisibility } from "../../src/auth/visibility.ts";
 import type { KubeClient } from "../../src/informers/client.ts";
 import { SEE_EVERYTHING } from "../../src/resolvers/context.ts";
 import { SandboxCluster } from "../../src/sandbox/index.ts";
 import type { GatewayServer } from "../../src/server/index.ts";
 import { SharedResults, sharedResultTotals, visibilityKey } from "../../src/subscriptions/shared-results.ts";
-import { startKgql } from "../helpers/kgql.ts";
+import { type Collected, startKgql, subscribe } from "../helpers/kgql.ts";
 import { clientFor, eventually, pod } from "../helpers/sandbox.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -79,45 +76,11 @@ async function setup() {
   return { sim, kgql };
 }
 
-interface Stream {
-  // biome-ignore lint/suspicious/noExplicitAny: payloads are compared whole
-  events: any[];
-  errors: unknown[];
-}
-
 /** One subscriber as a real client (graphql-ws or graphql-sse) with the caller's token. */
-function subscribeAs(transport: "ws" | "sse", url: string, token: string, query: string): Stream {
-  const out: Stream = { events: [], errors: [] };
-  const sink = {
-    next: (v: { data?: Record<string, unknown>; errors?: unknown[] }) => {
-      if (v.errors) out.errors.push(...v.errors);
-      if (v.data) out.events.push(v.data.podStream);
-    },
-    error: (e: unknown) => out.errors.push(e),
-    complete: () => {},
-  };
-  const authorization = `Bearer ${token}`;
-  if (transport === "ws") {
-    const client = createWsClient({
-      url: url.replace(/^http/, "ws"),
-      webSocketImpl: WebSocket,
-      retryAttempts: 0,
-      connectionParams: { authorization },
-    });
-    const stop = client.subscribe({ query }, sink as never);
-    cleanups.push(() => {
-      stop();
-      void client.dispose();
-    });
-  } else {
-    const client = createSseClient({ url, retryAttempts: 0, headers: { authorization } });
-    const stop = client.subscribe({ query }, sink as never);
-    cleanups.push(() => {
-      stop();
-      client.dispose();
-    });
-  }
-  return out;
+function subscribeAs(transport: "ws" | "sse", url: string, token: string, query: string): Collected {
+  const stream = subscribe(transport, url, query, undefined, { token });
+  cleanups.push(() => stream.stop());
+  return stream;
 }
 
 /** Visibility-dependent content: the pods on the event's pod's node that the caller may see. */
@@ -138,8 +101,8 @@ function annotate(sim: SandboxCluster, value: string) {
   sim.patch("pods", "ns-a", "ns-a-p0", { metadata: { annotations: { touched: value } } });
 }
 
-const live = (s: Stream) => s.events.slice(s.events.findIndex((e) => e.type === "SYNCED") + 1);
-const synced = (s: Stream) => s.events.some((e) => e.type === "SYNCED");
+const live = (s: Collected) => s.events.slice(s.events.findIndex((e) => e.type === "SYNCED") + 1);
+const synced = (s: Collected) => s.events.some((e) => e.type === "SYNCED");
 
 test("callers with different RBAC visibility never share: each sees only its own namespaces", async () => {
   const { sim, kgql } = await setup();
@@ -158,7 +121,7 @@ test("callers with different RBAC visibility never share: each sees only its own
   await new Promise((r) => setTimeout(r, 200));
   assert.deepEqual(alice.errors, []);
   assert.deepEqual(bob.errors, []);
-  const where = (s: Stream) =>
+  const where = (s: Collected) =>
     s.events.filter((e) => e.pod).map((e) => `${e.type} ${e.pod.namespace}/${e.pod.name}`);
   assert.deepEqual(where(alice), [
     "ADDED ns-a/ns-a-p0",
@@ -182,7 +145,7 @@ test("callers with different RBAC visibility never share: each sees only its own
     "ADDED ns-b/ns-b-p2",
   ]);
   // The traversal answers by each caller's RBAC, whoever's execution ran first.
-  const onNode = (s: Stream) =>
+  const onNode = (s: Collected) =>
     new Set(
       s.events
         .filter((e) => e.pod)

@@ -5,15 +5,12 @@ import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { createClient as createSseClient } from "graphql-sse";
-import { createClient as createWsClient } from "graphql-ws";
-import WebSocket from "ws";
 import type { KubeClient } from "../../src/informers/client.ts";
 import type { SharedInformer } from "../../src/informers/shared-informer.ts";
 import { SandboxCluster } from "../../src/sandbox/index.ts";
 import { ResourceEventHub, type Subscription } from "../../src/subscriptions/hub.ts";
 import type { StreamEvent } from "../../src/subscriptions/types.ts";
-import { startKgql } from "../helpers/kgql.ts";
+import { startKgql, subscribe } from "../helpers/kgql.ts";
 import { clientFor, eventually } from "../helpers/sandbox.ts";
 import { StandInInformer } from "../helpers/stand-in-informer.ts";
 
@@ -60,9 +57,14 @@ test("an idle subscriber that has read its initial state keeps no buffer storage
   await open(100, []); // warm up: shapes, the initial events all subscribers share
   const waiting: Promise<unknown>[] = [];
   const n = 2000;
-  const before = heap();
-  await open(n, waiting);
-  const perSubscriber = (heap() - before) / n;
+  // Heap figures only ever gain noise (a GC that left something for later): the least of three
+  // rounds is the cost.
+  let perSubscriber = Number.POSITIVE_INFINITY;
+  for (let round = 0; round < 3; round++) {
+    const before = heap();
+    await open(n, waiting);
+    perSubscriber = Math.min(perSubscriber, (heap() - before) / n);
+  }
   // The Subscription, its hub entry and pending promise: about 450 B. A buffer that kept the
   // slots of the 201 events it once held would add 1.6 KB or more.
   assert.ok(perSubscriber < 1000, `${Math.round(perSubscriber)} B per idle subscriber`);
@@ -130,41 +132,6 @@ test("a stream closed while a resync was pending sends nothing more", async () =
   assert.deepEqual(await sub.next(), { value: undefined, done: true });
 });
 
-/** A subscriber as a real client with a bearer token; what it got, and how it ended. */
-function subscribeAs(transport: "ws" | "sse", url: string, token: string, query: string) {
-  const out = { events: [] as unknown[], errors: [] as unknown[], stop: () => {} };
-  const sink = {
-    next: (v: { data?: unknown; errors?: unknown[] }) => {
-      if (v.errors) out.errors.push(...v.errors);
-      if (v.data) out.events.push(v.data);
-    },
-    error: (e: unknown) => out.errors.push(e),
-    complete: () => {},
-  };
-  const authorization = `Bearer ${token}`;
-  if (transport === "ws") {
-    const client = createWsClient({
-      url: url.replace(/^http/, "ws"),
-      webSocketImpl: WebSocket,
-      retryAttempts: 0,
-      connectionParams: { authorization },
-    });
-    const stop = client.subscribe({ query }, sink as never);
-    out.stop = () => {
-      stop();
-      void client.dispose();
-    };
-  } else {
-    const client = createSseClient({ url, retryAttempts: 0, headers: { authorization } });
-    const stop = client.subscribe({ query }, sink as never);
-    out.stop = () => {
-      stop();
-      client.dispose();
-    };
-  }
-  return out;
-}
-
 // Through the real server: a revoked permission ends an open podEvents stream with FORBIDDEN,
 // and the hub subscription and its recheck timer go with it.
 test("a permission revoked while a stream is open ends it with an error, on both transports", async () => {
@@ -188,7 +155,7 @@ test("a permission revoked while a stream is open ends it with an error, on both
   cleanups.push(() => kgql.close());
   await kgql.gateway.factory.waitForCacheSync(5000);
   const streams = (["ws", "sse"] as const).map((t) =>
-    subscribeAs(t, kgql.url, "alice", "subscription { podEvents { type } }"),
+    subscribe(t, kgql.url, "subscription { podEvents { type } }", undefined, { token: "alice" }),
   );
   for (const s of streams) cleanups.push(() => s.stop());
   await eventually(() => kgql.gateway.subscriberCount() === 2, "both subscriptions");
