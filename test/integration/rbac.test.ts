@@ -4,7 +4,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { createClient } from "graphql-sse";
 import { KubeClient } from "../../src/informers/client.ts";
 import type { GatewayServer } from "../../src/server/index.ts";
 import {
@@ -17,7 +16,18 @@ import {
   waitFor,
   withNamespace,
 } from "../helpers/cluster.ts";
-import { startKgql } from "../helpers/kgql.ts";
+import { startKgql, subscribe } from "../helpers/kgql.ts";
+
+/** What a refused subscription gets (its errors, as JSON), from a real SSE client. */
+async function refusal(url: string, token: string | undefined, query: string): Promise<string> {
+  const stream = subscribe("sse", url, query, undefined, { token });
+  try {
+    await waitFor(() => stream.done || stream.errors.length > 0, { message: "the refusal", until: Boolean });
+    return JSON.stringify(stream.errors);
+  } finally {
+    stream.stop();
+  }
+}
 
 const cluster = await getCluster();
 
@@ -306,22 +316,14 @@ describe("RBAC on cached data (--auth kubernetes)", { skip: cluster ? false : NO
   });
 
   it("custom resources: resourceEvents streams only what the caller may list", async () => {
-    const events: { object: { namespace: string; name: string } | null; type: string }[] = [];
-    const client = createClient({
-      url: kgql.url,
-      headers: { authorization: `Bearer ${c.tokens.alice}` },
-      retryAttempts: 0,
-    });
-    const stop = client.subscribe(
-      {
-        query: `subscription { resourceEvents(group: "${group}", version: "v1", resource: "widgets", initial: true) { type object { namespace name } } }`,
-      },
-      {
-        next: (v) => events.push((v.data as { resourceEvents: never }).resourceEvents),
-        error() {},
-        complete() {},
-      },
+    const alice = subscribe(
+      "sse",
+      kgql.url,
+      `subscription { resourceEvents(group: "${group}", version: "v1", resource: "widgets", initial: true) { type object { namespace name } } }`,
+      undefined,
+      { token: c.tokens.alice },
     );
+    const events: { object: { namespace: string; name: string } | null; type: string }[] = alice.events;
     try {
       await waitFor(() => events.find((e) => e.type === "SYNCED"), { message: "SYNCED", until: Boolean });
       for (const ns of [b.name, a.name]) {
@@ -337,24 +339,14 @@ describe("RBAC on cached data (--auth kubernetes)", { skip: cluster ? false : NO
       });
       const seen = events.filter((e) => e.object).map((e) => e.object!.namespace);
       assert.ok(seen.length >= 2 && seen.every((ns) => ns === a.name), JSON.stringify(events));
-      const bobStream = createClient({
-        url: kgql.url,
-        headers: { authorization: `Bearer ${c.tokens.bob}` },
-        retryAttempts: 0,
-      });
-      const err = await new Promise<unknown>((resolve) => {
-        bobStream.subscribe(
-          {
-            query: `subscription { resourceEvents(group: "${group}", version: "v1", resource: "widgets") { type } }`,
-          },
-          { next: (v) => resolve(v), error: resolve, complete() {} },
-        );
-      });
-      assert.match(JSON.stringify(err), /cannot list widgets\..* in any namespace/);
-      bobStream.dispose();
+      const refused = await refusal(
+        kgql.url,
+        c.tokens.bob,
+        `subscription { resourceEvents(group: "${group}", version: "v1", resource: "widgets") { type } }`,
+      );
+      assert.match(refused, /cannot list widgets\..* in any namespace/);
     } finally {
-      stop();
-      client.dispose();
+      alice.stop();
     }
   });
 
@@ -383,16 +375,16 @@ describe("RBAC on cached data (--auth kubernetes)", { skip: cluster ? false : NO
   });
 
   it("subscriptions carry the caller's RBAC: alice's pod stream shows only namespace A", async () => {
-    const events: { pod: { namespace: string; name: string } }[] = [];
-    const client = createClient({
-      url: kgql.url,
-      headers: { authorization: `Bearer ${c.tokens.alice}` },
-      retryAttempts: 0,
-    });
-    const stop = client.subscribe(
-      { query: "subscription { podEvents { type pod { namespace name } } }" },
-      { next: (v) => events.push((v.data as { podEvents: never }).podEvents), error() {}, complete() {} },
+    const alice = subscribe(
+      "sse",
+      kgql.url,
+      "subscription { podEvents { type pod { namespace name } } }",
+      undefined,
+      {
+        token: c.tokens.alice,
+      },
     );
+    const events: { pod: { namespace: string; name: string } }[] = alice.events;
     try {
       await new Promise((r) => setTimeout(r, 500));
       const spec = await kwokPodSpec(c);
@@ -412,63 +404,34 @@ describe("RBAC on cached data (--auth kubernetes)", { skip: cluster ? false : NO
         events.every((e) => e.pod.namespace === a.name),
         JSON.stringify(events),
       );
-      const bobStream = createClient({
-        url: kgql.url,
-        headers: { authorization: `Bearer ${c.tokens.bob}` },
-        retryAttempts: 0,
-      });
-      const err = await new Promise<unknown>((resolve) => {
-        bobStream.subscribe(
-          { query: "subscription { podEvents { type } }" },
-          { next: (v) => resolve(v), error: resolve, complete() {} },
-        );
-      });
-      assert.match(JSON.stringify(err), /cannot list pods in any namespace/);
-      bobStream.dispose();
+      const refused = await refusal(kgql.url, c.tokens.bob, "subscription { podEvents { type } }");
+      assert.match(refused, /cannot list pods in any namespace/);
     } finally {
-      stop();
-      client.dispose();
+      alice.stop();
     }
   });
   it("a revoked permission ends an open subscription with a clear error", async () => {
-    const client = createClient({
-      url: kgql.url,
-      headers: { authorization: `Bearer ${c.tokens.alice}` },
-      retryAttempts: 0,
+    const alice = subscribe("sse", kgql.url, "subscription { podEvents { type } }", undefined, {
+      token: c.tokens.alice,
     });
-    let ended: unknown;
-    const stop = client.subscribe(
-      { query: "subscription { podEvents { type } }" },
-      {
-        // The end arrives as a payload with errors (then complete) or as an error.
-        next: (v) => {
-          if (v.errors) ended = v.errors;
-        },
-        error: (e) => {
-          ended = e;
-        },
-        complete: () => {
-          ended ??= "completed without error";
-        },
-      },
-    );
+    // The end arrives as a payload with errors (then complete) or as an error.
+    const ended = () => alice.done || alice.errors.length > 0;
     try {
       await new Promise((r) => setTimeout(r, 1000));
       assert.equal(
-        ended,
-        undefined,
-        `the stream is open while alice may list pods (${JSON.stringify(ended)})`,
+        ended(),
+        false,
+        `the stream is open while alice may list pods (${JSON.stringify(alice.errors)})`,
       );
       await c.api.delete(`/apis/rbac.authorization.k8s.io/v1/namespaces/${a.name}/rolebindings/alice-reader`);
-      await waitFor(() => ended, {
+      await waitFor(ended, {
         message: "the stream to end after the RoleBinding was deleted",
         until: Boolean,
         timeoutMs: 15_000,
       });
-      assert.match(JSON.stringify(ended), /user \\?"alice\\?" cannot list pods in any namespace/);
+      assert.match(JSON.stringify(alice.errors), /user \\?"alice\\?" cannot list pods in any namespace/);
     } finally {
-      stop();
-      client.dispose();
+      alice.stop();
     }
   });
 });
