@@ -121,7 +121,6 @@ export function findMemberCut(
     let i = skipSpace(b, obj + 1, end);
     if (b[i] === CLOSE_BRACE) return undefined;
     let prevComma = -1;
-    let found = false;
     for (;;) {
       if (b[i] !== QUOTE) return undefined;
       const keyStart = i;
@@ -134,7 +133,6 @@ export function findMemberCut(
       if (matches && step < path.length - 1) {
         // Descend without scanning past the value: only what precedes the target is read.
         obj = valueStart;
-        found = true;
         break;
       }
       const valueEnd = skipValue(b, valueStart, end);
@@ -149,9 +147,8 @@ export function findMemberCut(
       prevComma = i;
       i = skipSpace(b, i + 1, end);
     }
-    if (!found) return undefined;
   }
-  return undefined;
+  return undefined; // an empty path
 }
 
 /** Member paths, as bytes, for the managedFields of an object and of a watch event's object. */
@@ -162,10 +159,16 @@ export const EVENT_MANAGED_FIELDS_PATH: readonly Uint8Array[] = ["object", "meta
   (s) => Buffer.from(s),
 );
 
+/** Parses the JSON of one list item or watch line (e.g. dropping parts of the text first). */
+export type JsonDecoder = (bytes: Buffer) => unknown;
+
+/** The plain decoder: JSON.parse of the UTF-8 text. */
+export const parseJson: JsonDecoder = (bytes) => JSON.parse(bytes.toString("utf8"));
+
 /** JSON.parse of the text without the member at `path` (parsed whole when it is absent). */
 export function parseWithout(text: Buffer, path: readonly Uint8Array[]): unknown {
   const cut = findMemberCut(text, path);
-  if (!cut) return JSON.parse(text.toString("utf8"));
+  if (!cut) return parseJson(text);
   // Cuts fall on ASCII delimiters, so both halves are whole UTF-8.
   return JSON.parse(text.toString("utf8", 0, cut.start) + text.toString("utf8", cut.end));
 }

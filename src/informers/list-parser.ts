@@ -6,7 +6,7 @@
 // a time; everything else at the top level ("metadata", "kind"...) is parsed on its own.
 // Only the bytes of the item being assembled are kept.
 
-import { CLASS } from "./json-cut.ts";
+import { CLASS, type JsonDecoder, parseJson } from "./json-cut.ts";
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -30,11 +30,6 @@ export interface ListHandler {
   field(name: string, value: unknown): void;
 }
 
-/** Parses one item's bytes (e.g. dropping parts of the text first); JSON.parse by default. */
-export type ItemDecoder = (bytes: Buffer) => unknown;
-
-const parseItem: ItemDecoder = (bytes) => JSON.parse(bytes.toString("utf8"));
-
 export class ListStreamParser {
   private depth = 0;
   private inString = false;
@@ -53,9 +48,9 @@ export class ListStreamParser {
   private awaitingValue = false;
   private inItems = false;
   private readonly handler: ListHandler;
-  private readonly decodeItem: ItemDecoder;
+  private readonly decodeItem: JsonDecoder;
 
-  constructor(handler: ListHandler, decodeItem: ItemDecoder = parseItem) {
+  constructor(handler: ListHandler, decodeItem: JsonDecoder = parseJson) {
     this.handler = handler;
     this.decodeItem = decodeItem;
   }
@@ -86,29 +81,30 @@ export class ListStreamParser {
         if (c === COMMA || c === CLOSE_BRACE || c <= SPACE) this.endCapture(chunk, i);
         else continue;
       }
+      // From here nothing is being captured: objects and arrays are scanCapture's, and a
+      // scalar capture either continued above or has just ended.
       if (c === QUOTE) {
         this.inString = true;
-        if (this.depth === 1 && !this.capturing) {
+        if (this.depth === 1) {
           if (this.awaitingValue) this.startCapture("field", i, true);
           else this.keyStart = i + 1;
         }
       } else if (c === COLON) {
-        if (this.depth === 1 && !this.capturing) this.awaitingValue = true;
+        if (this.depth === 1) this.awaitingValue = true;
       } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
-        if (this.depth === 1 && this.awaitingValue && !this.capturing) {
+        if (this.depth === 1 && this.awaitingValue) {
           if (c === OPEN_BRACKET && this.lastKey === "items") {
             this.inItems = true;
             this.awaitingValue = false;
           } else this.startCapture("field", i, false);
-        } else if (this.depth === 2 && this.inItems && !this.capturing) {
+        } else if (this.depth === 2 && this.inItems) {
           this.startCapture("item", i, false);
         }
         this.depth++;
       } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
         this.depth--;
-        if (this.capturing && this.depth === this.captureDepth) this.endCapture(chunk, i + 1);
-        else if (this.inItems && this.depth === 1) this.inItems = false;
-      } else if (c > SPACE && c !== COMMA && this.depth === 1 && this.awaitingValue && !this.capturing) {
+        if (this.inItems && this.depth === 1) this.inItems = false;
+      } else if (c > SPACE && c !== COMMA && this.depth === 1 && this.awaitingValue) {
         this.startCapture("field", i, true);
       }
     }
@@ -198,7 +194,7 @@ export class ListStreamParser {
     if (kind === "item") this.handler.item(this.decodeItem(bytes));
     else {
       this.awaitingValue = false;
-      this.handler.field(this.lastKey, JSON.parse(bytes.toString("utf8")));
+      this.handler.field(this.lastKey, parseJson(bytes));
     }
   }
 }

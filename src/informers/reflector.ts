@@ -20,8 +20,13 @@ import {
   type KubeResponse,
   resourcePath,
 } from "./client.ts";
-import { EVENT_MANAGED_FIELDS_PATH, MANAGED_FIELDS_PATH, parseWithout } from "./json-cut.ts";
-import { type ItemDecoder, ListStreamParser } from "./list-parser.ts";
+import {
+  EVENT_MANAGED_FIELDS_PATH,
+  type JsonDecoder,
+  MANAGED_FIELDS_PATH,
+  parseWithout,
+} from "./json-cut.ts";
+import { ListStreamParser } from "./list-parser.ts";
 import {
   type GroupVersionResource,
   gvrString,
@@ -30,7 +35,7 @@ import {
   type Status,
   type WatchEvent,
 } from "./types.ts";
-import { type LineDecoder, WatchLineParser } from "./watch-parser.ts";
+import { WatchLineParser } from "./watch-parser.ts";
 
 /** Where the reflector writes. The informer implements it: store + handler fan-out. */
 export interface ReflectorTarget {
@@ -132,8 +137,8 @@ export class Reflector {
   private watchListEnabled: boolean;
   private readonly syncWaiters: (() => void)[] = [];
   private readonly st: ReflectorStatus;
-  private readonly decodeItem: ItemDecoder | undefined;
-  private readonly decodeLine: LineDecoder | undefined;
+  private readonly decodeItem: JsonDecoder | undefined;
+  private readonly decodeLine: JsonDecoder | undefined;
 
   constructor(options: ReflectorOptions) {
     this.opts = {

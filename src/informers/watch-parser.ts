@@ -1,19 +1,15 @@
 // Splits a watch response (one JSON event per line) into parsed events.
+import { type JsonDecoder, parseJson } from "./json-cut.ts";
 import type { WatchEvent } from "./types.ts";
 
 const NEWLINE = 0x0a;
 
-/** Parses one line's bytes (e.g. dropping parts of the text first); JSON.parse by default. */
-export type LineDecoder = (line: Buffer) => unknown;
-
-const parseLine: LineDecoder = (line) => JSON.parse(line.toString("utf8"));
-
 export class WatchLineParser {
   private pending: Buffer[] = [];
   private readonly onEvent: (event: WatchEvent) => void;
-  private readonly decode: LineDecoder;
+  private readonly decode: JsonDecoder;
 
-  constructor(onEvent: (event: WatchEvent) => void, decode: LineDecoder = parseLine) {
+  constructor(onEvent: (event: WatchEvent) => void, decode: JsonDecoder = parseJson) {
     this.onEvent = onEvent;
     this.decode = decode;
   }

@@ -44,7 +44,7 @@ export interface GatewayServer {
 export async function startGatewayServer(opts: GatewayServerOptions): Promise<GatewayServer> {
   const factory = new SharedInformerFactory(opts.client, {
     logger: opts.logger,
-    reflector: { useWatchList: opts.watchList ?? true },
+    reflector: { useWatchList: opts.watchList },
   });
   const gateway = new Gateway(factory, opts);
   gateway.start();
