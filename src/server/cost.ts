@@ -210,14 +210,18 @@ function coreInformer(env: Env, typeName: string): SharedInformer | undefined {
 
 /** The cached informer of resources(group, version, resource), if it has been started. */
 function genericInformer(field: FieldNode, env: Env): SharedInformer | undefined {
-  const group = stringArg(field, "group", env);
   const version = stringArg(field, "version", env);
   const resource = stringArg(field, "resource", env);
-  for (const informer of env.gateway.factory.informers()) {
-    const r = informer.resource;
-    if (r.group === group && r.version === version && r.resource === resource) return informer;
-  }
-  return undefined;
+  if (version === undefined || resource === undefined) return undefined;
+  return env.gateway.factory.get({ group: stringArg(field, "group", env) ?? "", version, resource });
+}
+
+/** The informer's objects in the field's scope: its namespace argument's, or the whole kind. */
+function objectsInScope(informer: SharedInformer, field: FieldNode, env: Env): number {
+  const namespace = stringArg(field, "namespace", env);
+  return namespace && informer.store.hasIndex(NAMESPACE_INDEX)
+    ? informer.store.indexKeys(NAMESPACE_INDEX, namespace).size
+    : informer.store.size;
 }
 
 /**
@@ -239,13 +243,7 @@ function eventsPerSubscription(field: FieldNode, eventType: GraphQLCompositeType
     if (!replays || !objectType) return 1;
     const informer =
       objectType === RESOURCE_INTERFACE ? genericInformer(field, env) : coreInformer(env, objectType);
-    if (!informer) return 1;
-    const namespace = stringArg(field, "namespace", env);
-    const inScope =
-      namespace && informer.store.hasIndex(NAMESPACE_INDEX)
-        ? informer.store.indexKeys(NAMESPACE_INDEX, namespace).size
-        : informer.store.size;
-    return 1 + inScope;
+    return informer ? 1 + objectsInScope(informer, field, env) : 1;
   };
 }
 
@@ -257,13 +255,7 @@ function pageEstimate(field: FieldNode, atRoot: boolean, elementType: string) {
     if (!atRoot) return page;
     const informer =
       elementType === GENERIC_TYPE ? genericInformer(field, env) : coreInformer(env, elementType);
-    if (!informer) return page;
-    const namespace = stringArg(field, "namespace", env);
-    const inScope =
-      namespace && informer.store.hasIndex(NAMESPACE_INDEX)
-        ? informer.store.indexKeys(NAMESPACE_INDEX, namespace).size
-        : informer.store.size;
-    return Math.min(page, inScope);
+    return informer ? Math.min(page, objectsInScope(informer, field, env)) : page;
   };
 }
 

@@ -31,7 +31,7 @@ function fakeGateway(sizes: Record<string, number>, namespaces = 10): Gateway {
   );
   return {
     informer: (kind: string) => informers.get(kind),
-    factory: { informers: () => [...informers.values()] },
+    factory: { informers: () => [...informers.values()], get: () => undefined },
   } as unknown as Gateway;
 }
 
