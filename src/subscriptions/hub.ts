@@ -66,8 +66,6 @@ export class Subscription implements AsyncIterableIterator<StreamEvent> {
   readonly bufferLimit: number;
   readonly filter: ObjectFilter;
   private readonly hub: ResourceEventHub;
-  private delivered = 0;
-  private resyncs = 0;
   /** Called once when the stream closes, however it closes (e.g. to stop a recheck timer). */
   onClose: (() => void) | undefined;
 
@@ -91,17 +89,12 @@ export class Subscription implements AsyncIterableIterator<StreamEvent> {
     return this.ended;
   }
 
-  get stats(): { delivered: number; resyncs: number } {
-    return { delivered: this.delivered, resyncs: this.resyncs };
-  }
-
   /** Called by the hub, synchronously, for each change that concerns this subscriber. */
   push(event: StreamEvent): void {
     if (this.ended || this.resyncPending) return;
     if (this.waiting) {
       const resolve = this.waiting;
       this.waiting = undefined;
-      this.delivered++;
       resolve({ value: event, done: false });
       return;
     }
@@ -118,7 +111,6 @@ export class Subscription implements AsyncIterableIterator<StreamEvent> {
    * stream without markers ends with its error instead.
    */
   resync(reason: string): void {
-    this.resyncs++;
     if (this.withoutMarkers) {
       this.close(this.withoutMarkers(reason));
       return;
@@ -147,7 +139,6 @@ export class Subscription implements AsyncIterableIterator<StreamEvent> {
     while (this.head < this.buffer.length) {
       const value = this.take();
       if (value.type === "SYNCED" && this.withoutMarkers) continue;
-      this.delivered++;
       return Promise.resolve({ value, done: false });
     }
     if (this.ended) return Promise.resolve({ value: undefined, done: true });

@@ -115,7 +115,6 @@ test("a slow subscriber overflowing its buffer gets RESYNC + current state; othe
     rest.push((value as { object: KubeObject }).object.metadata.name);
   }
   assert.equal(rest.length, 20, "the resync carries the full current state");
-  assert.equal(slow.stats.resyncs, 1);
 });
 
 test("after the informer relists (410), subscribers receive the synthesized DELETED/ADDED/MODIFIED", async () => {
