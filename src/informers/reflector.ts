@@ -183,6 +183,11 @@ export class Reflector {
     return this.st.lastSyncResourceVersion;
   }
 
+  /** When the watch broke, while it is broken (status() without the copy). */
+  get unhealthySince(): number | undefined {
+    return this.st.unhealthySince;
+  }
+
   hasSynced(): boolean {
     return this.st.synced;
   }

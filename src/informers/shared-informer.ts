@@ -119,6 +119,11 @@ export class SharedInformer {
     return this.reflector.lastSyncResourceVersion;
   }
 
+  /** When the watch broke, while it is broken. */
+  get unhealthySince(): number | undefined {
+    return this.reflector.unhealthySince;
+  }
+
   status(): InformerStatus {
     return {
       ...this.reflector.status(),
