@@ -44,21 +44,15 @@ async function sendWithYoga(
   res.end();
 }
 
-interface MaskedErrorsOptions {
-  maskError(error: unknown, message: string, isDev?: boolean): Error;
-  errorMessage: string;
-  isDev?: boolean;
-}
-
-/** A stream's failure as the client sees it: masked as yoga masks it (its handleError). */
+/**
+ * A stream's failure as the client sees it. yoga's error masking (envelop's onSubscribeError)
+ * has already turned unexpected errors into "Unexpected error."; anything else that is not a
+ * GraphQLError is masked here too, never written as it is.
+ */
 function streamError(yoga: YogaServerInstance<object, RequestContext>, err: unknown): GraphQLError {
-  const opts = (yoga as unknown as { maskedErrorsOpts?: MaskedErrorsOptions | null }).maskedErrorsOpts;
-  const masked = opts ? opts.maskError(err, opts.errorMessage, opts.isDev) : err;
-  if (masked !== err) yoga.logger.error(err);
-  if (masked instanceof GraphQLError) return masked;
-  return new GraphQLError(masked instanceof Error ? masked.message : String(masked), {
-    originalError: masked instanceof Error ? masked : undefined,
-  });
+  if (err instanceof GraphQLError) return err;
+  yoga.logger.error(err);
+  return new GraphQLError("Unexpected error.", { extensions: { code: "INTERNAL_SERVER_ERROR" } });
 }
 
 /** Writes the stream's events until it ends or the client goes away; backpressure pauses it. */
@@ -110,10 +104,6 @@ async function pipeStream(
     if (gone) return;
     // The stream failed (e.g. a revoked permission): as yoga does, the error (masked when
     // unexpected) is the last result, then the stream completes.
-    if ((err as Error)?.name === "AbortError") {
-      res.destroy(err as Error);
-      return;
-    }
     const errors = [streamError(yoga, err)];
     res.write(frameOf({ errors } as ExecutionResult));
     res.end(COMPLETE);
