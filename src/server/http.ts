@@ -224,23 +224,32 @@ export async function startServer(
           ];
         }
         openPerConnection.set(ctx, open + 1);
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params,
-        });
-        const args = {
-          schema,
-          operationName: params.operationName,
-          document: parse(params.query),
-          variableValues: params.variables,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
-        };
-        const errors = validate(args.schema, args.document);
-        if (errors.length) return errors;
-        return args as never;
+        // graphql-ws calls onComplete only for operations that started: one refused here (bad
+        // document, failed context) gives its place back, or 100 bad subscribes would use up
+        // the connection.
+        const release = () => openPerConnection.set(ctx, Math.max(0, (openPerConnection.get(ctx) ?? 1) - 1));
+        try {
+          const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+            ...ctx,
+            req: ctx.extra.request,
+            socket: ctx.extra.socket,
+            params,
+          });
+          const args = {
+            schema,
+            operationName: params.operationName,
+            document: parse(params.query),
+            variableValues: params.variables,
+            contextValue: await contextFactory(),
+            rootValue: { execute, subscribe },
+          };
+          const errors = validate(args.schema, args.document);
+          if (errors.length) release();
+          return errors.length ? errors : (args as never);
+        } catch (err) {
+          release();
+          throw err;
+        }
       },
       onComplete: (ctx) => {
         openPerConnection.set(ctx, Math.max(0, (openPerConnection.get(ctx) ?? 1) - 1));

@@ -63,6 +63,33 @@ test("one WebSocket connection may hold at most maxSubscriptionsPerConnection st
   for (const stop of stops) stop();
 });
 
+test("subscriptions refused as invalid give their place on the connection back", async () => {
+  const { kgql } = await setup({ maxSubscriptionsPerConnection: 3 });
+  const client = createClient({
+    url: kgql.url.replace("http", "ws"),
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    lazy: false,
+  });
+  cleanups.push(() => client.dispose());
+  const subscribeOnce = (query: string) =>
+    new Promise<unknown>((resolve) => {
+      client.subscribe({ query }, { next() {}, error: resolve, complete: () => resolve("complete") });
+    });
+  // Five documents that do not validate, one after the other, on the same connection.
+  for (let i = 0; i < 5; i++) {
+    assert.match(JSON.stringify(await subscribeOnce("subscription { noSuchField }")), /noSuchField/);
+  }
+  const valid: unknown[] = [];
+  const stop = client.subscribe(
+    { query: "subscription { podEvents { type } }" },
+    { next() {}, error: (e) => valid.push(e), complete() {} },
+  );
+  cleanups.push(stop);
+  await eventually(() => kgql.gateway.subscriberCount() === 1, "the valid subscription to start");
+  assert.deepEqual(valid, [], "not refused for the invalid ones before it");
+});
+
 test("memory stays flat under churn with many subscribers, including ones that never read", async () => {
   v8.setFlagsFromString("--expose-gc");
   const gc = vm.runInNewContext("gc") as () => void;
