@@ -96,3 +96,38 @@ export function keyRVs(objects: Iterable<KubeObject>): string[] {
     .map((o) => `${o.metadata.namespace ?? ""}/${o.metadata.name}@${o.metadata.resourceVersion}`)
     .sort();
 }
+
+/** How a fake apiserver answers TokenReviews and SubjectAccessReviews (see withReviews). */
+export interface Reviews {
+  /** The user a bearer token stands for, or undefined for an unknown token. */
+  user(token: string): { username: string; groups?: string[] } | undefined;
+  /** Whether `username` may list `resource` in `namespace` ("" for every namespace). */
+  allowed(username: string, resource: string, namespace: string): boolean;
+}
+
+/**
+ * The client, with TokenReview and SubjectAccessReview answered by `reviews` (the simulator
+ * serves neither); every other request goes to the simulator.
+ */
+export function withReviews(client: KubeClient, reviews: Reviews): KubeClient {
+  const post = client.postJSON.bind(client);
+  client.postJSON = (async (path: string, body: unknown) => {
+    const spec = (body as { spec: Record<string, unknown> }).spec;
+    if (path.endsWith("/tokenreviews")) {
+      const user = reviews.user(spec.token as string);
+      return {
+        status: user
+          ? { authenticated: true, user: { username: user.username, groups: user.groups ?? [] } }
+          : { authenticated: false, error: "unknown token" },
+      };
+    }
+    if (path.endsWith("/subjectaccessreviews")) {
+      const attrs = spec.resourceAttributes as { resource: string; namespace?: string };
+      return {
+        status: { allowed: reviews.allowed(spec.user as string, attrs.resource, attrs.namespace ?? "") },
+      };
+    }
+    return post(path, body);
+  }) as KubeClient["postJSON"];
+  return client;
+}

@@ -6,14 +6,11 @@
 // simulator has no authorizer): alice and carol may list pods in ns-a only, bob everywhere.
 import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
-import { RbacVisibility } from "../../src/auth/visibility.ts";
-import type { KubeClient } from "../../src/informers/client.ts";
-import { SEE_EVERYTHING } from "../../src/resolvers/context.ts";
 import { SandboxCluster } from "../../src/sandbox/index.ts";
 import type { GatewayServer } from "../../src/server/index.ts";
-import { SharedResults, sharedResultTotals, visibilityKey } from "../../src/subscriptions/shared-results.ts";
+import { SharedResults, sharedResultTotals } from "../../src/subscriptions/shared-results.ts";
 import { type Collected, startKgql, subscribe } from "../helpers/kgql.ts";
-import { clientFor, eventually, pod } from "../helpers/sandbox.ts";
+import { clientFor, eventually, pod, type Reviews, withReviews } from "../helpers/sandbox.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -27,31 +24,20 @@ const USERS: Record<string, { username: string; podNamespaces: "all" | string[] 
 };
 
 /** The apiserver's authentication and authorization answers for the users above. */
-function withReviews(client: KubeClient): KubeClient {
-  const post = client.postJSON.bind(client);
-  client.postJSON = (async (path: string, body: unknown) => {
-    const spec = (body as { spec: Record<string, unknown> }).spec;
-    if (path.endsWith("/tokenreviews")) {
-      const user = USERS[spec.token as string];
-      return {
-        status: user
-          ? { authenticated: true, user: { username: user.username, groups: ["system:authenticated"] } }
-          : { authenticated: false, error: "unknown token" },
-      };
-    }
-    if (path.endsWith("/subjectaccessreviews")) {
-      const user = Object.values(USERS).find((u) => u.username === spec.user)!;
-      const attrs = spec.resourceAttributes as { resource: string; namespace: string };
-      const allowed =
-        attrs.resource !== "pods" ||
-        user.podNamespaces === "all" ||
-        (attrs.namespace !== "" && user.podNamespaces.includes(attrs.namespace));
-      return { status: { allowed } };
-    }
-    return post(path, body);
-  }) as KubeClient["postJSON"];
-  return client;
-}
+const reviews: Reviews = {
+  user: (token) => {
+    const user = USERS[token];
+    return user && { username: user.username, groups: ["system:authenticated"] };
+  },
+  allowed: (username, resource, namespace) => {
+    const user = Object.values(USERS).find((u) => u.username === username)!;
+    return (
+      resource !== "pods" ||
+      user.podNamespaces === "all" ||
+      (namespace !== "" && user.podNamespaces.includes(namespace))
+    );
+  },
+};
 
 async function setup() {
   const sim = new SandboxCluster();
@@ -70,7 +56,9 @@ async function setup() {
     });
     for (let i = 0; i < 3; i++) sim.create("pods", pod(`${ns}-p${i}`, ns, { app: "web", n: String(i) }));
   }
-  const kgql: GatewayServer = await startKgql(withReviews(await clientFor(sim)), { auth: "kubernetes" });
+  const kgql: GatewayServer = await startKgql(withReviews(await clientFor(sim), reviews), {
+    auth: "kubernetes",
+  });
   cleanups.push(() => kgql.close());
   await kgql.gateway.factory.waitForCacheSync(5000);
   return { sim, kgql };
@@ -209,52 +197,6 @@ test("each event is executed against the cache as it is now (no memo kept from e
   assert.deepEqual(s.errors, []);
   assert.deepEqual(s.events[0].pod.services, []);
   assert.deepEqual(s.events[1].pod.services, [{ name: "web" }]);
-});
-
-test("visibility keys: equal only for identical permissions; recomputed when a decision is added", () => {
-  const user = { username: "u", groups: [] };
-  const a = new RbacVisibility(
-    user,
-    new Map<string, "all" | Set<string>>([
-      ["Pod", new Set(["x", "y"])],
-      ["Node", "all"],
-    ]),
-  );
-  const b = new RbacVisibility(
-    { username: "other", groups: [] },
-    new Map<string, "all" | Set<string>>([
-      ["Node", "all"],
-      ["Pod", new Set(["y", "x"])],
-    ]),
-  );
-  const c = new RbacVisibility(
-    user,
-    new Map<string, "all" | Set<string>>([
-      ["Pod", new Set(["x"])],
-      ["Node", "all"],
-    ]),
-  );
-  const d = new RbacVisibility(
-    user,
-    new Map<string, "all" | Set<string>>([
-      ["Pod", "all"],
-      ["Node", "all"],
-    ]),
-  );
-  assert.equal(visibilityKey(a), visibilityKey(b));
-  assert.notEqual(visibilityKey(a), visibilityKey(c));
-  assert.notEqual(visibilityKey(a), visibilityKey(d));
-  assert.notEqual(visibilityKey(a), visibilityKey(SEE_EVERYTHING));
-  const keyBefore = visibilityKey(a);
-  a.add({ group: "example.com", resource: "widgets", kind: "Widget" }, new Set(["x"]));
-  assert.notEqual(visibilityKey(a), keyBefore);
-  assert.notEqual(visibilityKey(a), visibilityKey(b));
-  // Visibilities of unknown shape share with nobody but themselves.
-  const custom = { allows: () => true, allowsAll: () => true };
-  const other = { allows: () => true, allowsAll: () => true };
-  assert.equal(visibilityKey(custom), visibilityKey(custom));
-  assert.notEqual(visibilityKey(custom), visibilityKey(other));
-  assert.notEqual(visibilityKey(custom), visibilityKey(SEE_EVERYTHING));
 });
 
 test("the result cache is bounded: the oldest events' results are evicted first", () => {

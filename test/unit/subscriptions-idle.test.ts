@@ -5,13 +5,12 @@ import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import type { KubeClient } from "../../src/informers/client.ts";
 import type { SharedInformer } from "../../src/informers/shared-informer.ts";
 import { SandboxCluster } from "../../src/sandbox/index.ts";
 import { ResourceEventHub, type Subscription } from "../../src/subscriptions/hub.ts";
 import type { StreamEvent } from "../../src/subscriptions/types.ts";
 import { startKgql, subscribe } from "../helpers/kgql.ts";
-import { clientFor, eventually } from "../helpers/sandbox.ts";
+import { clientFor, eventually, withReviews } from "../helpers/sandbox.ts";
 import { StandInInformer } from "../helpers/stand-in-informer.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -139,18 +138,10 @@ test("a permission revoked while a stream is open ends it with an error, on both
   await sim.start();
   cleanups.push(() => sim.stop());
   let mayListPods = true;
-  const client: KubeClient = await clientFor(sim);
-  const post = client.postJSON.bind(client);
-  client.postJSON = (async (path: string, body: unknown) => {
-    const spec = (body as { spec: Record<string, unknown> }).spec;
-    if (path.endsWith("/tokenreviews"))
-      return { status: { authenticated: true, user: { username: "alice", groups: [] } } };
-    if (path.endsWith("/subjectaccessreviews")) {
-      const attrs = spec.resourceAttributes as { resource: string };
-      return { status: { allowed: attrs.resource !== "pods" || mayListPods } };
-    }
-    return post(path, body);
-  }) as KubeClient["postJSON"];
+  const client = withReviews(await clientFor(sim), {
+    user: () => ({ username: "alice" }),
+    allowed: (_user, resource) => resource !== "pods" || mayListPods,
+  });
   const kgql = await startKgql(client, { auth: "kubernetes", recheckMs: 100, accessCacheTtlMs: 1 });
   cleanups.push(() => kgql.close());
   await kgql.gateway.factory.waitForCacheSync(5000);
