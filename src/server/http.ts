@@ -159,7 +159,10 @@ export async function startServer(
         return;
       }
       try {
-        if (await (sse ? handleSseSubscription : handleFast)(yoga, req, res, body)) return;
+        if (await (sse ? handleSseSubscription : handleFast)(yoga, req, res, body)) {
+          metrics?.httpRequests.inc({ handler: sse ? "sse-fast" : "fast" });
+          return;
+        }
       } catch (err) {
         opts.log?.warn(
           { reqId: record.id, err: String(err), stack: (err as Error)?.stack },
@@ -171,6 +174,7 @@ export async function startServer(
       // The body is consumed: yoga's node adapter takes it from req.body instead of the stream.
       (req as { body?: unknown }).body = body;
     }
+    if (path === "/graphql") metrics?.httpRequests.inc({ handler: "yoga" });
     yoga(req, res);
   });
 

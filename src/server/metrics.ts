@@ -43,6 +43,8 @@ export class Metrics {
   readonly registry = new client.Registry();
   readonly requestDuration: client.Histogram<"operation">;
   readonly limitRejections: client.Counter<"limit">;
+  /** GraphQL HTTP requests by who answered them: the fast paths or yoga. */
+  readonly httpRequests: client.Counter<"handler">;
   private readonly authCaches = new Map<string, CacheStats>();
 
   constructor(gateway: Gateway) {
@@ -98,6 +100,12 @@ export class Metrics {
       );
     authCounter("hits");
     authCounter("misses");
+    this.httpRequests = new client.Counter({
+      name: "kgql_http_requests_total",
+      help: 'GraphQL HTTP requests by handler: "fast" (plain JSON), "sse-fast" (subscriptions over SSE), "yoga" (everything else)',
+      labelNames: ["handler"],
+      registers: [this.registry],
+    });
     this.limitRejections = new client.Counter({
       name: "kgql_limit_rejections_total",
       help: "Requests refused by a limit (maxCost, requestTimeout)",

@@ -74,6 +74,17 @@ test("the same frames as the path browsers take through yoga", async () => {
   assert.deepEqual(nexts(direct.text())[2], {
     data: { podStream: { type: "MODIFIED", pod: { name: "p0", labels: { app: "web", v: "2" } } } },
   });
+  // Each took its own path: the direct request kgql's SSE fast path (counted once it has
+  // ended), the browser's yoga.
+  direct.abort();
+  const metrics = async () => (await fetch(kgql.url.replace("/graphql", "/metrics"))).text();
+  let text = await metrics();
+  for (let i = 0; i < 50 && !/handler="sse-fast"\} 1\n/.test(text); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    text = await metrics();
+  }
+  assert.match(text, /kgql_http_requests_total\{handler="sse-fast"\} 1\n/);
+  assert.match(text, /kgql_http_requests_total\{handler="yoga"\} 1\n/);
 });
 
 test("a subscription refused before its stream starts gets yoga's error answer", async () => {
