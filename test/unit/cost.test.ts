@@ -9,8 +9,8 @@ import type { Gateway } from "../../src/resolvers/gateway.ts";
 import { buildSchema } from "../../src/resolvers/index.ts";
 import { SandboxCluster, seedDemo } from "../../src/sandbox/index.ts";
 import { DEFAULT_MAX_COST, estimateCost } from "../../src/server/cost.ts";
-import { gql, startKgqlOn, subscribe } from "../helpers/kgql.ts";
-import { eventually } from "../helpers/sandbox.ts";
+import { gql, startKgql, startKgqlOn, subscribe } from "../helpers/kgql.ts";
+import { clientFor, eventually } from "../helpers/sandbox.ts";
 
 const schema = buildSchema();
 
@@ -164,15 +164,17 @@ describe("cost limit over HTTP", () => {
     const sim = new SandboxCluster();
     await sim.start();
     seedDemo(sim);
-    // The pod cache cannot sync until the failures are lifted.
+    // The pod cache cannot sync until the failures are lifted. Not startKgqlOn: waiting there
+    // for a sync that cannot come would grow the reflector's backoff to several seconds.
     sim.faults.failNext({ status: 500, resource: "pods", count: 100_000 });
-    const kgql = await startKgqlOn(sim, { maxCost: 3 });
+    const kgql = await startKgql(await clientFor(sim), { maxCost: 3 });
     const costly = subscribe("ws", kgql.url, "subscription { podEvents { pod { node { pods { name } } } } }");
     try {
       await new Promise((r) => setTimeout(r, 500));
       assert.equal(costly.errors.length, 0, "still waiting for the pod cache");
       sim.faults.reset();
-      await eventually(() => costly.errors.length > 0, "the refusal once the caches synced");
+      // The reflector retries within its second backoff step (at most 2.4 s from the start).
+      await eventually(() => costly.errors.length > 0, "the refusal once the caches synced", 10_000);
       const raw = costly.errors[0] as unknown;
       const error = (Array.isArray(raw) ? raw[0] : raw) as { message: string };
       assert.match(error.message, /subscription too expensive/);
