@@ -33,6 +33,17 @@ export const SEE_EVERYTHING: Visibility = {
   sharingKey: () => "*",
 };
 
+/**
+ * With --auth, what a request may see until the authorization plugin has decided: nothing. A
+ * path that skipped the plugin would then fail closed (empty answers), never show everything.
+ */
+export const SEE_NOTHING: Visibility = {
+  allows: () => false,
+  allowsAll: () => false,
+  allowsNothing: () => true,
+  sharingKey: () => "nothing",
+};
+
 // Methods are own arrow-function properties: graphql-yoga merges the context object into its
 // own, which keeps own properties but not prototype methods.
 export class RequestContext {

@@ -12,7 +12,7 @@ import {
 import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
 import type { AccessReviewer } from "../auth/access-reviewer.ts";
 import type { TokenAuthenticator } from "../auth/authenticator.ts";
-import { RequestContext } from "../resolvers/context.ts";
+import { RequestContext, SEE_EVERYTHING, SEE_NOTHING } from "../resolvers/context.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
 import { buildSchema } from "../resolvers/index.ts";
 import { useSharedSubscriptionResults } from "../subscriptions/shared-results.ts";
@@ -179,7 +179,8 @@ export function createApp(
     plugins,
     context: async (initial) => {
       const deadline = deadlineFrom(opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
-      const ctx = new RequestContext(gateway, undefined, deadline);
+      // With --auth, nothing is visible until the authorization plugin decides what is.
+      const ctx = new RequestContext(gateway, opts.auth ? SEE_NOTHING : SEE_EVERYTHING, deadline);
       // Authentication happens before anything else; authorization needs the operation, so it
       // runs in the plugin just before execution.
       if (opts.auth) {

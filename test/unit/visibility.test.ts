@@ -2,6 +2,9 @@
 // custom resource named like a core kind never shows with the core kind's RBAC, or vice versa.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import type { Plugin } from "graphql-yoga";
+import { AccessReviewer } from "../../src/auth/access-reviewer.ts";
+import { TokenAuthenticator } from "../../src/auth/authenticator.ts";
 import { RbacVisibility } from "../../src/auth/visibility.ts";
 import { SharedInformerFactory } from "../../src/informers/factory.ts";
 import { accessKey } from "../../src/kinds.ts";
@@ -9,7 +12,8 @@ import { children, owners } from "../../src/resolvers/common.ts";
 import { RequestContext } from "../../src/resolvers/context.ts";
 import { Gateway } from "../../src/resolvers/gateway.ts";
 import { SandboxCluster } from "../../src/sandbox/index.ts";
-import { clientFor, pod } from "../helpers/sandbox.ts";
+import { createApp } from "../../src/server/app.ts";
+import { clientFor, pod, withReviews } from "../helpers/sandbox.ts";
 
 const user = { username: "alice", groups: [] };
 
@@ -78,6 +82,49 @@ test("traversal: a pod's owner of a custom resource named like a core kind is hi
     assert.deepEqual(names, ["train"]);
   } finally {
     await gateway.stop();
+    await sim.stop();
+  }
+});
+
+test("with --auth a request's context sees nothing until the authorization plugin has decided", async () => {
+  const sim = new SandboxCluster();
+  await sim.start();
+  sim.create("pods", pod("p", "a"));
+  const client = withReviews(await clientFor(sim), {
+    user: (token) => (token === "alice" ? { username: "alice" } : undefined),
+    allowed: () => true,
+  });
+  const gateway = new Gateway(new SharedInformerFactory(client));
+  gateway.start();
+  try {
+    await gateway.factory.waitForCacheSync(5000);
+    // A plugin that sees the context as yoga built it, before any execution hook.
+    const seen: { beforeAuthorization?: boolean; atExecution?: boolean } = {};
+    const probe: Plugin = {
+      onContextBuilding:
+        () =>
+        ({ context }) => {
+          seen.beforeAuthorization = (context as unknown as RequestContext).visible("Pod", "a");
+        },
+      onExecute: ({ args }) => {
+        seen.atExecution = (args.contextValue as unknown as RequestContext).visible("Pod", "a");
+      },
+    };
+    const yoga = createApp(gateway, {
+      auth: { authenticator: new TokenAuthenticator(client), reviewer: new AccessReviewer(client) },
+      extraPlugins: [probe],
+    });
+    const res = await yoga.fetch("http://kgql/graphql", {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: "Bearer alice" },
+      body: JSON.stringify({ query: "{ pods { nodes { name } } }" }),
+    });
+    const body = (await res.json()) as { data?: { pods: { nodes: { name: string }[] } } };
+    assert.deepEqual(body.data?.pods.nodes, [{ name: "p" }], "authorized: alice sees the pod");
+    assert.equal(seen.beforeAuthorization, false, "fails closed before authorization");
+    assert.equal(seen.atExecution, true, "the plugin's decision applies at execution");
+  } finally {
+    await gateway.factory.stop();
     await sim.stop();
   }
 });
