@@ -7,6 +7,8 @@ export type ErrorCode =
   | "FORBIDDEN"
   | "UNAUTHENTICATED"
   | "LIMIT_EXCEEDED"
+  /** Something kgql depends on (the apiserver's reviews) did not answer: retry shortly. */
+  | "SERVICE_UNAVAILABLE"
   /** A stream without markers (podEvents) lost events: the client must rebuild its view. */
   | "RESYNC_REQUIRED";
 
@@ -16,4 +18,24 @@ export function userError(
   extra: Record<string, unknown> = {},
 ) {
   return new GraphQLError(message, { extensions: { code, ...extra } });
+}
+
+/**
+ * A request refused by one of the gateway's limits: `limit` names the option (maxCost,
+ * requestTimeout, maxBodyBytes, ...) and `max` its value, so clients and kgql_limit_rejections_total
+ * can tell the limits apart.
+ */
+export function limitExceeded(
+  message: string,
+  limit: string,
+  max: number,
+  extra: Record<string, unknown> = {},
+): GraphQLError {
+  return userError(message, "LIMIT_EXCEEDED", { limit, max, ...extra });
+}
+
+/** The `limit` a LIMIT_EXCEEDED error names, if it is one. */
+export function exceededLimit(error: { extensions?: Record<string, unknown> }): string | undefined {
+  const limit = error.extensions?.limit;
+  return error.extensions?.code === "LIMIT_EXCEEDED" && typeof limit === "string" ? limit : undefined;
 }

@@ -5,7 +5,7 @@ import type { SharedInformer } from "../informers/shared-informer.ts";
 import type { GroupVersionResource, KubeObject } from "../informers/types.ts";
 import { CORE_KINDS, type KindDescription, kindByName } from "../kinds.ts";
 import { ResourceEventHub } from "../subscriptions/hub.ts";
-import { userError } from "./errors.ts";
+import { limitExceeded, userError } from "./errors.ts";
 import { addResolverIndexes } from "./indexes.ts";
 
 export interface GatewayOptions {
@@ -159,10 +159,10 @@ export class Gateway {
   /** Throws LIMIT_EXCEEDED when the gateway already serves its maximum of subscriptions. */
   checkSubscriptionCapacity(): void {
     if (this.subscriberCount() >= this.maxSubscriptions) {
-      throw userError(
+      throw limitExceeded(
         `too many subscriptions: this gateway serves at most ${this.maxSubscriptions} at once; retry later`,
-        "LIMIT_EXCEEDED",
-        { limit: "maxSubscriptions", max: this.maxSubscriptions },
+        "maxSubscriptions",
+        this.maxSubscriptions,
       );
     }
   }

@@ -13,6 +13,7 @@ import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
 import type { AccessReviewer } from "../auth/access-reviewer.ts";
 import type { TokenAuthenticator } from "../auth/authenticator.ts";
 import { RequestContext, SEE_EVERYTHING, SEE_NOTHING } from "../resolvers/context.ts";
+import { exceededLimit } from "../resolvers/errors.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
 import { buildSchema } from "../resolvers/index.ts";
 import { useSharedSubscriptionResults } from "../subscriptions/shared-results.ts";
@@ -99,6 +100,12 @@ const MAX_OPERATION_LABELS = 200;
 function useRequestMetrics(metrics: Metrics): Plugin {
   // Operation names come from clients: bounded, so that made-up names cannot grow /metrics.
   const labels = new Set<string>();
+  const countRefusals = (result: unknown) => {
+    for (const err of (result as ExecutionResult).errors ?? []) {
+      const limit = exceededLimit(err);
+      if (limit) metrics.limitRejections.inc({ limit });
+    }
+  };
   return {
     onExecute({ args }) {
       let name = operationLabel(args.document, args.operationName);
@@ -110,11 +117,16 @@ function useRequestMetrics(metrics: Metrics): Plugin {
       return {
         onExecuteDone: ({ result }) => {
           end();
-          for (const err of (result as ExecutionResult).errors ?? []) {
-            const limit = err.extensions?.limit;
-            if (err.extensions?.code === "LIMIT_EXCEEDED" && typeof limit === "string")
-              metrics.limitRejections.inc({ limit });
-          }
+          countRefusals(result);
+        },
+      };
+    },
+    // A subscription refused before its stream starts (maxCost, maxSubscriptions) is a result
+    // with errors instead of a stream.
+    onSubscribe() {
+      return {
+        onSubscribeResult: ({ result }) => {
+          if (!(Symbol.asyncIterator in (result as object))) countRefusals(result);
         },
       };
     },

@@ -22,7 +22,7 @@ import {
   type FieldNode,
   type FragmentDefinitionNode,
   type GraphQLCompositeType,
-  GraphQLError,
+  type GraphQLError,
   type GraphQLSchema,
   getNamedType,
   getNullableType,
@@ -39,6 +39,7 @@ import { NAMESPACE_INDEX } from "../informers/indexers.ts";
 import type { SharedInformer } from "../informers/shared-informer.ts";
 import { CORE_KINDS } from "../kinds.ts";
 import { DEFAULT_FIRST, MAX_FIRST } from "../resolvers/connection.ts";
+import { limitExceeded } from "../resolvers/errors.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
 import { operationOf } from "./operation.ts";
 
@@ -338,11 +339,13 @@ export function costLimitError(estimate: CostEstimate, max: number, subscription
     ? `; most of it is ${estimate.heaviest.path} (${estimate.heaviest.cost})`
     : "";
   const what = subscription ? "subscription too expensive: each event's" : "query too expensive: its";
-  return new GraphQLError(
+  return limitExceeded(
     `${what} estimated cost of ${estimate.cost} exceeds the limit of ${max} (maxCost)${where}. ` +
       "The estimate counts the objects it would resolve, from the sizes of the cached collections: " +
       "ask for smaller pages (first), narrow by namespace, select fewer nested lists, or split the query",
-    { extensions: { code: "LIMIT_EXCEEDED", limit: "maxCost", max, cost: estimate.cost } },
+    "maxCost",
+    max,
+    { cost: estimate.cost },
   );
 }
 

@@ -4,7 +4,8 @@
 // waits is raced against the request's deadline, so a request is answered with a GraphQL error
 // naming the limit once it is spent, whatever it was waiting for. (The wait itself goes on in
 // the background; each is bounded on its own, e.g. by --sync-timeout.)
-import { GraphQLError } from "graphql";
+import type { GraphQLError } from "graphql";
+import { limitExceeded } from "../resolvers/errors.ts";
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
@@ -20,10 +21,11 @@ export function deadlineFrom(limitMs: number, now = Date.now()): Deadline {
 }
 
 export function requestTimeoutError(deadline: Deadline, waitingFor: string): GraphQLError {
-  return new GraphQLError(
+  return limitExceeded(
     `request timeout: the request ran past the limit of ${deadline.limitMs / 1000} s (requestTimeout) while ${waitingFor}; ` +
       "retry later, or narrow the query (see cacheStatus for kinds still syncing)",
-    { extensions: { code: "LIMIT_EXCEEDED", limit: "requestTimeout", max: deadline.limitMs } },
+    "requestTimeout",
+    deadline.limitMs,
   );
 }
 

@@ -2,11 +2,12 @@
 // subscriptions on the same path (graphql-ws protocol), /healthz, /readyz, /metrics.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { type ExecutionArgs, GraphQLError } from "graphql";
+import type { ExecutionArgs } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import type { YogaServerInstance } from "graphql-yoga";
 import { WebSocketServer } from "ws";
 import type { RequestContext } from "../resolvers/context.ts";
+import { limitExceeded } from "../resolvers/errors.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
 import { fastPathCandidate, handleFast } from "./fast-path.ts";
 import type { Metrics } from "./metrics.ts";
@@ -75,12 +76,16 @@ function readiness(gateway: Gateway): { ready: boolean; unsynced: string[] } {
   return { ready: unsynced.length === 0, unsynced };
 }
 
-function tooLarge(res: http.ServerResponse, message: string, max: number): void {
-  res.writeHead(413, { "Content-Type": "application/json", Connection: "close" }).end(
-    JSON.stringify({
-      errors: [{ message, extensions: { code: "LIMIT_EXCEEDED", limit: "maxBodyBytes", max } }],
-    }),
-  );
+function tooLarge(
+  res: http.ServerResponse,
+  metrics: Metrics | undefined,
+  message: string,
+  max: number,
+): void {
+  metrics?.limitRejections.inc({ limit: "maxBodyBytes" });
+  res
+    .writeHead(413, { "Content-Type": "application/json", Connection: "close" })
+    .end(JSON.stringify({ errors: [limitExceeded(message, "maxBodyBytes", max).toJSON()] }));
 }
 
 function unexpected(res: http.ServerResponse): void {
@@ -146,7 +151,12 @@ export async function startServer(
     }
     const length = Number(req.headers["content-length"] ?? 0);
     if (length > maxBody) {
-      tooLarge(res, `request body of ${length} bytes exceeds the limit of ${maxBody} bytes`, maxBody);
+      tooLarge(
+        res,
+        metrics,
+        `request body of ${length} bytes exceeds the limit of ${maxBody} bytes`,
+        maxBody,
+      );
       return;
     }
     // Plain JSON queries, and subscriptions over SSE (sse-fast-path.ts), skip yoga's fetch layer.
@@ -155,7 +165,7 @@ export async function startServer(
       const body = await readBody(req, maxBody);
       if (body === "failed") return;
       if (body === "too large") {
-        tooLarge(res, `request body exceeds the limit of ${maxBody} bytes`, maxBody);
+        tooLarge(res, metrics, `request body exceeds the limit of ${maxBody} bytes`, maxBody);
         return;
       }
       try {
@@ -214,16 +224,12 @@ export async function startServer(
         // here, synchronously, because several subscribe messages can arrive at once.
         const open = openPerConnection.get(ctx) ?? 0;
         if (open >= maxPerConnection) {
+          metrics?.limitRejections.inc({ limit: "maxSubscriptionsPerConnection" });
           return [
-            new GraphQLError(
+            limitExceeded(
               `too many subscriptions on this connection: at most ${maxPerConnection}; complete some or open another connection`,
-              {
-                extensions: {
-                  code: "LIMIT_EXCEEDED",
-                  limit: "maxSubscriptionsPerConnection",
-                  max: maxPerConnection,
-                },
-              },
+              "maxSubscriptionsPerConnection",
+              maxPerConnection,
             ),
           ];
         }

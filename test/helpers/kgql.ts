@@ -52,6 +52,13 @@ export async function gql(
   return { status: res.status, text, ...JSON.parse(text) };
 }
 
+/** kgql_limit_rejections_total for one limit, read from the gateway's /metrics (0 when absent). */
+export async function limitRejections(url: string, limit: string): Promise<number> {
+  const text = await (await fetch(url.replace(/\/graphql$/, "/metrics"))).text();
+  const line = text.split("\n").find((l) => l.startsWith(`kgql_limit_rejections_total{limit="${limit}"} `));
+  return line ? Number(line.split(" ")[1]) : 0;
+}
+
 export interface Collected {
   // biome-ignore lint/suspicious/noExplicitAny: payloads are inspected freely
   events: any[];

@@ -9,7 +9,7 @@ import type { Gateway } from "../../src/resolvers/gateway.ts";
 import { buildSchema } from "../../src/resolvers/index.ts";
 import { SandboxCluster, seedDemo } from "../../src/sandbox/index.ts";
 import { DEFAULT_MAX_COST, estimateCost } from "../../src/server/cost.ts";
-import { gql, startKgql, startKgqlOn, subscribe } from "../helpers/kgql.ts";
+import { gql, limitRejections, startKgql, startKgqlOn, subscribe } from "../helpers/kgql.ts";
 import { clientFor, eventually } from "../helpers/sandbox.ts";
 
 const schema = buildSchema();
@@ -210,6 +210,7 @@ describe("cost limit over HTTP", () => {
           /subscription too expensive: each event's estimated cost of \d+ exceeds the limit of 3 \(maxCost\)/,
         );
         assert.equal(costly.events.length, 0);
+        assert.equal(await limitRejections(kgql.url, "maxCost"), 1, "counted as a limit rejection");
         const pod = sim.list("pods")[0]!;
         await new Promise((r) => setTimeout(r, 200));
         sim.update("pods", {

@@ -6,7 +6,7 @@ import http from "node:http";
 import { after, before, describe, it } from "node:test";
 import { SandboxCluster, seedDemo } from "../../src/sandbox/index.ts";
 import type { GatewayServer } from "../../src/server/index.ts";
-import { startKgqlOn } from "../helpers/kgql.ts";
+import { limitRejections, startKgqlOn } from "../helpers/kgql.ts";
 
 /** POSTs a body; `accept` picks the path: plain JSON is the fast path, the GraphQL media type is yoga's. */
 async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
@@ -93,6 +93,7 @@ describe("HTTP", () => {
       req.end();
     });
     assert.equal(status, 413);
+    assert.equal(await limitRejections(kgql.url, "maxBodyBytes"), 1, "counted as a limit rejection");
     assert.equal((await post(kgql.url, { query: "{ nodes { totalCount } }" })).status, 200);
   });
 

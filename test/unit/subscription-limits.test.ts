@@ -8,7 +8,7 @@ import { createClient } from "graphql-ws";
 import WebSocket from "ws";
 import { SandboxCluster } from "../../src/sandbox/index.ts";
 import type { GatewayServer } from "../../src/server/index.ts";
-import { type startKgql, startKgqlOn, subscribe } from "../helpers/kgql.ts";
+import { limitRejections, type startKgql, startKgqlOn, subscribe } from "../helpers/kgql.ts";
 import { eventually, pod } from "../helpers/sandbox.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -38,6 +38,7 @@ test("the gateway-wide subscription cap rejects the next subscription with LIMIT
   await eventually(() => third.errors.length > 0, "the third to be refused");
   assert.match(JSON.stringify(third.errors), /at most 2 at once/);
   assert.match(JSON.stringify(third.errors), /LIMIT_EXCEEDED/);
+  assert.equal(await limitRejections(kgql.url, "maxSubscriptions"), 1);
 });
 
 test("one WebSocket connection may hold at most maxSubscriptionsPerConnection streams", async () => {
@@ -60,6 +61,7 @@ test("one WebSocket connection may hold at most maxSubscriptionsPerConnection st
   }
   await eventually(() => errors.length === 1, "the fourth to be refused");
   assert.match(JSON.stringify(errors), /at most 3/);
+  assert.equal(await limitRejections(kgql.url, "maxSubscriptionsPerConnection"), 1);
   for (const stop of stops) stop();
 });
 
