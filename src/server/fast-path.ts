@@ -13,23 +13,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { type ExecutionResult, GraphQLError, OperationTypeNode } from "graphql";
 import { processRegularResult, type YogaServerInstance } from "graphql-yoga";
 import type { RequestContext } from "../resolvers/context.ts";
-import { isPlainJsonPost, prepareOperation } from "./fast-request.ts";
-
-/** Whether the request's headers allow the fast path (the body is checked once read). */
-export function fastPathCandidate(req: IncomingMessage): boolean {
-  if (!isPlainJsonPost(req)) return false;
-  const accept = req.headers.accept;
-  return accept === undefined || acceptsOnlyPlainJson(accept);
-}
-
-/** "application/json" and "*\/*" only: other media types need yoga's content negotiation. */
-function acceptsOnlyPlainJson(accept: string): boolean {
-  for (const part of accept.split(",")) {
-    const type = part.split(";")[0]!.trim().toLowerCase();
-    if (type !== "application/json" && type !== "*/*" && type !== "") return false;
-  }
-  return true;
-}
+import { executionArgs, prepareOperation } from "./fast-request.ts";
 
 /** yoga's result processor wants a fetch API; this Response just keeps what it is given. */
 class CapturedResponse {
@@ -63,11 +47,10 @@ export async function handleFast(
 ): Promise<boolean> {
   const prepared = prepareOperation(yoga, req, res, body, OperationTypeNode.QUERY);
   if (!prepared) return false;
-  const { params, document } = prepared;
-  const { contextFactory, execute, schema } = prepared.enveloped;
-  let contextValue: RequestContext;
+  const { params, document, enveloped } = prepared;
+  let contextValue: unknown;
   try {
-    contextValue = (await contextFactory()) as unknown as RequestContext;
+    contextValue = await enveloped.contextFactory();
   } catch (err) {
     // e.g. UNAUTHENTICATED (401 through extensions.http), exactly as yoga answers it.
     if (err instanceof GraphQLError) {
@@ -78,13 +61,9 @@ export async function handleFast(
   }
   let result: ExecutionResult;
   try {
-    result = (await execute({
-      schema,
-      document,
-      contextValue,
-      variableValues: params.variables ?? undefined,
-      operationName: params.operationName ?? undefined,
-    })) as ExecutionResult;
+    result = (await enveloped.execute(
+      executionArgs(enveloped, params, document, contextValue),
+    )) as ExecutionResult;
   } catch (err) {
     // A plugin refused the operation before it ran (e.g. an access review that failed: 503),
     // answered as yoga answers it.

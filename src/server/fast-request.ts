@@ -2,7 +2,7 @@
 // share: which requests they may take, the body's shape, and parsing and validating the
 // document with yoga's own envelop pipeline. Anything they decline goes to yoga unchanged.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { DocumentNode, OperationTypeNode } from "graphql";
+import type { DocumentNode, ExecutionArgs, OperationTypeNode } from "graphql";
 import type { YogaServerInstance } from "graphql-yoga";
 import type { RequestContext } from "../resolvers/context.ts";
 import { operationOf } from "./operation.ts";
@@ -17,10 +17,32 @@ export interface Params {
  * A JSON POST from a non-browser client. Browsers send an Origin header and go to yoga,
  * whose CORS handling decides.
  */
-export function isPlainJsonPost(req: IncomingMessage): boolean {
+function isPlainJsonPost(req: IncomingMessage): boolean {
   if (req.method !== "POST" || req.headers.origin !== undefined) return false;
   const type = req.headers["content-type"];
   return type !== undefined && /^application\/json\s*(;|$)/i.test(type);
+}
+
+/**
+ * Which fast path the request's headers allow (its body is checked once read): "sse" for a
+ * subscription over SSE (sse-fast-path.ts), "json" for a query answered as plain JSON
+ * (fast-path.ts), undefined for yoga.
+ */
+export function fastPathFor(req: IncomingMessage): "json" | "sse" | undefined {
+  if (!isPlainJsonPost(req)) return undefined;
+  const accept = req.headers.accept;
+  if (accept === undefined) return "json";
+  if (accept.split(";")[0]!.trim().toLowerCase() === "text/event-stream") return "sse";
+  return acceptsOnlyPlainJson(accept) ? "json" : undefined;
+}
+
+/** "application/json" and "*\/*" only: other media types need yoga's content negotiation. */
+function acceptsOnlyPlainJson(accept: string): boolean {
+  for (const part of accept.split(",")) {
+    const type = part.split(";")[0]!.trim().toLowerCase();
+    if (type !== "application/json" && type !== "*/*" && type !== "") return false;
+  }
+  return true;
 }
 
 /** {query, variables?, operationName?} only: batches, extensions (persisted queries) go to yoga. */
@@ -40,10 +62,31 @@ function asParams(body: unknown): Params | undefined {
   return p as unknown as Params;
 }
 
+export type Enveloped = ReturnType<YogaServerInstance<object, RequestContext>["getEnveloped"]>;
+
 export interface PreparedOperation {
   params: Params;
   document: DocumentNode;
-  enveloped: ReturnType<YogaServerInstance<object, RequestContext>["getEnveloped"]>;
+  enveloped: Enveloped;
+}
+
+/**
+ * The arguments envelop's execute/subscribe take for a parsed operation (the fast paths and
+ * the WebSocket server build them the same way).
+ */
+export function executionArgs(
+  enveloped: Enveloped,
+  params: Params,
+  document: DocumentNode,
+  contextValue: unknown,
+): ExecutionArgs {
+  return {
+    schema: enveloped.schema,
+    document,
+    contextValue,
+    variableValues: params.variables ?? undefined,
+    operationName: params.operationName ?? undefined,
+  };
 }
 
 /**

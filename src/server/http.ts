@@ -9,10 +9,11 @@ import { WebSocketServer } from "ws";
 import type { RequestContext } from "../resolvers/context.ts";
 import { limitExceeded } from "../resolvers/errors.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
-import { fastPathCandidate, handleFast } from "./fast-path.ts";
+import { handleFast } from "./fast-path.ts";
+import { executionArgs, fastPathFor } from "./fast-request.ts";
 import type { Metrics } from "./metrics.ts";
 import { type Logger, type RequestRecord, startRecord } from "./request-log.ts";
-import { handleSseSubscription, sseFastPathCandidate } from "./sse-fast-path.ts";
+import { handleSseSubscription } from "./sse-fast-path.ts";
 
 export interface ServerOptions {
   host: string;
@@ -160,8 +161,8 @@ export async function startServer(
       return;
     }
     // Plain JSON queries, and subscriptions over SSE (sse-fast-path.ts), skip yoga's fetch layer.
-    const sse = path === "/graphql" && sseFastPathCandidate(req);
-    if (path === "/graphql" && (sse || fastPathCandidate(req))) {
+    const fast = path === "/graphql" ? fastPathFor(req) : undefined;
+    if (fast) {
       const body = await readBody(req, maxBody);
       if (body === "failed") return;
       if (body === "too large") {
@@ -169,8 +170,8 @@ export async function startServer(
         return;
       }
       try {
-        if (await (sse ? handleSseSubscription : handleFast)(yoga, req, res, body)) {
-          metrics?.httpRequests.inc({ handler: sse ? "sse-fast" : "fast" });
+        if (await (fast === "sse" ? handleSseSubscription : handleFast)(yoga, req, res, body)) {
+          metrics?.httpRequests.inc({ handler: fast === "sse" ? "sse-fast" : "fast" });
           return;
         }
       } catch (err) {
@@ -239,23 +240,22 @@ export async function startServer(
         // the connection.
         const release = () => openPerConnection.set(ctx, Math.max(0, (openPerConnection.get(ctx) ?? 1) - 1));
         try {
-          const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          const enveloped = yoga.getEnveloped({
             ...ctx,
             req: ctx.extra.request,
             socket: ctx.extra.socket,
             params,
           });
-          const args = {
-            schema,
-            operationName: params.operationName,
-            document: parse(params.query),
-            variableValues: params.variables,
-            contextValue: await contextFactory(),
-            rootValue: { execute, subscribe },
-          };
-          const errors = validate(args.schema, args.document);
-          if (errors.length) release();
-          return errors.length ? errors : (args as never);
+          const document = enveloped.parse(params.query);
+          const errors = enveloped.validate(enveloped.schema, document);
+          if (errors.length) {
+            release();
+            return errors;
+          }
+          const args = executionArgs(enveloped, params, document, await enveloped.contextFactory());
+          // execute/subscribe below take envelop's own functions from here.
+          args.rootValue = { execute: enveloped.execute, subscribe: enveloped.subscribe };
+          return args;
         } catch (err) {
           release();
           throw err;

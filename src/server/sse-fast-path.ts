@@ -16,14 +16,7 @@ import { type ExecutionResult, GraphQLError, OperationTypeNode } from "graphql";
 import { getSSEProcessor, type YogaServerInstance } from "graphql-yoga";
 import type { RequestContext } from "../resolvers/context.ts";
 import { COMPLETE, frameOf, PING, pingIntervalMs } from "../subscriptions/sse-frames.ts";
-import { isPlainJsonPost, prepareOperation } from "./fast-request.ts";
-
-/** Whether the request's headers allow this path (the body is checked once read). */
-export function sseFastPathCandidate(req: IncomingMessage): boolean {
-  if (!isPlainJsonPost(req)) return false;
-  const accept = req.headers.accept?.split(";")[0]?.trim().toLowerCase();
-  return accept === "text/event-stream";
-}
+import { executionArgs, prepareOperation } from "./fast-request.ts";
 
 const isAsyncIterable = (v: unknown): v is AsyncIterable<ExecutionResult> =>
   typeof (v as AsyncIterable<unknown>)?.[Symbol.asyncIterator] === "function";
@@ -125,18 +118,13 @@ export async function handleSseSubscription(
 ): Promise<boolean> {
   const prepared = prepareOperation(yoga, req, res, body, OperationTypeNode.SUBSCRIPTION);
   if (!prepared) return false;
-  const { params, document } = prepared;
-  const { contextFactory, subscribe, schema } = prepared.enveloped;
+  const { params, document, enveloped } = prepared;
   let result: ExecutionResult | AsyncIterable<ExecutionResult>;
   try {
-    const contextValue = await contextFactory();
-    result = (await subscribe({
-      schema,
-      document,
-      contextValue,
-      variableValues: params.variables ?? undefined,
-      operationName: params.operationName ?? undefined,
-    })) as ExecutionResult | AsyncIterable<ExecutionResult>;
+    const contextValue = await enveloped.contextFactory();
+    result = (await enveloped.subscribe(executionArgs(enveloped, params, document, contextValue))) as
+      | ExecutionResult
+      | AsyncIterable<ExecutionResult>;
   } catch (err) {
     // e.g. UNAUTHENTICATED (401 through extensions.http), answered as yoga answers it.
     if (err instanceof GraphQLError) result = { errors: [err] };
