@@ -38,14 +38,20 @@ export interface GqlResult {
   text: string;
 }
 
+/** A GraphQL POST; with a token, as that caller (the Authorization header). */
 export async function gql(
   url: string,
   query: string,
   variables?: Record<string, unknown>,
+  opts: { token?: string } = {},
 ): Promise<GqlResult> {
   const res = await fetch(url, {
     method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json" },
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json",
+      ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+    },
     body: JSON.stringify({ query, variables }),
   });
   const text = await res.text();

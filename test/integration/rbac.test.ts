@@ -16,7 +16,7 @@ import {
   waitFor,
   withNamespace,
 } from "../helpers/cluster.ts";
-import { startKgql, subscribe } from "../helpers/kgql.ts";
+import { gql, startKgql, subscribe } from "../helpers/kgql.ts";
 
 /** What a refused subscription gets (its errors, as JSON), from a real SSE client. */
 async function refusal(url: string, token: string | undefined, query: string): Promise<string> {
@@ -40,14 +40,32 @@ describe("RBAC on cached data (--auth kubernetes)", { skip: cluster ? false : NO
   // A CRD per run (CRDs are cluster-scoped; other runs may share the cluster).
   const group = `kgql-rbac-${randomBytes(3).toString("hex")}.example.com`;
   const crdName = `widgets.${group}`;
-  const as = async (token: string | undefined, query: string, variables?: Record<string, unknown>) => {
-    const res = await fetch(kgql.url, {
-      method: "POST",
-      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify({ query, variables }),
+  /** A query as the caller with this token (none: unauthenticated). */
+  const as = (token: string | undefined, query: string, variables?: Record<string, unknown>) =>
+    gql(kgql.url, query, variables, { token });
+  /** Creates a Role in namespace (without one, a ClusterRole) with these rules and binds alice to it. */
+  const grantAlice = async (g: {
+    namespace?: string;
+    role: string;
+    binding: string;
+    rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+  }) => {
+    const rbac = "rbac.authorization.k8s.io";
+    const base = `/apis/${rbac}/v1${g.namespace ? `/namespaces/${g.namespace}` : ""}`;
+    const kind = g.namespace ? "Role" : "ClusterRole";
+    await c.api.post(`${base}/${kind.toLowerCase()}s`, {
+      apiVersion: `${rbac}/v1`,
+      kind,
+      metadata: { name: g.role },
+      rules: g.rules,
     });
-    const text = await res.text();
-    return { status: res.status, text, ...JSON.parse(text) };
+    await c.api.post(`${base}/${kind.toLowerCase()}bindings`, {
+      apiVersion: `${rbac}/v1`,
+      kind: `${kind}Binding`,
+      metadata: { name: g.binding },
+      roleRef: { apiGroup: rbac, kind, name: g.role },
+      subjects: [{ kind: "User", name: "alice", apiGroup: rbac }],
+    });
   };
 
   before(async () => {
@@ -69,32 +87,17 @@ describe("RBAC on cached data (--auth kubernetes)", { skip: cluster ? false : NO
       });
     }
     // alice: read pods and secrets in namespace A only; nodes cluster-wide (to test Node.pods).
-    await c.api.post(`/apis/rbac.authorization.k8s.io/v1/namespaces/${a.name}/roles`, {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "Role",
-      metadata: { name: "reader" },
+    await grantAlice({
+      namespace: a.name,
+      role: "reader",
+      binding: "alice-reader",
       rules: [{ apiGroups: [""], resources: ["pods", "secrets"], verbs: ["get", "list", "watch"] }],
     });
-    await c.api.post(`/apis/rbac.authorization.k8s.io/v1/namespaces/${a.name}/rolebindings`, {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "RoleBinding",
-      metadata: { name: "alice-reader" },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "reader" },
-      subjects: [{ kind: "User", name: "alice", apiGroup: "rbac.authorization.k8s.io" }],
-    });
     const crName = `kgql-test-node-reader-${a.name}`;
-    await c.api.post(`/apis/rbac.authorization.k8s.io/v1/clusterroles`, {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRole",
-      metadata: { name: crName },
+    await grantAlice({
+      role: crName,
+      binding: crName,
       rules: [{ apiGroups: [""], resources: ["nodes"], verbs: ["list"] }],
-    });
-    await c.api.post(`/apis/rbac.authorization.k8s.io/v1/clusterrolebindings`, {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRoleBinding",
-      metadata: { name: crName },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: crName },
-      subjects: [{ kind: "User", name: "alice", apiGroup: "rbac.authorization.k8s.io" }],
     });
     // A custom resource with a widget in each namespace; alice may list widgets in A only.
     await installCrd(c, { group, kind: "Widget", plural: "widgets", namespace: a.name });
@@ -105,18 +108,11 @@ describe("RBAC on cached data (--auth kubernetes)", { skip: cluster ? false : NO
         metadata: { name: `widget-${ns}` },
       });
     }
-    await c.api.post(`/apis/rbac.authorization.k8s.io/v1/namespaces/${a.name}/roles`, {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "Role",
-      metadata: { name: "widget-reader" },
+    await grantAlice({
+      namespace: a.name,
+      role: "widget-reader",
+      binding: "alice-widgets",
       rules: [{ apiGroups: [group], resources: ["widgets"], verbs: ["list", "watch"] }],
-    });
-    await c.api.post(`/apis/rbac.authorization.k8s.io/v1/namespaces/${a.name}/rolebindings`, {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "RoleBinding",
-      metadata: { name: "alice-widgets" },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "widget-reader" },
-      subjects: [{ kind: "User", name: "alice", apiGroup: "rbac.authorization.k8s.io" }],
     });
     kgql = await startKgql(await KubeClient.fromFile(c.kubeconfig), {
       auth: "kubernetes",
@@ -156,10 +152,10 @@ describe("RBAC on cached data (--auth kubernetes)", { skip: cluster ? false : NO
   it("no token or a bad token: HTTP 401 with a clear message", async () => {
     const none = await as(undefined, "{ pods { totalCount } }");
     assert.equal(none.status, 401);
-    assert.match(none.errors[0].message, /missing bearer token/);
+    assert.match(none.errors![0]!.message, /missing bearer token/);
     const bad = await as("not-a-token", "{ pods { totalCount } }");
     assert.equal(bad.status, 401);
-    assert.match(bad.errors[0].message, /invalid bearer token/);
+    assert.match(bad.errors![0]!.message, /invalid bearer token/);
   });
 
   it("fuzz: 1,200 malformed requests with --auth kubernetes (bad tokens, bad bodies, deep queries, bad selectors and cursors): each a 4xx or a GraphQL error, and the server keeps serving", {
@@ -268,7 +264,7 @@ describe("RBAC on cached data (--auth kubernetes)", { skip: cluster ? false : NO
     );
     assert.equal(get.errors?.[0]?.extensions?.code, "FORBIDDEN");
     const deployments = await as(alice, `{ deployments { totalCount } }`);
-    assert.match(deployments.errors[0].message, /cannot list deployments in any namespace/);
+    assert.match(deployments.errors![0]!.message, /cannot list deployments in any namespace/);
   });
 
   it("a user with no binding sees nothing and is told why; the admin sees everything", async () => {

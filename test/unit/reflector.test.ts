@@ -1,18 +1,16 @@
 // The reflector scenarios of ../shared/informer-semantics.md (1–13), against the simulator.
 import assert from "node:assert/strict";
-import { afterEach, test } from "node:test";
+import { test } from "node:test";
 import type { SharedInformer } from "../../src/informers/shared-informer.ts";
 import type { SandboxCluster } from "../../src/sandbox/index.ts";
+import { useCleanups } from "../helpers/cleanups.ts";
 import { eventually, informerFor, keyRVs, pod, startSandbox } from "../helpers/sandbox.ts";
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const defer = useCleanups();
 
 async function setup(opts: Parameters<typeof startSandbox>[0] = {}) {
   const sim = await startSandbox(opts);
-  cleanups.push(() => sim.stop());
+  defer(() => sim.stop());
   return sim;
 }
 /** Scenarios 1-12 are list+watch's: watch-list (the informer's default) is off unless a test asks. */
@@ -21,7 +19,7 @@ async function started(sim: SandboxCluster, opts: Parameters<typeof informerFor>
     ...opts,
     reflector: { useWatchList: false, ...opts.reflector },
   });
-  cleanups.push(() => informer.stop());
+  defer(() => informer.stop());
   informer.start();
   return informer;
 }

@@ -1,11 +1,12 @@
 // Shared-informer scenarios of ../shared/informer-semantics.md (14–19), against the simulator.
 import assert from "node:assert/strict";
-import { afterEach, test } from "node:test";
+import { test } from "node:test";
 import { KubeClient } from "../../src/informers/client.ts";
 import { SharedInformerFactory } from "../../src/informers/factory.ts";
 import type { EventHandler } from "../../src/informers/handler-queue.ts";
 import type { KubeObject } from "../../src/informers/types.ts";
 import type { SandboxCluster } from "../../src/sandbox/index.ts";
+import { useCleanups } from "../helpers/cleanups.ts";
 import {
   clientFor,
   eventually,
@@ -16,18 +17,15 @@ import {
   startSandbox,
 } from "../helpers/sandbox.ts";
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const defer = useCleanups();
 async function setup() {
   const sim = await startSandbox();
-  cleanups.push(() => sim.stop());
+  defer(() => sim.stop());
   return sim;
 }
 async function started(sim: SandboxCluster, opts: Parameters<typeof informerFor>[2] = {}) {
   const informer = await informerFor(sim, "pods", opts);
-  cleanups.push(() => informer.stop());
+  defer(() => informer.stop());
   informer.start();
   await informer.waitForSync(5000);
   return informer;
@@ -181,7 +179,7 @@ test("factory: one informer per resource for all consumers; discovery resolves r
   const sim = await setup();
   sim.create("pods", pod("a"));
   const factory = new SharedInformerFactory(await clientFor(sim), { reflector: fastReflector });
-  cleanups.push(() => factory.stop());
+  defer(() => factory.stop());
   const gvr = { group: "", version: "v1", resource: "pods" };
   const [i1, i2] = await Promise.all([factory.informerFor(gvr), factory.informerFor(gvr)]);
   assert.equal(i1, i2);

@@ -1,26 +1,24 @@
 // The subscription hub: initial state without a gap, resume from history, RESYNC when history
 // or the buffer is exceeded, relist changes reaching subscribers, filtered views.
 import assert from "node:assert/strict";
-import { afterEach, test } from "node:test";
+import { test } from "node:test";
 import type { KubeObject } from "../../src/informers/types.ts";
 import { ResourceEventHub, type Subscription } from "../../src/subscriptions/hub.ts";
 import type { StreamEvent } from "../../src/subscriptions/types.ts";
+import { useCleanups } from "../helpers/cleanups.ts";
 import { eventually, informerFor, pod, startSandbox } from "../helpers/sandbox.ts";
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const defer = useCleanups();
 
 async function setup(historySize = 100) {
   const sim = await startSandbox();
-  cleanups.push(() => sim.stop());
+  defer(() => sim.stop());
   const informer = await informerFor(sim, "pods");
-  cleanups.push(() => informer.stop());
+  defer(() => informer.stop());
   informer.start();
   await informer.waitForSync(5000);
   const hub = new ResourceEventHub(informer, { historySize });
-  cleanups.push(() => hub.close());
+  defer(() => hub.close());
   return { sim, informer, hub };
 }
 

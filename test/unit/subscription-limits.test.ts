@@ -1,27 +1,25 @@
 // Subscription bounds: global and per-connection caps with clear errors, and memory that
 // stays flat while many subscribers (some never reading) receive heavy churn.
 import assert from "node:assert/strict";
-import { afterEach, test } from "node:test";
+import { test } from "node:test";
 import v8 from "node:v8";
 import vm from "node:vm";
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
 import { SandboxCluster } from "../../src/sandbox/index.ts";
 import type { GatewayServer } from "../../src/server/index.ts";
+import { useCleanups } from "../helpers/cleanups.ts";
 import { limitRejections, type startKgql, startKgqlOn, subscribe } from "../helpers/kgql.ts";
 import { eventually, pod } from "../helpers/sandbox.ts";
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const defer = useCleanups();
 
 async function setup(opts: Parameters<typeof startKgql>[1] = {}, historyLimit = 10_000) {
   const sim = new SandboxCluster({ historyLimit });
   await sim.start();
-  cleanups.push(() => sim.stop());
+  defer(() => sim.stop());
   const kgql: GatewayServer = await startKgqlOn(sim, opts);
-  cleanups.push(() => kgql.close());
+  defer(() => kgql.close());
   return { sim, kgql };
 }
 
@@ -29,12 +27,12 @@ test("the gateway-wide subscription cap rejects the next subscription with LIMIT
   const { kgql } = await setup({ maxSubscriptions: 2 });
   const q = "subscription { podEvents { type } }";
   const subs = [subscribe("sse", kgql.url, q), subscribe("sse", kgql.url, q)];
-  cleanups.push(() => {
+  defer(() => {
     for (const s of subs) s.stop();
   });
   await eventually(() => kgql.gateway.subscriberCount() === 2, "two subscriptions");
   const third = subscribe("ws", kgql.url, q);
-  cleanups.push(() => third.stop());
+  defer(() => third.stop());
   await eventually(() => third.errors.length > 0, "the third to be refused");
   assert.match(JSON.stringify(third.errors), /at most 2 at once/);
   assert.match(JSON.stringify(third.errors), /LIMIT_EXCEEDED/);
@@ -48,7 +46,7 @@ test("one WebSocket connection may hold at most maxSubscriptionsPerConnection st
     webSocketImpl: WebSocket,
     retryAttempts: 0,
   });
-  cleanups.push(() => client.dispose());
+  defer(() => client.dispose());
   const errors: unknown[] = [];
   const stops = [];
   for (let i = 0; i < 4; i++) {
@@ -73,7 +71,7 @@ test("subscriptions refused as invalid give their place on the connection back",
     retryAttempts: 0,
     lazy: false,
   });
-  cleanups.push(() => client.dispose());
+  defer(() => client.dispose());
   const subscribeOnce = (query: string) =>
     new Promise<unknown>((resolve) => {
       client.subscribe({ query }, { next() {}, error: resolve, complete: () => resolve("complete") });
@@ -87,7 +85,7 @@ test("subscriptions refused as invalid give their place on the connection back",
     { query: "subscription { podEvents { type } }" },
     { next() {}, error: (e) => valid.push(e), complete() {} },
   );
-  cleanups.push(stop);
+  defer(stop);
   await eventually(() => kgql.gateway.subscriberCount() === 1, "the valid subscription to start");
   assert.deepEqual(valid, [], "not refused for the invalid ones before it");
 });

@@ -5,17 +5,15 @@
 // only the apiserver's TokenReview and SubjectAccessReview answers are stood in for (the
 // simulator has no authorizer): alice and carol may list pods in ns-a only, bob everywhere.
 import assert from "node:assert/strict";
-import { afterEach, test } from "node:test";
+import { test } from "node:test";
 import { SandboxCluster } from "../../src/sandbox/index.ts";
 import type { GatewayServer } from "../../src/server/index.ts";
 import { SharedResults, sharedResultTotals } from "../../src/subscriptions/shared-results.ts";
+import { useCleanups } from "../helpers/cleanups.ts";
 import { type Collected, startKgql, subscribe } from "../helpers/kgql.ts";
 import { clientFor, eventually, pod, type Reviews, withReviews } from "../helpers/sandbox.ts";
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const defer = useCleanups();
 
 const USERS: Record<string, { username: string; podNamespaces: "all" | string[] }> = {
   alice: { username: "alice", podNamespaces: ["ns-a"] },
@@ -42,7 +40,7 @@ const reviews: Reviews = {
 async function setup() {
   const sim = new SandboxCluster();
   await sim.start();
-  cleanups.push(() => sim.stop());
+  defer(() => sim.stop());
   sim.create("nodes", {
     apiVersion: "v1",
     kind: "Node",
@@ -59,7 +57,7 @@ async function setup() {
   const kgql: GatewayServer = await startKgql(withReviews(await clientFor(sim), reviews), {
     auth: "kubernetes",
   });
-  cleanups.push(() => kgql.close());
+  defer(() => kgql.close());
   await kgql.gateway.factory.waitForCacheSync(5000);
   return { sim, kgql };
 }
@@ -67,7 +65,7 @@ async function setup() {
 /** One subscriber as a real client (graphql-ws or graphql-sse) with the caller's token. */
 function subscribeAs(transport: "ws" | "sse", url: string, token: string, query: string): Collected {
   const stream = subscribe(transport, url, query, undefined, { token });
-  cleanups.push(() => stream.stop());
+  defer(() => stream.stop());
   return stream;
 }
 

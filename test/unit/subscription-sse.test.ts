@@ -3,23 +3,21 @@
 // processor, subscriptions/sse-frames.ts), errors before the stream starts answered by yoga,
 // and the stream ended when the client goes away.
 import assert from "node:assert/strict";
-import { afterEach, test } from "node:test";
+import { test } from "node:test";
 import { SandboxCluster } from "../../src/sandbox/index.ts";
+import { useCleanups } from "../helpers/cleanups.ts";
 import { startKgqlOn } from "../helpers/kgql.ts";
 import { eventually, pod } from "../helpers/sandbox.ts";
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const defer = useCleanups();
 
 async function setup() {
   const sim = new SandboxCluster();
   await sim.start();
-  cleanups.push(() => sim.stop());
+  defer(() => sim.stop());
   sim.create("pods", pod("p0", "default", { app: "web" }));
   const kgql = await startKgqlOn(sim, { corsOrigins: ["https://portal.example"] });
-  cleanups.push(() => kgql.close());
+  defer(() => kgql.close());
   return { sim, kgql };
 }
 
@@ -42,7 +40,7 @@ async function open(url: string, query: string, headers: Record<string, string> 
       // aborted
     }
   })();
-  cleanups.push(() => abort.abort());
+  defer(() => abort.abort());
   return { res, text: () => text, abort: () => abort.abort(), done: reading };
 }
 

@@ -2,21 +2,19 @@
 // Subscription (subscriptions/hub.ts) now that it is returned to graphql-js unwrapped: streams
 // without markers (podEvents), an end with an error (a revoked permission), a close hook.
 import assert from "node:assert/strict";
-import { afterEach, test } from "node:test";
+import { test } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import type { SharedInformer } from "../../src/informers/shared-informer.ts";
 import { SandboxCluster } from "../../src/sandbox/index.ts";
 import { ResourceEventHub, type Subscription } from "../../src/subscriptions/hub.ts";
 import type { StreamEvent } from "../../src/subscriptions/types.ts";
+import { useCleanups } from "../helpers/cleanups.ts";
 import { startKgql, subscribe } from "../helpers/kgql.ts";
 import { clientFor, eventually, withReviews } from "../helpers/sandbox.ts";
 import { StandInInformer } from "../helpers/stand-in-informer.ts";
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const defer = useCleanups();
 
 function hubWith(pods: number) {
   const informer = new StandInInformer();
@@ -136,19 +134,19 @@ test("a stream closed while a resync was pending sends nothing more", async () =
 test("a permission revoked while a stream is open ends it with an error, on both transports", async () => {
   const sim = new SandboxCluster();
   await sim.start();
-  cleanups.push(() => sim.stop());
+  defer(() => sim.stop());
   let mayListPods = true;
   const client = withReviews(await clientFor(sim), {
     user: () => ({ username: "alice" }),
     allowed: (_user, resource) => resource !== "pods" || mayListPods,
   });
   const kgql = await startKgql(client, { auth: "kubernetes", recheckMs: 100, accessCacheTtlMs: 1 });
-  cleanups.push(() => kgql.close());
+  defer(() => kgql.close());
   await kgql.gateway.factory.waitForCacheSync(5000);
   const streams = (["ws", "sse"] as const).map((t) =>
     subscribe(t, kgql.url, "subscription { podEvents { type } }", undefined, { token: "alice" }),
   );
-  for (const s of streams) cleanups.push(() => s.stop());
+  for (const s of streams) defer(() => s.stop());
   await eventually(() => kgql.gateway.subscriberCount() === 2, "both subscriptions");
   await new Promise((r) => setTimeout(r, 300)); // a few rechecks while allowed
   assert.deepEqual(
