@@ -2,7 +2,8 @@
 //
 //   node bench/fanout.ts [--subscribers 1000] [--idle 10000] [--events 100] [--rate 10]
 //                        [--burst 300] [--transport both|ws|sse] [--documents 1] [--workers 2]
-//                        [--sim | --kubeconfig <path>] [--json <file>] [--profile <dir>]
+//                        [--pods 20] [--sim | --kubeconfig <path>] [--json <file>]
+//                        [--profile <dir>] [--help]
 //
 // Starts kgql through its CLI as its own process (on the simulator by default; with
 // --kubeconfig, on that cluster, where it creates and later deletes a namespace of pods), then
@@ -29,9 +30,9 @@ import { readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import os from "node:os";
-import { parseArgs } from "node:util";
 import type { KubeObject } from "../src/informers/types.ts";
 import type { SandboxCluster } from "../src/sandbox/index.ts";
+import { checkedOptions, parseOptions, usageError } from "./lib/args.ts";
 import { pct } from "./lib/load.ts";
 import { rssMB, type ServerProcess, startKgql } from "./lib/procs.ts";
 
@@ -878,10 +879,27 @@ export async function runFanout(opts: FanoutOptions = {}): Promise<FanoutResult>
 
 // ---- the command line ----
 
+const usage = `usage: node bench/fanout.ts [options]
+  --subscribers N          subscribers of the latency and throughput phases (default 1000; 0: none)
+  --idle N                 idle subscribers of the memory phase (default 10000; 0: skip it)
+  --events N               changes in the latency phase (default 100; 0: none)
+  --rate R                 ...at R per second (default 10; fractions allowed, > 0)
+  --burst N                changes in the throughput phase, as fast as taken (default 300; 0: none)
+  --transport both|ws|sse  the subscribers' transport (default both: alternating)
+  --documents N            distinct subscription documents (default 1)
+  --workers N              client processes (default 2)
+  --pods N                 pods changed in turn (default 20)
+  --sim                    on a simulator (the default; overrides --kubeconfig)
+  --kubeconfig PATH        on that cluster instead (creates and deletes a namespace of pods)
+  --json FILE              also write the result to FILE
+  --profile DIR            write a CPU profile of the gateway process into DIR
+  --help                   this text
+The idle phase alone: --subscribers 0 --events 0 --burst 0.`;
+
 if (process.argv.includes("--worker")) {
   await worker();
 } else if (import.meta.main) {
-  const { values } = parseArgs({
+  const { values } = parseOptions(usage, {
     options: {
       subscribers: { type: "string", default: "1000" },
       idle: { type: "string", default: "10000" },
@@ -896,25 +914,31 @@ if (process.argv.includes("--worker")) {
       kubeconfig: { type: "string" },
       json: { type: "string" },
       profile: { type: "string" },
+      help: { type: "boolean", default: false },
     },
   });
-  if (!["both", "ws", "sse"].includes(values.transport)) {
-    console.error(`--transport must be both, ws or sse, not "${values.transport}"`);
-    process.exit(2);
+  if (values.help) {
+    console.log(usage);
+    process.exit(0);
   }
-  const result = await runFanout({
-    subscribers: Number(values.subscribers),
-    idle: Number(values.idle),
-    events: Number(values.events),
-    rate: Number(values.rate),
-    burst: Number(values.burst),
+  if (!["both", "ws", "sse"].includes(values.transport))
+    usageError(`--transport must be both, ws or sse, not "${values.transport}"`, usage);
+  // Every value checked before the simulator, the gateway or a worker starts.
+  const opt = checkedOptions(values, usage);
+  const options: FanoutOptions = {
+    subscribers: opt.int("subscribers", 0), // 0: the idle phase alone
+    idle: opt.int("idle", 0), // 0: no idle phase
+    events: opt.int("events", 0),
+    rate: opt.number("rate", 0, true), // changes are spaced 1000/rate ms apart
+    burst: opt.int("burst", 0),
     transport: values.transport as FanoutOptions["transport"],
-    documents: Number(values.documents),
-    workers: Number(values.workers),
-    pods: Number(values.pods),
+    documents: opt.int("documents", 1),
+    workers: opt.int("workers", 1),
+    pods: opt.int("pods", 1), // change k goes to pod k % pods
     kubeconfig: values.sim ? undefined : values.kubeconfig,
     profileDir: values.profile,
-  });
+  };
+  const result = await runFanout(options);
   const text = JSON.stringify(result, null, 2);
   if (values.json) writeFileSync(values.json, text);
   console.log(text);

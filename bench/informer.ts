@@ -1,6 +1,7 @@
-// node bench/informer.ts [--pods 10000] [--events 20000] [--sim] [--modes kgql,client-node]
-// [--runs 1] [--profile <dir>]: the informer figures on the simulated cluster (--sim is the
-// default and only source here; bench/run.ts drives the real control plane).
+// node bench/informer.ts [--pods 10000] [--events 20000] [--modes kgql,client-node] [--runs 1]
+// [--profile <dir>] [--help]: the informer figures on the simulated cluster, always (the only
+// source here: a --sim flag is accepted and changes nothing; bench/run.ts drives the real
+// control plane).
 //
 // For every run and mode: seeds a fresh simulator (10 namespaces, 20 nodes, Deployments of 50
 // replicas) and forks bench/sync-child.ts, a process of its own so that heap figures are the
@@ -18,9 +19,9 @@
 // which on a shared machine is most of the difference, though contention still inflates it.
 import { fork } from "node:child_process";
 import os from "node:os";
-import { parseArgs } from "node:util";
 import type { KubeObject } from "../src/informers/types.ts";
 import { SandboxCluster, seedDemo } from "../src/sandbox/index.ts";
+import { checkedOptions, parseOptions, usageError } from "./lib/args.ts";
 
 export interface InformerBenchOptions {
   pods: number;
@@ -182,24 +183,48 @@ export function medians(result: InformerBenchResult): Record<string, Record<stri
   return out;
 }
 
+const MODES = ["kgql", "client-node"];
+
+const usage = `usage: node bench/informer.ts [options]   (on the simulator, always)
+  --pods N                 pods to seed (default 10000; Deployments of 50 over 10 namespaces)
+  --events N               pod updates after each sync (default 20000; 0: the sync only)
+  --modes kgql,client-node the informers to measure, in this order (default both)
+  --runs N                 runs per mode, alternating; medians printed at the end (default 1)
+  --profile DIR            write a CPU profile of each child's event window into DIR
+  --sim                    accepted and ignored: the simulator is the only source here
+  --help                   this text`;
+
 if (import.meta.main) {
-  const { values } = parseArgs({
+  const { values } = parseOptions(usage, {
     options: {
       pods: { type: "string", default: "10000" },
       events: { type: "string", default: "20000" },
       runs: { type: "string", default: "1" },
       modes: { type: "string", default: "kgql,client-node" },
+      // Never read: the simulator is the only source here (see the header).
       sim: { type: "boolean", default: true },
       profile: { type: "string" },
+      help: { type: "boolean", default: false },
     },
   });
-  const result = await informerBench({
-    pods: Number(values.pods),
-    events: Number(values.events),
-    runs: Number(values.runs),
-    modes: values.modes.split(","),
+  if (values.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  // Every value checked before a simulator is seeded.
+  const opt = checkedOptions(values, usage);
+  const options: InformerBenchOptions = {
+    pods: opt.int("pods", 1),
+    events: opt.int("events", 0), // 0: the child reports its sync and exits
+    runs: opt.int("runs", 1),
+    modes: values.modes.split(",").map((m) => m.trim()),
     profileDir: values.profile,
-  });
+  };
+  // sync-child.ts runs client-node for any mode but "kgql": a typo would be measured mislabelled.
+  const unknown = options.modes!.filter((m) => !MODES.includes(m));
+  if (unknown.length)
+    usageError(`--modes: unknown ${unknown.join(", ")} (known: ${MODES.join(", ")})`, usage);
+  const result = await informerBench(options);
   console.log("medians", JSON.stringify(medians(result), null, 2));
   process.exit(result.runs.some((r) => r.error) ? 1 : 0);
 }

@@ -1,7 +1,10 @@
 // Query latency and throughput over loopback HTTP (not part of npm test):
 //
 //   node bench/query.ts [--pods 10000] [--namespaces 10] [--nodes 20] [--seconds 5]
-//                       [--only full,scoped,rate,small,mixed] [--profile]
+//                       [--only full,scoped,rate,small,mixed] [--profile] [--help]
+//
+// --profile takes no directory (unlike fanout.ts's and informer.ts's --profile <dir>): it writes
+// a CPU profile of the kgql process to bench/results/profiles.
 //
 // Seeds the simulated cluster with Deployments of 50 replicas (10k pods: 200 Deployments over
 // 10 namespaces and 20 nodes), starts kgql through its CLI as its own process (exactly as a
@@ -15,8 +18,8 @@
 // queryBench(opts) is the same run without the table: it returns the figures of each row and
 // the loads that had wrong answers or failed requests (bench/sim.ts records them).
 import os from "node:os";
-import { parseArgs } from "node:util";
 import { SandboxCluster, seedDemo } from "../src/sandbox/index.ts";
+import { checkedOptions, parseOptions, usageError } from "./lib/args.ts";
 import { canonical, checkBody } from "./lib/check.ts";
 import {
   byKey,
@@ -30,9 +33,21 @@ import {
 import { type LoadResult, load, pct } from "./lib/load.ts";
 import { post, startKgql } from "./lib/procs.ts";
 
-/** The command line. */
+const ROWS = ["full", "scoped", "rate", "small", "mixed"];
+
+const usage = `usage: node bench/query.ts [options]   (on the simulator)
+  --pods N                 pods to seed (default 10000; Deployments of 50)
+  --namespaces N           namespaces they are spread over (default 10; the queries read team-3: >= 4)
+  --nodes N                nodes (default 20)
+  --seconds N              each measured load lasts N seconds (default 5)
+  --only ID,ID             the rows to measure (default all: ${ROWS.join(",")})
+  --profile                write a CPU profile of the kgql process to bench/results/profiles
+                           (no directory argument)
+  --help                   this text`;
+
+/** The command line, every value checked before the simulator is seeded. */
 function flags() {
-  return parseArgs({
+  const { values } = parseOptions(usage, {
     options: {
       pods: { type: "string", default: "10000" },
       namespaces: { type: "string", default: "10" },
@@ -41,8 +56,26 @@ function flags() {
       only: { type: "string", default: "full,scoped,rate,small,mixed" },
       /** Write a CPU profile of the kgql process to bench/results/profiles. */
       profile: { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
     },
-  }).values;
+  });
+  if (values.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  const opt = checkedOptions(values, usage);
+  const only = values.only.split(",").map((s) => s.trim());
+  // An unknown row would silently be measured by nobody.
+  const unknown = only.filter((r) => !ROWS.includes(r));
+  if (unknown.length) usageError(`--only: unknown ${unknown.join(", ")} (known: ${ROWS.join(", ")})`, usage);
+  return {
+    pods: opt.int("pods", 1),
+    namespaces: opt.int("namespaces", 4), // the queries read namespace team-3
+    nodes: opt.int("nodes", 1),
+    seconds: opt.int("seconds", 1),
+    only,
+    profile: values.profile,
+  };
 }
 
 // Only when run: queryBench and checkedQueries can be imported (bench/sim.ts runs queryBench).
@@ -218,14 +251,7 @@ export async function queryBench(opts: QueryBenchOptions): Promise<QueryBenchRes
 
 /** The command line's run: prints the table, exits 1 if any answer was wrong. */
 async function benchmark(values: ReturnType<typeof flags>): Promise<void> {
-  const result = await queryBench({
-    pods: Number(values.pods),
-    namespaces: Number(values.namespaces),
-    nodes: Number(values.nodes),
-    seconds: Number(values.seconds),
-    only: values.only.split(","),
-    profile: values.profile,
-  });
+  const result = await queryBench(values);
   const cpu = os.cpus();
   printTable(
     [

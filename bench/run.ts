@@ -15,8 +15,8 @@
 // (bench/fanout.ts). Writes bench/results/<time>-real-<pods>pods.{json,md} and this size's
 // section of BENCHMARKS.md; exits 1 if any answer was wrong.
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { repoRoot } from "../test/cluster/cluster.ts";
+import { checkedOptions, parseOptions } from "./lib/args.ts";
 import { SCENARIO_IDS } from "./real/scenarios.ts";
 
 const usage = `usage: npm run bench -- [options]
@@ -38,7 +38,7 @@ const usage = `usage: npm run bench -- [options]
   --no-write-md            do not rewrite this size's section of BENCHMARKS.md
   --sim                    the simulator benchmark instead (--pods, --events, --duration)`;
 
-const { values, tokens } = parseArgs({
+const { values, tokens } = parseOptions(usage, {
   allowNegative: true,
   tokens: true,
   options: {
@@ -66,15 +66,7 @@ const { values, tokens } = parseArgs({
     help: { type: "boolean", default: false },
   },
 });
-
-const int = (name: keyof typeof values, min = 0): number => {
-  const v = Number(values[name]);
-  if (!Number.isInteger(v) || v < min) {
-    console.error(`--${name} needs an integer >= ${min}\n${usage}`);
-    process.exit(2);
-  }
-  return v;
-};
+const opt = checkedOptions(values, usage);
 
 if (values.help) {
   console.log(usage);
@@ -122,38 +114,38 @@ function onlyIds(list: string): string[] {
   return ids;
 }
 
+// Every value is checked before anything starts (the real benchmark starts a control plane).
 let code: number;
 if (values.sim) {
+  const options = {
+    pods: opt.int("pods", 1),
+    events: opt.int("events", 0), // 0: the informers' sync only
+    duration: opt.int("duration", 1),
+  };
   const { simBenchmark } = await import("./sim.ts");
-  code = await simBenchmark({ pods: int("pods", 1), events: int("events"), duration: int("duration", 1) });
+  code = await simBenchmark(options);
 } else {
-  const { realBenchmark } = await import("./real/bench.ts");
-  code = await realBenchmark({
-    pods: int("pods", 50),
-    namespaces: int("namespaces", 1),
-    nodes: int("nodes", 1),
+  const options = {
+    pods: opt.int("pods", 50), // one Deployment of 50 replicas at least
+    namespaces: opt.int("namespaces", 1),
+    nodes: opt.int("nodes", 1),
     clusterDir: resolve(repoRoot, values["cluster-dir"]!),
-    seconds: int("seconds", 1),
-    minRequests: int("min-requests"),
-    maxSeconds: int("max-seconds", 1),
-    connections: values.connections!.split(",").map((c) => {
-      const n = Number(c);
-      if (!Number.isInteger(n) || n < 1) {
-        console.error(`--connections: ${c} is not a positive integer`);
-        process.exit(2);
-      }
-      return n;
-    }),
+    seconds: opt.int("seconds", 1),
+    minRequests: opt.int("min-requests", 0),
+    maxSeconds: opt.int("max-seconds", 1),
+    connections: opt.intList("connections", 1),
     ...(values.only ? { only: onlyIds(values.only) } : {}),
-    idleSeconds: int("idle-seconds", 1),
+    idleSeconds: opt.int("idle-seconds", 1),
     sync: values.sync!,
-    syncEvents: int("sync-events"),
+    syncEvents: opt.int("sync-events", 0), // 0: the sync figures without the event rate
     mixed: values.mixed!,
     fanout: values.fanout!,
-    fanoutSubscribers: int("fanout-subscribers", 1),
-    fanoutIdle: int("fanout-idle"),
+    fanoutSubscribers: opt.int("fanout-subscribers", 1),
+    fanoutIdle: opt.int("fanout-idle", 0), // 0: no idle-memory phase
     down: values.down!,
     writeMd: values["write-md"]!,
-  });
+  };
+  const { realBenchmark } = await import("./real/bench.ts");
+  code = await realBenchmark(options);
 }
 process.exit(code);
