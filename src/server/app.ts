@@ -174,10 +174,10 @@ export function createApp(
     ...(opts.metrics ? [useRequestMetrics(opts.metrics)] : []),
     useExecutionDeadline(),
     useCacheSync(gateway),
-    // After the sync wait (the sizes are known), before authorization (no reviews for a refused query).
-    useCostLimit(gateway, opts.maxCost ?? DEFAULT_MAX_COST),
     useCacheExtensions(gateway),
     ...(opts.auth ? [useKubernetesAuthorization(gateway, opts.auth.reviewer)] : []),
+    // After the sync wait (the sizes are known) and authorization (sized by what the caller sees).
+    useCostLimit(gateway, opts.maxCost ?? DEFAULT_MAX_COST),
     ...(opts.extraPlugins ?? []),
     // Last: it wraps the execute function the plugins above settled on.
     useBigQueryLane({ bigMs: opts.bigQueryMs }),

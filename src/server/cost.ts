@@ -37,8 +37,9 @@ import {
 import type { Plugin } from "graphql-yoga";
 import { NAMESPACE_INDEX } from "../informers/indexers.ts";
 import type { SharedInformer } from "../informers/shared-informer.ts";
-import { CORE_KINDS } from "../kinds.ts";
+import { accessKey, CORE_KINDS, kindByName } from "../kinds.ts";
 import { DEFAULT_FIRST, MAX_FIRST } from "../resolvers/connection.ts";
+import type { RequestContext, Visibility } from "../resolvers/context.ts";
 import { limitExceeded } from "../resolvers/errors.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
 import { operationOf } from "./operation.ts";
@@ -59,6 +60,14 @@ const RESOURCE_INTERFACE = "Resource";
 interface Env {
   gateway: Gateway;
   variables: Record<string, unknown>;
+  /**
+   * What the caller may see (with --auth, decided before the estimate): core kinds are sized by
+   * the objects it allows, so a caller limited to one namespace is not refused for the whole
+   * cluster's size. Without it, everything counts.
+   */
+  visibility?: Visibility;
+  /** Visible objects per core kind, counted once per estimate. */
+  visibleSizes: Map<string, number>;
 }
 
 /** One field that resolves objects: how many per parent, and what is selected below it. */
@@ -209,6 +218,33 @@ function coreInformer(env: Env, typeName: string): SharedInformer | undefined {
   return kind ? env.gateway.informer(kind, false) : undefined;
 }
 
+/** The core kind an informer serves (its access key), whose access is decided before the estimate. */
+function decidedKind(informer: SharedInformer, env: Env): string | undefined {
+  if (!env.visibility) return undefined;
+  const key = accessKey(informer.resource);
+  return kindByName(key) ? key : undefined;
+}
+
+/**
+ * The informer's objects the caller may see. Core kinds only: the access to other resources
+ * (resources(...)) is decided during execution, so they count whole, erring towards refusing.
+ */
+function visibleSize(informer: SharedInformer, env: Env): number {
+  const kind = decidedKind(informer, env);
+  const v = env.visibility;
+  if (!v || kind === undefined || v.allowsAll(kind)) return informer.store.size;
+  let n = env.visibleSizes.get(kind);
+  if (n === undefined) {
+    n = 0;
+    if (!v.allowsNothing?.(kind) && informer.store.hasIndex(NAMESPACE_INDEX)) {
+      for (const namespace of informer.store.indexValues(NAMESPACE_INDEX))
+        if (v.allows(kind, namespace)) n += informer.store.indexKeys(NAMESPACE_INDEX, namespace).size;
+    }
+    env.visibleSizes.set(kind, n);
+  }
+  return n;
+}
+
 /** The cached informer of resources(group, version, resource), if it has been started. */
 function genericInformer(field: FieldNode, env: Env): SharedInformer | undefined {
   const version = stringArg(field, "version", env);
@@ -217,12 +253,13 @@ function genericInformer(field: FieldNode, env: Env): SharedInformer | undefined
   return env.gateway.factory.get({ group: stringArg(field, "group", env) ?? "", version, resource });
 }
 
-/** The informer's objects in the field's scope: its namespace argument's, or the whole kind. */
+/** The informer's objects in the field's scope that the caller may see: one namespace's, or the kind's. */
 function objectsInScope(informer: SharedInformer, field: FieldNode, env: Env): number {
   const namespace = stringArg(field, "namespace", env);
-  return namespace && informer.store.hasIndex(NAMESPACE_INDEX)
-    ? informer.store.indexKeys(NAMESPACE_INDEX, namespace).size
-    : informer.store.size;
+  if (!namespace || !informer.store.hasIndex(NAMESPACE_INDEX)) return visibleSize(informer, env);
+  const kind = decidedKind(informer, env);
+  const hidden = kind !== undefined && env.visibility?.allows(kind, namespace) === false;
+  return hidden ? 0 : informer.store.indexKeys(NAMESPACE_INDEX, namespace).size;
 }
 
 /**
@@ -269,10 +306,12 @@ function fanOut(parentType: string, elementType: string, atRoot: boolean) {
   return (env: Env): number => {
     const children = coreInformer(env, elementType);
     if (!children) return 1;
-    const total = children.store.size;
+    const total = visibleSize(children, env);
     if (atRoot) return total;
     const parents = coreInformer(env, parentType);
     if (!parents) return Math.min(1, total);
+    // Children the caller may see, spread over all parents: a pod's parent node is resolved
+    // whether or not the caller may list nodes.
     return Math.min(total, Math.ceil(total / Math.max(1, parents.store.size)));
   };
 }
@@ -321,9 +360,15 @@ export function estimateCost(
   document: DocumentNode,
   variables: Record<string, unknown> | undefined,
   operationName?: string | null,
+  visibility?: Visibility,
 ): CostEstimate {
   const plan = compileOperation(schema, document, operationName);
-  const env: Env = { gateway, variables: withDefaults(document, operationName, variables) };
+  const env: Env = {
+    gateway,
+    variables: withDefaults(document, operationName, variables),
+    visibility,
+    visibleSizes: new Map(),
+  };
   let cost = 0;
   let heaviest: CostEstimate["heaviest"];
   for (const t of plan) {
@@ -350,8 +395,10 @@ export function costLimitError(estimate: CostEstimate, max: number, subscription
 }
 
 /**
- * Refuses queries, and subscriptions per event, whose estimated cost exceeds `max` (before any
- * authorization, execution or stream).
+ * Refuses queries, and subscriptions per event, whose estimated cost exceeds `max`, before any
+ * execution or stream. After authorization (with --auth): the core kinds are sized by what the
+ * caller may see (its access decisions are cached, so a refused query costs no new reviews
+ * when repeated).
  */
 export function useCostLimit(gateway: Gateway, max: number): Plugin {
   const check = (args: ExecutionArgs, subscription: boolean): GraphQLError | undefined => {
@@ -361,6 +408,7 @@ export function useCostLimit(gateway: Gateway, max: number): Plugin {
       args.document,
       args.variableValues as Record<string, unknown> | undefined,
       args.operationName,
+      (args.contextValue as Partial<RequestContext>).access?.visibility,
     );
     return estimate.cost > max ? costLimitError(estimate, max, subscription) : undefined;
   };

@@ -10,7 +10,7 @@ import { buildSchema } from "../../src/resolvers/index.ts";
 import { SandboxCluster, seedDemo } from "../../src/sandbox/index.ts";
 import { DEFAULT_MAX_COST, estimateCost } from "../../src/server/cost.ts";
 import { gql, limitRejections, startKgql, startKgqlOn, subscribe } from "../helpers/kgql.ts";
-import { clientFor, eventually } from "../helpers/sandbox.ts";
+import { clientFor, eventually, pod, withReviews } from "../helpers/sandbox.ts";
 
 const schema = buildSchema();
 
@@ -180,6 +180,47 @@ describe("cost limit over HTTP", () => {
       assert.match(error.message, /subscription too expensive/);
     } finally {
       costly.stop();
+      await kgql.close();
+      await sim.stop();
+    }
+  });
+
+  it("with --auth the estimate counts what the caller may see: a caller limited to one namespace is not refused for the cluster's size", async () => {
+    const sim = new SandboxCluster();
+    await sim.start();
+    for (const [namespace, pods] of [
+      ["ns-a", 3],
+      ["ns-b", 30],
+    ] as const) {
+      sim.create("namespaces", {
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: { name: namespace, uid: "", resourceVersion: "" },
+      });
+      for (let i = 0; i < pods; i++) sim.create("pods", pod(`${namespace}-p${i}`, namespace));
+    }
+    // alice may list pods in ns-a only, bob everywhere.
+    const client = withReviews(await clientFor(sim), {
+      user: (token) => ({ username: token }),
+      allowed: (user, resource, namespace) => resource !== "pods" || user === "bob" || namespace === "ns-a",
+    });
+    const kgql = await startKgql(client, { auth: "kubernetes", maxCost: 10 });
+    try {
+      await kgql.gateway.factory.waitForCacheSync(5000);
+      const query = "{ pods(first: 100) { nodes { name } } }";
+      const alice = await gql(kgql.url, query, undefined, { token: "alice" });
+      assert.equal(alice.errors, undefined, JSON.stringify(alice.errors));
+      assert.equal(alice.data.pods.nodes.length, 3);
+      const bob = await gql(kgql.url, query, undefined, { token: "bob" });
+      assert.equal(bob.errors?.[0]?.extensions?.limit, "maxCost");
+      assert.equal(bob.errors?.[0]?.extensions?.cost, 33);
+      // A namespace alice may not list counts nothing for her; for bob, its pods.
+      const nsB = '{ pods(namespace: "ns-b", first: 100) { nodes { name } } }';
+      const aliceB = await gql(kgql.url, nsB, undefined, { token: "alice" });
+      assert.notEqual(aliceB.errors?.[0]?.extensions?.limit, "maxCost", aliceB.text);
+      const bobB = await gql(kgql.url, nsB, undefined, { token: "bob" });
+      assert.equal(bobB.errors?.[0]?.extensions?.cost, 30);
+    } finally {
       await kgql.close();
       await sim.stop();
     }
