@@ -39,7 +39,7 @@ import { NAMESPACE_INDEX } from "../informers/indexers.ts";
 import type { SharedInformer } from "../informers/shared-informer.ts";
 import { accessKey, CORE_KINDS, kindByName } from "../kinds.ts";
 import { DEFAULT_FIRST, MAX_FIRST } from "../resolvers/connection.ts";
-import type { RequestContext, Visibility } from "../resolvers/context.ts";
+import { type RequestContext, SEE_EVERYTHING, type Visibility } from "../resolvers/context.ts";
 import { limitExceeded } from "../resolvers/errors.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
 import { operationOf } from "./operation.ts";
@@ -400,6 +400,12 @@ export function costLimitError(estimate: CostEstimate, max: number, subscription
  * caller may see (its access decisions are cached, so a refused query costs no new reviews
  * when repeated).
  */
+/** The caller's visibility when it may not see everything (without --auth: none to apply). */
+function restrictedVisibility(contextValue: unknown): Visibility | undefined {
+  const v = (contextValue as Partial<RequestContext>).access?.visibility;
+  return v === SEE_EVERYTHING ? undefined : v;
+}
+
 export function useCostLimit(gateway: Gateway, max: number): Plugin {
   const check = (args: ExecutionArgs, subscription: boolean): GraphQLError | undefined => {
     const estimate = estimateCost(
@@ -408,7 +414,7 @@ export function useCostLimit(gateway: Gateway, max: number): Plugin {
       args.document,
       args.variableValues as Record<string, unknown> | undefined,
       args.operationName,
-      (args.contextValue as Partial<RequestContext>).access?.visibility,
+      restrictedVisibility(args.contextValue),
     );
     return estimate.cost > max ? costLimitError(estimate, max, subscription) : undefined;
   };
