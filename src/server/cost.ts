@@ -66,8 +66,8 @@ interface Env {
    * cluster's size. Without it, everything counts.
    */
   visibility?: Visibility;
-  /** Visible objects per core kind, counted once per estimate. */
-  visibleSizes: Map<string, number>;
+  /** Visible objects per core kind, counted once per estimate (with a visibility). */
+  visibleSizes?: Map<string, number>;
 }
 
 /** One field that resolves objects: how many per parent, and what is selected below it. */
@@ -233,6 +233,7 @@ function visibleSize(informer: SharedInformer, env: Env): number {
   const kind = decidedKind(informer, env);
   const v = env.visibility;
   if (!v || kind === undefined || v.allowsAll(kind)) return informer.store.size;
+  env.visibleSizes ??= new Map();
   let n = env.visibleSizes.get(kind);
   if (n === undefined) {
     n = 0;
@@ -367,7 +368,6 @@ export function estimateCost(
     gateway,
     variables: withDefaults(document, operationName, variables),
     visibility,
-    visibleSizes: new Map(),
   };
   let cost = 0;
   let heaviest: CostEstimate["heaviest"];
