@@ -52,7 +52,11 @@ export class SharedInformer {
 
   constructor(opts: SharedInformerOptions) {
     this.resource = opts.resource;
-    this.store = new Store({ ...defaultIndexers(opts.resource.resource), ...opts.indexers });
+    // Shared strings (internStrings) only for what is stored: not for unchanged or deleted objects.
+    this.store = new Store(
+      { ...defaultIndexers(opts.resource.resource), ...opts.indexers },
+      { admit: internStrings },
+    );
     this.lister = new Lister(this.store);
     this.handlerQueueLimit = opts.handlerQueueLimit ?? 10_000;
     this.logger = opts.logger;
@@ -210,9 +214,8 @@ export class SharedInformer {
 }
 
 /**
- * The transform, then what every cached object gets: kind/apiVersion, which items of a list
- * response lack (watch events carry them), so every cached object says what it is; and shared
- * strings (internStrings).
+ * The transform, then what every object gets: kind/apiVersion, which items of a list response
+ * lack (watch events carry them), so every cached object says what it is.
  */
 function prepare(transform: (obj: KubeObject) => KubeObject, res: ResourceInfo) {
   const apiVersion = res.group ? `${res.group}/${res.version}` : res.version;
@@ -220,6 +223,6 @@ function prepare(transform: (obj: KubeObject) => KubeObject, res: ResourceInfo) 
     const out = transform(obj);
     if (!out.kind) out.kind = res.kind;
     if (!out.apiVersion) out.apiVersion = apiVersion;
-    return internStrings(out);
+    return out;
   };
 }

@@ -54,12 +54,19 @@ export class Store {
    * creation time stay valid while it is unchanged.
    */
   identityVersion = 0;
+  /**
+   * Applied to each object about to be stored (new, or another resourceVersion), and only then:
+   * a relist or a repeated event of an unchanged object skips it (the informer's string
+   * interning walks the whole object).
+   */
+  private readonly admit: ((obj: KubeObject) => KubeObject) | undefined;
 
-  constructor(indexers: Indexers = {}) {
+  constructor(indexers: Indexers = {}, opts: { admit?: (obj: KubeObject) => KubeObject } = {}) {
     for (const name of Object.keys(indexers)) {
       this.indexers.set(name, indexers[name]!);
       this.indices.set(name, new Map());
     }
+    this.admit = opts.admit;
   }
 
   get size(): number {
@@ -90,9 +97,11 @@ export class Store {
     return this.apply(key, obj);
   }
 
-  private apply(key: string, obj: KubeObject): StoreDelta | undefined {
+  private apply(key: string, incoming: KubeObject): StoreDelta | undefined {
     const old = this.items.get(key);
-    if (old !== undefined && old.metadata.resourceVersion === obj.metadata.resourceVersion) return undefined;
+    if (old !== undefined && old.metadata.resourceVersion === incoming.metadata.resourceVersion)
+      return undefined;
+    const obj = this.admit ? this.admit(incoming) : incoming;
     this.items.set(key, obj);
     if (old === undefined) {
       this.keysVersion++;

@@ -336,3 +336,27 @@ test("an index's unchanged() never says two versions index the same when their v
   }
   assert.ok(skipped > 1000, "the fast path is taken");
 });
+
+test("admit runs once per stored version: not for an unchanged resourceVersion, a relist of it, or a delete", () => {
+  const admitted: string[] = [];
+  const store = new Store(
+    {},
+    {
+      admit: (o) => {
+        admitted.push(`${o.metadata.name}@${o.metadata.resourceVersion}`);
+        return { ...o, admitted: true };
+      },
+    },
+  );
+  const added = store.upsert(obj("a", "p", "1"));
+  assert.equal(added?.object.admitted, true, "the delta carries the admitted object");
+  assert.equal(store.get("a/p")?.admitted, true, "and so does the store");
+  assert.equal(store.upsert(obj("a", "p", "1")), undefined);
+  store.upsert(obj("a", "p", "2"));
+  const relist = store.beginReplace();
+  relist.put(obj("a", "p", "2"));
+  relist.put(obj("a", "q", "3"));
+  relist.finish();
+  store.remove("a/p");
+  assert.deepEqual(admitted, ["p@1", "p@2", "q@3"]);
+});
