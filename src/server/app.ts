@@ -13,7 +13,7 @@ import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
 import type { AccessReviewer } from "../auth/access-reviewer.ts";
 import type { TokenAuthenticator } from "../auth/authenticator.ts";
 import { RequestContext, SEE_EVERYTHING, SEE_NOTHING } from "../resolvers/context.ts";
-import { exceededLimit } from "../resolvers/errors.ts";
+import { exceededLimit, limitExceeded } from "../resolvers/errors.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
 import { buildSchema } from "../resolvers/index.ts";
 import { useSharedSubscriptionResults } from "../subscriptions/shared-results.ts";
@@ -29,6 +29,29 @@ import { type Logger, recordOf, useRequestLog } from "./request-log.ts";
 export const MAX_DEPTH = 12;
 export const MAX_ALIASES = 30;
 export const MAX_TOKENS = 5000;
+export const MAX_DIRECTIVES = 50;
+
+/**
+ * One graphql-armor limit, whose rejection is kgql's LIMIT_EXCEEDED error (armor's own says
+ * "Syntax Error: ..." and has no code). Depth, aliases and directives are validation rules:
+ * the error is reported as a validation error. The token limit runs while parsing, without a
+ * validation context: the error is thrown, as armor would throw its own.
+ */
+function armorLimit(limit: string, max: number, what: (found: string) => string, advice: string) {
+  return {
+    n: max,
+    propagateOnRejection: false,
+    onReject: [
+      (context: ValidationContext | null, armorError: GraphQLError) => {
+        // armor says how much it found only in its message ("..., found 15.").
+        const found = /found (\d+)/.exec(armorError.message)?.[1] ?? "more";
+        const error = limitExceeded(`${what(found)} the limit of ${max} (${limit}); ${advice}`, limit, max);
+        if (!context) throw error;
+        context.reportError(error);
+      },
+    ],
+  };
+}
 
 export interface AppOptions {
   graphiql?: boolean;
@@ -155,12 +178,32 @@ export function createApp(
       },
     ) as Plugin,
     // Static limits on the document (graphql-armor): depth, aliases, tokens. Each rejection is a
-    // GraphQL error naming the limit and its value.
+    // LIMIT_EXCEEDED error naming the limit and its value (armorLimit).
     EnvelopArmorPlugin({
-      maxDepth: { n: MAX_DEPTH },
-      maxAliases: { n: MAX_ALIASES },
-      maxTokens: { n: MAX_TOKENS },
-      maxDirectives: { n: 50 },
+      maxDepth: armorLimit(
+        "maxDepth",
+        MAX_DEPTH,
+        (found) => `query too deep: its depth of ${found} exceeds`,
+        "select fewer nested fields, or split the query",
+      ),
+      maxAliases: armorLimit(
+        "maxAliases",
+        MAX_ALIASES,
+        (found) => `too many aliases: ${found} exceed`,
+        "split the query",
+      ),
+      maxTokens: armorLimit(
+        "maxTokens",
+        MAX_TOKENS,
+        () => "query too long: its tokens exceed",
+        "split the query, or pass values as variables",
+      ),
+      maxDirectives: armorLimit(
+        "maxDirectives",
+        MAX_DIRECTIVES,
+        (found) => `too many directives: ${found} exceed`,
+        "split the query",
+      ),
       costLimit: { enabled: false },
       blockFieldSuggestion: { enabled: false },
     }) as Plugin,

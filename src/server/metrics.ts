@@ -108,7 +108,10 @@ export class Metrics {
     });
     this.limitRejections = new client.Counter({
       name: "kgql_limit_rejections_total",
-      help: "Requests refused by a limit (maxCost, requestTimeout)",
+      // Not the document limits (maxDepth, maxAliases, maxTokens, maxDirectives): those are
+      // parse and validation errors, which yoga caches per document text, so no hook sees each
+      // request they refuse.
+      help: "Requests and subscriptions refused by a limit (maxCost, requestTimeout, maxSubscriptions, maxSubscriptionsPerConnection, maxBodyBytes)",
       labelNames: ["limit"],
       registers: [this.registry],
     });

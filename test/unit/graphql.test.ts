@@ -121,12 +121,25 @@ describe("GraphQL over the simulated cluster", () => {
       a: other.data.pods.pageInfo.endCursor,
     });
     assert.match(wrongOrder.errors![0]!.message, /another orderBy/);
+    // The document limits (graphql-armor) are LIMIT_EXCEEDED errors naming the limit, like the others.
     const deep = await q(`{ pods { nodes { ${"node { pods { ".repeat(6)}name${" } }".repeat(6)} } } }`);
-    assert.match(deep.errors![0]!.message, /depth limit of 12 exceeded/);
+    assert.match(
+      deep.errors![0]!.message,
+      /^query too deep: its depth of 15 exceeds the limit of 12 \(maxDepth\)/,
+    );
+    assert.deepEqual(deep.errors![0]!.extensions, { code: "LIMIT_EXCEEDED", limit: "maxDepth", max: 12 });
     const aliases = await q(
       `{ ${Array.from({ length: 40 }, (_, i) => `a${i}: pods { totalCount }`).join(" ")} }`,
     );
-    assert.match(aliases.errors![0]!.message, /Aliases limit of 30 exceeded/);
+    assert.match(aliases.errors![0]!.message, /^too many aliases: 40 exceed the limit of 30 \(maxAliases\)/);
+    assert.equal(aliases.errors![0]!.extensions?.limit, "maxAliases");
+    const long = await q(`{ ${"pods { totalCount } ".repeat(1300)} }`);
+    assert.match(
+      long.errors![0]!.message,
+      /^query too long: its tokens exceed the limit of 5000 \(maxTokens\)/,
+    );
+    assert.equal(long.errors![0]!.extensions?.code, "LIMIT_EXCEEDED");
+    for (const r of [deep, aliases, long]) assert.doesNotMatch(r.text, /Syntax Error/);
     const invalid = await q(`{ pods { nope } }`);
     assert.ok(invalid.errors?.[0]?.message.includes("nope"));
   });
