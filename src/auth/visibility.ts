@@ -58,6 +58,10 @@ export class RbacVisibility implements Visibility {
     return this.allowed.get(kind) === "all";
   }
 
+  decides(kind: string): boolean {
+    return this.allowed.has(kind);
+  }
+
   allowsNothing(kind: string): boolean {
     const a = this.allowed.get(kind);
     return !a || (a !== "all" && a.size === 0);

@@ -16,6 +16,11 @@ export interface Visibility {
   allowsAll(kind: string): boolean;
   /** True when the caller may see no object of `kind` at all (top-level lists say so). */
   allowsNothing?(kind: string): boolean;
+  /**
+   * Whether the caller's access to `kind` (an access key) has been decided yet: a resource
+   * only resources(...) reads is decided while the operation runs, after the cost estimate.
+   */
+  decides?(kind: string): boolean;
   /** Who the caller is, for error messages. */
   readonly user?: { username: string };
   /**

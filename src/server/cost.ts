@@ -39,7 +39,7 @@ import { NAMESPACE_INDEX } from "../informers/indexers.ts";
 import type { SharedInformer } from "../informers/shared-informer.ts";
 import { accessKey, CORE_KINDS, kindByName } from "../kinds.ts";
 import { DEFAULT_FIRST, MAX_FIRST } from "../resolvers/connection.ts";
-import { type RequestContext, SEE_EVERYTHING, type Visibility } from "../resolvers/context.ts";
+import { type RequestContext, SEE_EVERYTHING, SEE_NOTHING, type Visibility } from "../resolvers/context.ts";
 import { limitExceeded } from "../resolvers/errors.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
 import { operationOf } from "./operation.ts";
@@ -220,9 +220,10 @@ function coreInformer(env: Env, typeName: string): SharedInformer | undefined {
 
 /** The core kind an informer serves (its access key), whose access is decided before the estimate. */
 function decidedKind(informer: SharedInformer, env: Env): string | undefined {
-  if (!env.visibility) return undefined;
+  if (!env.visibility?.decides) return undefined;
   const key = accessKey(informer.resource);
-  return kindByName(key) ? key : undefined;
+  // A core kind read only through resources(...) is decided during execution, not before.
+  return kindByName(key) && env.visibility.decides(key) ? key : undefined;
 }
 
 /**
@@ -311,9 +312,8 @@ function fanOut(parentType: string, elementType: string, atRoot: boolean) {
     if (atRoot) return total;
     const parents = coreInformer(env, parentType);
     if (!parents) return Math.min(1, total);
-    // Children the caller may see, spread over all parents: a pod's parent node is resolved
-    // whether or not the caller may list nodes.
-    return Math.min(total, Math.ceil(total / Math.max(1, parents.store.size)));
+    // Visible children over visible parents: the parents resolved are the visible ones.
+    return Math.min(total, Math.ceil(total / Math.max(1, visibleSize(parents, env))));
   };
 }
 
@@ -395,17 +395,21 @@ export function costLimitError(estimate: CostEstimate, max: number, subscription
 }
 
 /**
+ * The caller's visibility, to size core kinds by, when it is a decided, partial one. Without
+ * --auth (everything visible) and before authorization (nothing visible yet) there is none to
+ * apply: everything counts.
+ */
+function restrictedVisibility(contextValue: unknown): Visibility | undefined {
+  const v = (contextValue as Partial<RequestContext>).access?.visibility;
+  return v === SEE_EVERYTHING || v === SEE_NOTHING ? undefined : v;
+}
+
+/**
  * Refuses queries, and subscriptions per event, whose estimated cost exceeds `max`, before any
  * execution or stream. After authorization (with --auth): the core kinds are sized by what the
  * caller may see (its access decisions are cached, so a refused query costs no new reviews
  * when repeated).
  */
-/** The caller's visibility when it may not see everything (without --auth: none to apply). */
-function restrictedVisibility(contextValue: unknown): Visibility | undefined {
-  const v = (contextValue as Partial<RequestContext>).access?.visibility;
-  return v === SEE_EVERYTHING ? undefined : v;
-}
-
 export function useCostLimit(gateway: Gateway, max: number): Plugin {
   const check = (args: ExecutionArgs, subscription: boolean): GraphQLError | undefined => {
     const estimate = estimateCost(

@@ -4,8 +4,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parse } from "graphql";
+import { RbacVisibility } from "../../src/auth/visibility.ts";
+import { SharedInformerFactory } from "../../src/informers/factory.ts";
 import { NAMESPACE_INDEX } from "../../src/informers/indexers.ts";
-import type { Gateway } from "../../src/resolvers/gateway.ts";
+import { Gateway } from "../../src/resolvers/gateway.ts";
 import { buildSchema } from "../../src/resolvers/index.ts";
 import { SandboxCluster, seedDemo } from "../../src/sandbox/index.ts";
 import { DEFAULT_MAX_COST, estimateCost } from "../../src/server/cost.ts";
@@ -220,8 +222,41 @@ describe("cost limit over HTTP", () => {
       assert.notEqual(aliceB.errors?.[0]?.extensions?.limit, "maxCost", aliceB.text);
       const bobB = await gql(kgql.url, nsB, undefined, { token: "bob" });
       assert.equal(bobB.errors?.[0]?.extensions?.cost, 30);
+      // resources(...) on pods: its access is decided while it runs, so it counts whole.
+      const generic =
+        '{ resources(group: "", version: "v1", resource: "pods", first: 100) { nodes { name } } }';
+      const bobGeneric = await gql(kgql.url, generic, undefined, { token: "bob" });
+      assert.equal(bobGeneric.errors?.[0]?.extensions?.cost, 33, bobGeneric.text);
     } finally {
       await kgql.close();
+      await sim.stop();
+    }
+  });
+
+  it("a caller limited to one namespace is estimated like that namespace's query: fan-outs average over what it sees", async () => {
+    const sim = new SandboxCluster();
+    await sim.start();
+    seedDemo(sim, { namespaces: 4, nodes: 2, deploymentsPerNamespace: 3, replicas: 4 });
+    const gateway = new Gateway(new SharedInformerFactory(await clientFor(sim)));
+    gateway.start();
+    try {
+      await gateway.factory.waitForCacheSync(5000);
+      const namespace = sim.list("deployments")[0]!.metadata.namespace!;
+      const oneNamespace = new RbacVisibility(
+        { username: "alice", groups: [] },
+        new Map<string, "all" | Set<string>>(
+          ["Deployment", "ReplicaSet", "Pod"].map((k) => [k, new Set([namespace])]),
+        ),
+      );
+      const topology = (args: string) =>
+        `{ deployments(${args}first: 1000) { nodes { replicaSets { pods { name } } } } }`;
+      const estimate = (query: string, v?: RbacVisibility) =>
+        estimateCost(gateway, schema, parse(query), undefined, undefined, v).cost;
+      const scoped = estimate(topology(`namespace: "${namespace}", `));
+      assert.equal(estimate(topology(""), oneNamespace), scoped);
+      assert.ok(estimate(topology("")) > scoped, "everyone else is estimated for the whole cluster");
+    } finally {
+      await gateway.factory.stop();
       await sim.stop();
     }
   });
