@@ -31,7 +31,7 @@ export function parseOptions<T extends ParseArgsConfig>(
 }
 
 const INTEGER = /^\d+$/;
-const DECIMAL = /^\d+(\.\d+)?$/;
+const DECIMAL = /^(\d+(\.\d*)?|\.\d+)$/;
 
 /** The checked readers of one script's parsed options; a failed check exits via usageError. */
 export function checkedOptions(values: Record<string, unknown>, usage: string) {
