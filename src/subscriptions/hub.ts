@@ -237,10 +237,17 @@ export class ResourceEventHub {
     this.subscribers.add(sub);
     const from = parsePosition(opts.resumeFrom);
     if (opts.resumeFrom !== undefined) {
+      const position = this.position();
+      if (from !== undefined && from > BigInt(position)) {
+        // Not a position this gateway has reached (another cluster's, or a replica that is
+        // ahead): replaying nothing would pass later events with lower resourceVersions.
+        sub.resync(`resourceVersion ${opts.resumeFrom} is newer than the gateway's position ${position}`);
+        return sub;
+      }
       const missed = from === undefined ? undefined : this.history.since(from);
       if (missed) {
         sub.enqueueUnbounded(this.replay(missed, opts.filter));
-        sub.enqueueUnbounded([{ type: "SYNCED", resourceVersion: this.position() }]);
+        sub.enqueueUnbounded([{ type: "SYNCED", resourceVersion: position }]);
       } else sub.resync(`resourceVersion ${opts.resumeFrom} is no longer in the gateway's history`);
     } else if (opts.initial) {
       sub.enqueueUnbounded(this.snapshot(opts.filter));

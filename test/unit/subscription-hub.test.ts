@@ -97,6 +97,20 @@ test("resume from a position no longer in history: RESYNC, then the current stat
   );
 });
 
+test("resume from a position the gateway has not reached: RESYNC naming it, then the current state", async () => {
+  const { sim, hub } = await setup();
+  sim.create("pods", pod("a"));
+  await eventually(() => hub.informer.store.size === 1, "cache");
+  const ahead = (BigInt(hub.position()) + 1000n).toString();
+  const { events, names } = collect(hub.subscribe({ filter: all, resumeFrom: ahead }));
+  await eventually(() => names().at(-1) === "SYNCED", "resync snapshot");
+  assert.deepEqual(names(), ["RESYNC", "ADDED a", "SYNCED"]);
+  assert.match(JSON.stringify(events[0]), new RegExp(`${ahead} is newer than the gateway's position`));
+  // Later events continue from the gateway's own positions, below the one asked for.
+  sim.create("pods", pod("b"));
+  await eventually(() => names().at(-1) === "ADDED b", "a live event");
+});
+
 test("a slow subscriber overflowing its buffer gets RESYNC + current state; others are unaffected", async () => {
   const { sim, hub } = await setup();
   const slow = hub.subscribe({ filter: all, bufferLimit: 5 });
