@@ -66,6 +66,8 @@ interface Env {
    * cluster's size. Without it, everything counts.
    */
   visibility?: Visibility;
+  /** A subscription's initial state or replay: the objects it starts with (set while evaluated). */
+  burst?: number;
   /** Visible objects per core kind, counted once per estimate (with a visibility). */
   visibleSizes?: Map<string, number>;
 }
@@ -283,7 +285,9 @@ function eventsPerSubscription(field: FieldNode, eventType: GraphQLCompositeType
     if (!replays || !objectType) return 1;
     const informer =
       objectType === RESOURCE_INTERFACE ? genericInformer(field, env) : coreInformer(env, objectType);
-    return informer ? 1 + objectsInScope(informer, field, env) : 1;
+    if (!informer) return 1;
+    env.burst = objectsInScope(informer, field, env);
+    return 1 + env.burst;
   };
 }
 
@@ -319,6 +323,8 @@ function fanOut(parentType: string, elementType: string, atRoot: boolean) {
 
 export interface CostEstimate {
   cost: number;
+  /** For a subscription with initial or resumeFrom: the objects of the burst it starts with. */
+  burst?: number;
   /** The top-level field that contributes most, for the error message. */
   heaviest?: { path: string; cost: number };
 }
@@ -376,22 +382,25 @@ export function estimateCost(
     cost += c;
     if (!heaviest || c > heaviest.cost) heaviest = { path: t.path, cost: c };
   }
-  return { cost, heaviest };
+  return { cost, heaviest, ...(env.burst !== undefined ? { burst: env.burst } : {}) };
 }
 
 export function costLimitError(estimate: CostEstimate, max: number, subscription = false): GraphQLError {
   const where = estimate.heaviest
     ? `; most of it is ${estimate.heaviest.path} (${estimate.heaviest.cost})`
     : "";
-  const what = subscription ? "subscription too expensive: each event's" : "query too expensive: its";
-  return limitExceeded(
-    `${what} estimated cost of ${estimate.cost} exceeds the limit of ${max} (maxCost)${where}. ` +
-      "The estimate counts the objects it would resolve, from the sizes of the cached collections: " +
-      "ask for smaller pages (first), narrow by namespace, select fewer nested lists, or split the query",
-    "maxCost",
-    max,
-    { cost: estimate.cost },
-  );
+  const explained =
+    "The estimate counts the objects it would resolve, from the sizes of the cached collections: ";
+  const message = !subscription
+    ? `query too expensive: its estimated cost of ${estimate.cost} exceeds the limit of ${max} (maxCost)${where}. ` +
+      `${explained}ask for smaller pages (first), narrow by namespace, select fewer nested lists, or split the query`
+    : estimate.burst === undefined
+      ? `subscription too expensive: each event's estimated cost of ${estimate.cost} exceeds the limit of ${max} (maxCost)${where}. ` +
+        `${explained}select fewer nested lists, or narrow the stream (namespace, selectors)`
+      : `subscription too expensive: its estimated cost of ${estimate.cost} (each event's selection, for the ${estimate.burst} ` +
+        `objects it starts with (initial or resumeFrom) and each change after them) exceeds the limit of ${max} (maxCost)${where}. ` +
+        `${explained}select fewer nested lists, narrow the stream (namespace, selectors), or start without initial`;
+  return limitExceeded(message, "maxCost", max, { cost: estimate.cost });
 }
 
 /**

@@ -10,7 +10,7 @@ import { NAMESPACE_INDEX } from "../../src/informers/indexers.ts";
 import { Gateway } from "../../src/resolvers/gateway.ts";
 import { buildSchema } from "../../src/resolvers/index.ts";
 import { SandboxCluster, seedDemo } from "../../src/sandbox/index.ts";
-import { DEFAULT_MAX_COST, estimateCost } from "../../src/server/cost.ts";
+import { costLimitError, DEFAULT_MAX_COST, estimateCost } from "../../src/server/cost.ts";
 import { gql, limitRejections, startKgql, startKgqlOn, subscribe } from "../helpers/kgql.ts";
 import { clientFor, eventually, pod, withReviews } from "../helpers/sandbox.ts";
 
@@ -112,6 +112,21 @@ describe("cost estimate from the cache sizes", () => {
     assert.equal(cost(big, resume, { rv: "5" }), 10_001);
     assert.equal(cost(big, resume, { rv: null }), 1);
     assert.equal(cost(big, "subscription { podStream(initial: false) { pod { name } } }"), 1);
+  });
+
+  it("a refused subscription's message says whether its cost includes the objects it starts with", () => {
+    const refusal = (query: string) =>
+      costLimitError(estimateCost(big, schema, parse(query), undefined), 100, true);
+    const burst = refusal(
+      `subscription { podStream(namespace: "a", initial: true) { pod { node { name } } } }`,
+    );
+    assert.match(
+      burst.message,
+      /^subscription too expensive: its estimated cost of 2002 \(each event's selection, for the 1000 objects it starts with \(initial or resumeFrom\)/,
+    );
+    assert.match(burst.message, /or start without initial$/);
+    const perEvent = refusal("subscription { podStream { pod { node { pods { name } } } } }");
+    assert.match(perEvent.message, /^subscription too expensive: each event's estimated cost of 502 exceeds/);
   });
 
   it("is cheap to evaluate again: the plan is compiled once per document", () => {
