@@ -121,6 +121,20 @@ function fromEnv(
   return raw;
 }
 
+/**
+ * parseArgs' complaint in one line. A value starting with a dash (`--max-cost -1`) is refused
+ * as "ambiguous" in three lines: say how to pass it instead.
+ */
+function argumentProblem(err: Error & { code?: string }, argv: string[]): string {
+  const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(err.message);
+  if (err.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && ambiguous) {
+    const flag = ambiguous[1]!;
+    const value = argv[argv.indexOf(flag) + 1] ?? "";
+    return `${flag} is followed by "${value}", which starts with a dash: write ${flag}=${value} if it is the value`;
+  }
+  return err.message.replaceAll("\n", " ");
+}
+
 /** Flags from argv, then KGQL_* variables for the flags not given, then defaults. */
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): Flags {
   let parsed: Record<string, unknown>;
@@ -133,7 +147,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       ) as never,
     }).values;
   } catch (err) {
-    throw new ConfigError(`${(err as Error).message} (see kgql --help)`);
+    throw new ConfigError(`${argumentProblem(err as Error & { code?: string }, argv)} (see kgql --help)`);
   }
   const out: Record<string, unknown> = {};
   for (const [name, o] of Object.entries(OPTIONS) as [string, Option][]) {

@@ -25,12 +25,15 @@ function parse(argv: string[]): Flags {
 }
 
 /** A positive number of seconds from a flag (or its variable), in ms. */
+/** A flag's bad value, naming the flag, its environment variable (either may have set it) and what to give. */
+function invalid(flags: Flags, name: keyof Flags & string, hint: string): UsageError {
+  return new UsageError(`invalid --${name} "${flags[name]}" (${envName(name)}): ${hint}`);
+}
+
 function seconds(flags: Flags, name: "sync-timeout" | "request-timeout"): number {
   const value = Number(flags[name]);
   if (!(value > 0) || !Number.isFinite(value))
-    throw new UsageError(
-      `invalid --${name} "${flags[name]}" (${envName(name)}): give a positive number of seconds`,
-    );
+    throw invalid(flags, name, "give a positive number of seconds");
   return value * 1000;
 }
 
@@ -120,9 +123,9 @@ export async function main(argv: string[]): Promise<number | undefined> {
     }
     const port = Number(flags.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535)
-      throw new UsageError(`invalid --port "${flags.port}"`);
+      throw invalid(flags, "port", "give a port number from 0 to 65535 (0: any free port)");
     if (flags.auth !== "none" && flags.auth !== "kubernetes") {
-      throw new UsageError(`invalid --auth "${flags.auth}": use none or kubernetes`);
+      throw invalid(flags, "auth", "use none or kubernetes");
     }
     if (flags.auth === "kubernetes" && flags.demo) {
       throw new UsageError("--auth kubernetes needs a real cluster (TokenReview); the demo cluster has none");
@@ -135,26 +138,20 @@ export async function main(argv: string[]): Promise<number | undefined> {
     for (const origin of flags["cors-origin"]) {
       if (!/^https?:\/\/[^/\s]+$/.test(origin))
         throw new UsageError(
-          `invalid --cors-origin "${origin}": give scheme://host[:port], e.g. https://portal.example`,
+          `invalid --cors-origin "${origin}" (${envName("cors-origin")}): give scheme://host[:port], e.g. https://portal.example`,
         );
     }
     const syncTimeoutMs = seconds(flags, "sync-timeout");
     const requestTimeoutMs = seconds(flags, "request-timeout");
     const maxCost = Number(flags["max-cost"]);
     if (!Number.isInteger(maxCost) || maxCost <= 0)
-      throw new UsageError(
-        `invalid --max-cost "${flags["max-cost"]}" (KGQL_MAX_COST): give a positive integer`,
-      );
+      throw invalid(flags, "max-cost", "give a positive integer");
     const bigQueryMs = Number(flags["big-query-ms"]);
     if (!(bigQueryMs >= 0))
-      throw new UsageError(
-        `invalid --big-query-ms "${flags["big-query-ms"]}" (KGQL_BIG_QUERY_MS): give milliseconds, or Infinity to turn the lane off`,
-      );
+      throw invalid(flags, "big-query-ms", "give milliseconds, or Infinity to turn the lane off");
     const level = flags["log-level"];
     if (!Object.hasOwn(pino.levels.values, level) && level !== "silent")
-      throw new UsageError(
-        `invalid --log-level "${level}" (KGQL_LOG_LEVEL): use ${Object.keys(pino.levels.values).join(", ")} or silent`,
-      );
+      throw invalid(flags, "log-level", `use ${Object.keys(pino.levels.values).join(", ")} or silent`);
     const logger = createLogger(level);
     const log = logger.log;
     closeLog = logger.close;

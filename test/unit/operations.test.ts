@@ -302,6 +302,13 @@ describe("configuration by flags and environment variables", () => {
     assert.equal(flagsWin.auth, "kubernetes", "variables still fill the flags not given");
     assert.throws(() => parseConfig([], { KGQL_DEMO: "maybe" }), ConfigError);
     assert.throws(() => parseConfig(["--nope"], {}), /see kgql --help/);
+    // A value starting with a dash: one line saying how to pass it, not parseArgs' three.
+    assert.throws(
+      () => parseConfig(["--max-cost", "-1"], {}),
+      (err: Error) =>
+        err.message ===
+        '--max-cost is followed by "-1", which starts with a dash: write --max-cost=-1 if it is the value (see kgql --help)',
+    );
     for (const name of Object.keys(OPTIONS).filter((n) => n !== "help"))
       assert.ok(helpText().includes(envName(name)), `--help names ${envName(name)}`);
   });
