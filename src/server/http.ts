@@ -189,7 +189,15 @@ export async function startServer(
     yoga(req, res);
   });
 
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port, opts.host, resolve);
+  });
+  // Only now: ws re-emits the HTTP server's errors, and graphql-ws prints them with a stack
+  // ("Internal error emitted on the WebSocket server...") before kgql could say that the port
+  // is taken or the host unknown.
   const wss = new WebSocketServer({ server, path: "/graphql" });
+  wss.on("error", (err) => opts.log?.warn({ err: String(err), stack: err.stack }, "HTTP server error"));
   // WebSocket connections bypass the request handler above: they get their id here (the
   // upgrade request carries X-Request-Id like any other), and one line when they close.
   wss.on("connection", (socket, req) => {
@@ -268,10 +276,6 @@ export async function startServer(
     wss,
   );
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port, opts.host, resolve);
-  });
   const port = (server.address() as AddressInfo).port;
   const host = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
   return {
