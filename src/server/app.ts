@@ -25,6 +25,7 @@ import type { Metrics } from "./metrics.ts";
 import { operationLabel } from "./operation.ts";
 import { useCacheExtensions, useCacheSync, useExecutionDeadline } from "./plugins.ts";
 import { type Logger, recordOf, useRequestLog } from "./request-log.ts";
+import { useRequestParseErrors } from "./request-parse.ts";
 
 export const MAX_DEPTH = 12;
 export const MAX_ALIASES = 30;
@@ -213,6 +214,9 @@ export function createApp(
     ...(opts.introspection === false ? [useNoIntrospection()] : []),
     // Only a logger reads what it records (the request lines, unexpected errors).
     ...(opts.log ? [useRequestLog(opts.log)] : []),
+    // GET and form parameters that are not valid JSON, unsupported content types: 400 and 415
+    // errors that say why (yoga's request parsing; the fast paths take neither).
+    useRequestParseErrors(),
     // Before the waits and limits below: durations include them, refusals are counted.
     ...(opts.metrics ? [useRequestMetrics(opts.metrics)] : []),
     useExecutionDeadline(),
