@@ -2,7 +2,12 @@
 // subscriptions on the same path (graphql-ws protocol), /healthz, /readyz, /metrics.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import type { ExecutionArgs } from "graphql";
+import type {
+  ExecutionArgs,
+  ExecutionResult,
+  FormattedExecutionResult,
+  GraphQLFormattedError,
+} from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import type { YogaServerInstance } from "graphql-yoga";
 import { WebSocketServer } from "ws";
@@ -93,6 +98,41 @@ function unexpected(res: http.ServerResponse): void {
   res
     .writeHead(500, { "Content-Type": "application/json" })
     .end(JSON.stringify({ errors: [{ message: "Unexpected error." }] }));
+}
+
+/** An error as graphql-ws would send it (GraphQLError and yoga's masked errors have toJSON). */
+function formatted(error: unknown): GraphQLFormattedError {
+  const e = error as { toJSON?: () => GraphQLFormattedError };
+  return typeof e.toJSON === "function" ? e.toJSON() : (error as GraphQLFormattedError);
+}
+
+/** yoga's extensions for itself: `http` (the status to answer with), `unexpected`. */
+function hasInternals(error: unknown): boolean {
+  const extensions = (error as GraphQLFormattedError).extensions;
+  return !!extensions && ("http" in extensions || "unexpected" in extensions);
+}
+
+/** The error without yoga's internal extensions, as yoga's HTTP responses give it. */
+function withoutInternals(error: unknown): GraphQLFormattedError {
+  const json = formatted(error);
+  if (!hasInternals(json)) return json;
+  const { http: _http, unexpected: _unexpected, ...extensions } = json.extensions!;
+  const { extensions: _all, ...rest } = json;
+  return Object.keys(extensions).length ? { ...rest, extensions } : rest;
+}
+
+/**
+ * A result as yoga's HTTP responses give it (without yoga's internal extensions); undefined when
+ * it has none.
+ */
+function publicResult(result: ExecutionResult): FormattedExecutionResult | undefined {
+  if (!result.errors?.some(hasInternals) && !result.extensions?.http) return undefined;
+  const { http: _http, ...extensions } = result.extensions ?? {};
+  return {
+    ...result,
+    errors: result.errors?.map(withoutInternals),
+    extensions: Object.keys(extensions).length ? extensions : undefined,
+  };
 }
 
 /**
@@ -228,6 +268,10 @@ export async function startServer(
         (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
       subscribe: (args) =>
         (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
+      // yoga's internal extensions (http: the status yoga would answer with; unexpected) are
+      // not the client's: yoga strips them from HTTP responses, here they are stripped too.
+      onNext: (_ctx, _id, _payload, _args, result) => publicResult(result),
+      onError: (_ctx, _id, _payload, errors) => errors.map(withoutInternals),
       onSubscribe: async (ctx, _id, params) => {
         // Per-connection cap: one socket cannot hold an unbounded number of streams. Counted
         // here, synchronously, because several subscribe messages can arrive at once.

@@ -1,0 +1,91 @@
+// Errors sent over WebSocket (graphql-ws) carry no yoga internals: yoga strips extensions.http
+// (the status it would answer with) and extensions.unexpected from HTTP responses; graphql-ws
+// sent them as they were (a mutation's validation error showed {http: {spec: true, status: 400}}).
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { type Client, createClient } from "graphql-ws";
+import WebSocket from "ws";
+import { SandboxCluster, seedDemo } from "../../src/sandbox/index.ts";
+import type { GatewayServer } from "../../src/server/index.ts";
+import { startKgqlOn } from "../helpers/kgql.ts";
+
+describe("errors over WebSocket", () => {
+  let sim: SandboxCluster;
+  let kgql: GatewayServer;
+  before(async () => {
+    sim = new SandboxCluster();
+    await sim.start();
+    seedDemo(sim, { namespaces: 1, nodes: 1, deploymentsPerNamespace: 1, replicas: 1 });
+    kgql = await startKgqlOn(sim);
+  });
+  after(async () => {
+    await kgql?.close();
+    await sim?.stop();
+  });
+
+  const wsClient = (): Client =>
+    createClient({ url: kgql.url.replace(/^http/, "ws"), webSocketImpl: WebSocket, retryAttempts: 0 });
+
+  it("errors over WebSocket carry no yoga internals (extensions.http)", async () => {
+    const client = wsClient();
+    try {
+      for (const query of [
+        "mutation { deleteEverything }",
+        "{ noSuchField }",
+        "subscription { noSuchEvents }",
+      ]) {
+        const errors = await new Promise<unknown>((resolve, reject) => {
+          client.subscribe(
+            { query },
+            { next: () => {}, error: resolve, complete: () => reject(new Error(`${query}: no error`)) },
+          );
+        });
+        assert.ok(Array.isArray(errors) && errors.length > 0, `${query}: ${JSON.stringify(errors)}`);
+        for (const error of errors as { message: string; extensions?: Record<string, unknown> }[]) {
+          assert.ok(error.message, query);
+          assert.equal(error.extensions?.http, undefined, `${query}: ${JSON.stringify(error)}`);
+          assert.equal(error.extensions?.unexpected, undefined, query);
+        }
+      }
+      // A mutation's error says why.
+      const mutation = await new Promise<{ message: string }[]>((resolve, reject) => {
+        client.subscribe(
+          { query: "mutation { deleteEverything }" },
+          {
+            next: () => {},
+            error: (e) => resolve(e as never),
+            complete: () => reject(new Error("no error")),
+          },
+        );
+      });
+      assert.match(mutation[0]!.message, /kgql has no mutations/);
+      // A result's errors (next messages) too: an unexpected error, masked by yoga, is marked
+      // extensions.unexpected for yoga's own use.
+      const discovery = kgql.gateway.factory.discovery as unknown as { resources: unknown };
+      const resources = discovery.resources;
+      discovery.resources = async () => {
+        throw new Error("discovery exploded");
+      };
+      try {
+        const result = await new Promise<{ errors?: { message: string; extensions?: object }[] }>(
+          (resolve, reject) => {
+            let last: unknown;
+            client.subscribe(
+              { query: "{ apiResources { resource } }" },
+              { next: (v) => (last = v), error: reject, complete: () => resolve(last as never) },
+            );
+          },
+        );
+        assert.equal(result.errors?.length, 1, JSON.stringify(result));
+        assert.deepEqual(
+          result.errors?.map((e) => [e.message, e.extensions]),
+          [["Unexpected error.", { code: "INTERNAL_SERVER_ERROR" }]],
+        );
+      } finally {
+        discovery.resources = resources;
+      }
+    } finally {
+      await client.dispose();
+    }
+  });
+});
