@@ -24,7 +24,7 @@ import { DEFAULT_REQUEST_TIMEOUT_MS, deadlineFrom } from "./deadline.ts";
 import type { Metrics } from "./metrics.ts";
 import { operationLabel } from "./operation.ts";
 import { useCacheExtensions, useCacheSync, useExecutionDeadline } from "./plugins.ts";
-import { type Logger, recordOf, useRequestLog } from "./request-log.ts";
+import { type Logger, loggedMaskedErrors, recordOf, useRequestLog } from "./request-log.ts";
 import { useRequestParseErrors } from "./request-parse.ts";
 
 export const MAX_DEPTH = 12;
@@ -213,7 +213,7 @@ export function createApp(
     useSharedSubscriptionResults(),
     ...(opts.introspection === false ? [useNoIntrospection()] : []),
     // Only a logger reads what it records (the request lines, unexpected errors).
-    ...(opts.log ? [useRequestLog(opts.log)] : []),
+    ...(opts.log ? [useRequestLog()] : []),
     // GET and form parameters that are not valid JSON, unsupported content types: 400 and 415
     // errors that say why (yoga's request parsing; the fast paths take neither).
     useRequestParseErrors(),
@@ -236,6 +236,8 @@ export function createApp(
     cors: opts.corsOrigins?.length ? { origin: opts.corsOrigins, credentials: false } : false,
     landingPage: false,
     plugins,
+    // Masked as yoga masks them; with a logger, each one is logged with the request id.
+    ...(opts.log ? { maskedErrors: loggedMaskedErrors(opts.log) } : {}),
     context: async (initial) => {
       const deadline = deadlineFrom(opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
       // With --auth, nothing is visible until the authorization plugin decides what is.

@@ -17,7 +17,14 @@ import type { Gateway } from "../resolvers/gateway.ts";
 import { handleFast } from "./fast-path.ts";
 import { executionArgs, fastPathFor } from "./fast-request.ts";
 import type { Metrics } from "./metrics.ts";
-import { type Logger, type RequestRecord, startRecord } from "./request-log.ts";
+import {
+  type Logger,
+  type RequestRecord,
+  recordOf,
+  runInRequest,
+  startRecord,
+  streamInRequest,
+} from "./request-log.ts";
 import { handleSseSubscription } from "./sse-fast-path.ts";
 
 export interface ServerOptions {
@@ -100,6 +107,9 @@ function unexpected(res: http.ServerResponse): void {
     .end(JSON.stringify({ errors: [{ message: "Unexpected error." }] }));
 }
 
+const isAsyncIterable = (v: unknown): v is AsyncIterable<unknown> =>
+  typeof (v as AsyncIterable<unknown>)?.[Symbol.asyncIterator] === "function";
+
 /** An error as graphql-ws would send it (GraphQLError and yoga's masked errors have toJSON). */
 function formatted(error: unknown): GraphQLFormattedError {
   const e = error as { toJSON?: () => GraphQLFormattedError };
@@ -167,9 +177,8 @@ export async function startServer(
   const maxBody = opts.maxBodyBytes ?? 1_000_000;
   const maxPerConnection = opts.maxSubscriptionsPerConnection ?? 100;
   const inFlight = new Set<http.ServerResponse>();
-  const server = http.createServer(async (req, res) => {
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse, record: RequestRecord) => {
     const path = (req.url ?? "/").split("?")[0]!;
-    const record = startRecord(req);
     res.setHeader("X-Request-Id", record.id);
     inFlight.add(res);
     res.once("close", () => inFlight.delete(res));
@@ -227,6 +236,12 @@ export async function startServer(
     }
     if (path === "/graphql") metrics?.httpRequests.inc({ handler: "yoga" });
     yoga(req, res);
+  };
+  // Each request runs in its record's async context: yoga's error masking finds it there to
+  // log unexpected errors with the request id (request-log.ts loggedMaskedErrors).
+  const server = http.createServer((req, res) => {
+    const record = startRecord(req);
+    void runInRequest(record, () => handle(req, res, record));
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -264,55 +279,69 @@ export async function startServer(
   const openPerConnection = new WeakMap<object, number>();
   useServer(
     {
+      // Each operation runs in the connection's request (its record), as HTTP requests do, so
+      // that unexpected errors are logged with its id; a stream's events too, pulled by
+      // graphql-ws outside it.
       execute: (args) =>
-        (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
-      subscribe: (args) =>
-        (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
+        runInRequest(recordOf(args.contextValue), () =>
+          (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args),
+        ) as never,
+      subscribe: (args) => {
+        const record = recordOf(args.contextValue);
+        return runInRequest(record, async () => {
+          const result = await (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(
+            args,
+          );
+          return isAsyncIterable(result) ? streamInRequest(record, result) : result;
+        }) as never;
+      },
       // yoga's internal extensions (http: the status yoga would answer with; unexpected) are
       // not the client's: yoga strips them from HTTP responses, here they are stripped too.
       onNext: (_ctx, _id, _payload, _args, result) => publicResult(result),
       onError: (_ctx, _id, _payload, errors) => errors.map(withoutInternals),
-      onSubscribe: async (ctx, _id, params) => {
-        // Per-connection cap: one socket cannot hold an unbounded number of streams. Counted
-        // here, synchronously, because several subscribe messages can arrive at once.
-        const open = openPerConnection.get(ctx) ?? 0;
-        if (open >= maxPerConnection) {
-          metrics?.limitRejections.inc({ limit: "maxSubscriptionsPerConnection" });
-          return [
-            limitExceeded(
-              `too many subscriptions on this connection: at most ${maxPerConnection}; complete some or open another connection`,
-              "maxSubscriptionsPerConnection",
-              maxPerConnection,
-            ),
-          ];
-        }
-        openPerConnection.set(ctx, open + 1);
-        // graphql-ws calls onComplete only for operations that started: one refused here (bad
-        // document, failed context) gives its place back, or 100 bad subscribes would use up
-        // the connection.
-        const release = () => openPerConnection.set(ctx, Math.max(0, (openPerConnection.get(ctx) ?? 1) - 1));
-        try {
-          const enveloped = yoga.getEnveloped({
-            ...ctx,
-            req: ctx.extra.request,
-            socket: ctx.extra.socket,
-            params,
-          });
-          const document = enveloped.parse(params.query);
-          const errors = enveloped.validate(enveloped.schema, document);
-          if (errors.length) {
-            release();
-            return errors;
+      onSubscribe: (ctx, _id, params) =>
+        runInRequest(recordOf({ req: ctx.extra.request }), async () => {
+          // Per-connection cap: one socket cannot hold an unbounded number of streams. Counted
+          // here, synchronously, because several subscribe messages can arrive at once.
+          const open = openPerConnection.get(ctx) ?? 0;
+          if (open >= maxPerConnection) {
+            metrics?.limitRejections.inc({ limit: "maxSubscriptionsPerConnection" });
+            return [
+              limitExceeded(
+                `too many subscriptions on this connection: at most ${maxPerConnection}; complete some or open another connection`,
+                "maxSubscriptionsPerConnection",
+                maxPerConnection,
+              ),
+            ];
           }
-          const args = executionArgs(enveloped, params, document, await enveloped.contextFactory());
-          // execute/subscribe below take envelop's own functions from here.
-          args.rootValue = { execute: enveloped.execute, subscribe: enveloped.subscribe };
-          return args;
-        } catch (err) {
-          release();
-          throw err;
-        }
-      },
+          openPerConnection.set(ctx, open + 1);
+          // graphql-ws calls onComplete only for operations that started: one refused here (bad
+          // document, failed context) gives its place back, or 100 bad subscribes would use up
+          // the connection.
+          const release = () =>
+            openPerConnection.set(ctx, Math.max(0, (openPerConnection.get(ctx) ?? 1) - 1));
+          try {
+            const enveloped = yoga.getEnveloped({
+              ...ctx,
+              req: ctx.extra.request,
+              socket: ctx.extra.socket,
+              params,
+            });
+            const document = enveloped.parse(params.query);
+            const errors = enveloped.validate(enveloped.schema, document);
+            if (errors.length) {
+              release();
+              return errors;
+            }
+            const args = executionArgs(enveloped, params, document, await enveloped.contextFactory());
+            // execute/subscribe below take envelop's own functions from here.
+            args.rootValue = { execute: enveloped.execute, subscribe: enveloped.subscribe };
+            return args;
+          } catch (err) {
+            release();
+            throw err;
+          }
+        }),
       onComplete: (ctx) => {
         openPerConnection.set(ctx, Math.max(0, (openPerConnection.get(ctx) ?? 1) - 1));
       },

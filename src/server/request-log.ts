@@ -6,11 +6,14 @@
 //
 // The HTTP layer starts a record per request; the GraphQL layer (both the fast path and yoga
 // hand node's `req` into the envelop context) finds it by `req` and fills in what only it
-// knows: the operation, the authenticated user, the errors.
+// knows: the operation, the authenticated user, the errors. Error masking sees no request: the
+// HTTP layer runs each request in its record's async context (runInRequest), where yoga's
+// maskError (loggedMaskedErrors) finds it.
+import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { type ExecutionResult, GraphQLError } from "graphql";
-import type { Plugin } from "graphql-yoga";
+import { type MaskError, maskError, type Plugin } from "graphql-yoga";
 import { operationLabel } from "./operation.ts";
 
 export interface Logger {
@@ -49,26 +52,92 @@ export function recordOf(initial: unknown): RequestRecord | undefined {
   return req && typeof req === "object" ? records.get(req as IncomingMessage) : undefined;
 }
 
-function noteErrors(record: RequestRecord | undefined, result: ExecutionResult, log: Logger) {
-  if (!result.errors?.length) return;
-  const codes = new Set(record?.errors);
+const current = new AsyncLocalStorage<RequestRecord>();
+
+/** Runs `fn` (and what it starts) as part of the request of `record`, for loggedMaskedErrors. */
+export function runInRequest<T>(record: RequestRecord | undefined, fn: () => T): T {
+  return record ? current.run(record, fn) : fn();
+}
+
+/**
+ * `stream` with each of its steps run in the request of `record`: a stream's consumer (graphql-ws)
+ * pulls its events from outside the request.
+ */
+export function streamInRequest<T>(
+  record: RequestRecord | undefined,
+  stream: AsyncIterable<T>,
+): AsyncIterable<T> {
+  if (!record) return stream;
+  const it = stream[Symbol.asyncIterator]();
+  const done = (value?: unknown) => Promise.resolve({ done: true, value } as IteratorResult<T>);
+  const wrapped: AsyncIterableIterator<T> = {
+    [Symbol.asyncIterator]: () => wrapped,
+    next: (...args) => current.run(record, () => it.next(...args)),
+    return: (value) => current.run(record, () => (it.return ? it.return(value) : done(value))),
+    throw: (err) => current.run(record, () => (it.throw ? it.throw(err) : Promise.reject(err as Error))),
+  };
+  return wrapped;
+}
+
+function addCode(record: RequestRecord, code: string): void {
+  if (!record.errors?.includes(code)) record.errors = [...(record.errors ?? []), code];
+}
+
+/** What was thrown: the first error down the originalError chain that is not a GraphQLError. */
+function thrown(error: unknown): unknown {
+  let cause = error;
+  while (cause instanceof GraphQLError && cause.originalError) cause = cause.originalError;
+  return cause;
+}
+
+/**
+ * yoga's maskedErrors option: masks as yoga does, and logs each error it masks (a bug, that the
+ * caller sees as "Unexpected error.") with one warn line: the request id, the operation, and
+ * what was thrown with its stack. Every masking goes through here: errors of resolvers, of the
+ * context (authentication), of subscription streams, and of yoga's own request handling.
+ */
+export function loggedMaskedErrors(log: Logger): { maskError: MaskError } {
+  return {
+    maskError(error, message, isDev) {
+      const masked = maskError(error, message, isDev);
+      if (masked !== error) {
+        const record = current.getStore();
+        if (record) addCode(record, "INTERNAL");
+        const cause = thrown(error);
+        log.warn(
+          {
+            reqId: record?.id,
+            operation: record?.operation,
+            err: String(cause),
+            stack: (cause as Error | undefined)?.stack,
+          },
+          "unexpected error in a GraphQL request",
+        );
+      }
+      return masked;
+    },
+  };
+}
+
+function noteErrors(record: RequestRecord | undefined, result: ExecutionResult) {
+  if (!result.errors?.length || !record) return;
+  const codes = new Set(record.errors);
   for (const err of result.errors) {
     const code = err.extensions?.code;
     const cause = err.originalError;
-    if (cause && !(cause instanceof GraphQLError)) {
-      // A resolver threw something other than a GraphQLError: a bug, masked for the caller.
-      codes.add("INTERNAL");
-      log.warn(
-        { reqId: record?.id, operation: record?.operation, err: String(cause), stack: cause.stack },
-        "unexpected error in a GraphQL request",
-      );
-    } else codes.add(typeof code === "string" ? code : "GRAPHQL_ERROR"); // e.g. a variable of the wrong type
+    // A resolver threw something other than a GraphQLError: a bug, masked for the caller (and
+    // logged by loggedMaskedErrors).
+    if (cause && !(cause instanceof GraphQLError)) codes.add("INTERNAL");
+    else codes.add(typeof code === "string" ? code : "GRAPHQL_ERROR"); // e.g. a variable of the wrong type
   }
-  if (record) record.errors = [...codes];
+  record.errors = [...codes];
 }
 
-/** Fills the request record with the operation and the errors, and logs unexpected ones. */
-export function useRequestLog(log: Logger): Plugin {
+/**
+ * Fills the request record with the operation and the errors (the logging of unexpected ones
+ * is loggedMaskedErrors's).
+ */
+export function useRequestLog(): Plugin {
   return {
     onExecute({ args }) {
       const record = recordOf(args.contextValue);
@@ -76,7 +145,7 @@ export function useRequestLog(log: Logger): Plugin {
       return {
         onExecuteDone({ result }) {
           if (Symbol.asyncIterator in (result as object)) return;
-          noteErrors(record, result as ExecutionResult, log);
+          noteErrors(record, result as ExecutionResult);
         },
       };
     },
