@@ -26,6 +26,7 @@ import { operationLabel } from "./operation.ts";
 import { useCacheExtensions, useCacheSync, useExecutionDeadline } from "./plugins.ts";
 import { type Logger, loggedMaskedErrors, recordOf, useRequestLog } from "./request-log.ts";
 import { useRequestParseErrors } from "./request-parse.ts";
+import { useVariableCoercionErrors } from "./variables.ts";
 
 export const MAX_DEPTH = 12;
 export const MAX_ALIASES = 30;
@@ -219,6 +220,8 @@ export function createApp(
     useRequestParseErrors(),
     // Before the waits and limits below: durations include them, refusals are counted.
     ...(opts.metrics ? [useRequestMetrics(opts.metrics)] : []),
+    // Before any wait or review: variables that do not fit, with graphql-js's messages.
+    useVariableCoercionErrors(),
     useExecutionDeadline(),
     useCacheSync(gateway),
     useCacheExtensions(gateway),
