@@ -2,7 +2,7 @@
 // share: which requests they may take, the body's shape, and parsing and validating the
 // document with yoga's own envelop pipeline. Anything they decline goes to yoga unchanged.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { DocumentNode, ExecutionArgs, OperationTypeNode } from "graphql";
+import { type DocumentNode, type ExecutionArgs, GraphQLError, type OperationTypeNode } from "graphql";
 import type { YogaServerInstance } from "graphql-yoga";
 import type { RequestContext } from "../resolvers/context.ts";
 import { operationOf } from "./operation.ts";
@@ -116,7 +116,19 @@ export function prepareOperation(
     // Validation rules may also throw (graphql-armor's limits do).
     if (enveloped.validate(enveloped.schema, document).length > 0) return undefined;
     return { params, document, enveloped };
-  } catch {
+  } catch (err) {
+    if (err instanceof GraphQLError && err.message.startsWith("Syntax Error")) markParseFailed(err);
     return undefined;
   }
+}
+
+/**
+ * yoga marks a syntax error GRAPHQL_PARSE_FAILED (HTTP 400) in its own request handling only (a
+ * hook that needs its Request). The error is cached by document text, and yoga, answering this
+ * request next, is handed the cached one: mark it as yoga would, or its answer carries neither.
+ */
+function markParseFailed(err: GraphQLError): void {
+  const extensions = err.extensions as Record<string, unknown> & { http?: Record<string, unknown> };
+  extensions.code ??= "GRAPHQL_PARSE_FAILED";
+  extensions.http ??= { spec: true, status: 400 };
 }

@@ -71,6 +71,20 @@ describe("HTTP", () => {
     );
   });
 
+  it("a syntax error is GRAPHQL_PARSE_FAILED however it arrives, also once its document is cached", async () => {
+    const query = "{ pods(first: 1 { totalCount } }";
+    const answers = [
+      await post(kgql.url, { query }), // the fast path's candidate, answered by yoga
+      await post(kgql.url, { query }), // the same text again: the parse cache's error
+      await post(kgql.url, { query }, { origin: "https://portal.example" }), // yoga's path only
+    ];
+    for (const r of answers) {
+      const error = JSON.parse(r.text).errors[0];
+      assert.match(error.message, /^Syntax Error: Expected Name, found "\{"/);
+      assert.equal(error.extensions?.code, "GRAPHQL_PARSE_FAILED", r.text);
+    }
+  });
+
   it("a chunked body over the limit gets 413, and the server keeps serving", async () => {
     const url = new URL(kgql.url);
     const status = await new Promise<number>((resolve, reject) => {
