@@ -9,6 +9,8 @@ export type ErrorCode =
   | "LIMIT_EXCEEDED"
   /** Something kgql depends on (the apiserver's reviews) did not answer: retry shortly. */
   | "SERVICE_UNAVAILABLE"
+  /** A request kgql cannot read at all (a content type no parser takes: HTTP 415). */
+  | "BAD_REQUEST"
   /** A stream without markers (podEvents) lost events: the client must rebuild its view. */
   | "RESYNC_REQUIRED";
 
