@@ -2,11 +2,12 @@
 // subscriptions on the same path (graphql-ws protocol), /healthz, /readyz, /metrics.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import type {
-  ExecutionArgs,
-  ExecutionResult,
-  FormattedExecutionResult,
-  GraphQLFormattedError,
+import {
+  type ExecutionArgs,
+  type ExecutionResult,
+  type FormattedExecutionResult,
+  GraphQLError,
+  type GraphQLFormattedError,
 } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import type { YogaServerInstance } from "graphql-yoga";
@@ -339,6 +340,10 @@ export async function startServer(
             return args;
           } catch (err) {
             release();
+            // A user's error (syntax, a document limit, UNAUTHENTICATED, a review that failed)
+            // is that operation's error message; thrown, graphql-ws would close the whole
+            // connection with 4500 Internal server error.
+            if (err instanceof GraphQLError) return [err];
             throw err;
           }
         }),

@@ -88,4 +88,39 @@ describe("errors over WebSocket", () => {
       await client.dispose();
     }
   });
+
+  it("a syntax error or a document limit is that operation's error; the connection stays open", async () => {
+    const closes: number[] = [];
+    const client = createClient({
+      url: kgql.url.replace(/^http/, "ws"),
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      on: { closed: (event) => closes.push((event as { code: number }).code) },
+    });
+    const outcome = (query: string) =>
+      new Promise<{ errors?: { message: string; extensions?: Record<string, unknown> }[]; data?: unknown }>(
+        (resolve) => {
+          let data: unknown;
+          client.subscribe(
+            { query },
+            {
+              next: (v) => (data = v.data),
+              error: (e) => resolve({ errors: e as never }),
+              complete: () => resolve({ data }),
+            },
+          );
+        },
+      );
+    try {
+      const syntax = await outcome("subscription { podEvents { type }");
+      assert.match(syntax.errors?.[0]?.message ?? "", /^Syntax Error/, JSON.stringify(syntax));
+      const tooLong = await outcome(`{ ${"pods { totalCount } ".repeat(1300)} }`);
+      assert.equal(tooLong.errors?.[0]?.extensions?.limit, "maxTokens", JSON.stringify(tooLong));
+      assert.deepEqual(closes, [], "the connection was not closed");
+      const ok = await outcome("{ nodes { totalCount } }");
+      assert.deepEqual(ok.data, { nodes: { totalCount: sim.list("nodes").length } });
+    } finally {
+      await client.dispose();
+    }
+  });
 });
