@@ -127,6 +127,12 @@ export async function main(argv: string[]): Promise<number | undefined> {
     if (flags.auth !== "none" && flags.auth !== "kubernetes") {
       throw invalid(flags, "auth", "use none or kubernetes");
     }
+    if (flags.demo && (flags.kubeconfig || flags.context)) {
+      const given = flags.kubeconfig ? "--kubeconfig" : "--context";
+      throw new UsageError(
+        `--demo serves the built-in demo cluster, so ${given} (${envName(given.slice(2))}) would be ignored: drop one of them`,
+      );
+    }
     if (flags.auth === "kubernetes" && flags.demo) {
       throw new UsageError("--auth kubernetes needs a real cluster (TokenReview); the demo cluster has none");
     }

@@ -1,7 +1,7 @@
 // kgql exits after an error at startup even when its stderr is a pipe nobody reads: the log's
 // writes, retried while the pipe is full, must not keep the process alive after main returns.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { type AddressInfo, createServer } from "node:net";
 import { describe, it } from "node:test";
 
@@ -61,6 +61,27 @@ describe("kgql failing at startup with stderr full", () => {
       assert.equal(r.code, 1);
     } finally {
       taken.close();
+    }
+  });
+});
+
+describe("kgql refusing contradictory flags", () => {
+  it("--demo with --kubeconfig or KGQL_CONTEXT: one line naming both, exit 2, nothing started", () => {
+    for (const [args, env, named] of [
+      [["--demo", "--kubeconfig", "/nonexistent"], {}, "--kubeconfig \\(KGQL_KUBECONFIG\\)"],
+      [["--demo"], { KGQL_CONTEXT: "prod" }, "--context \\(KGQL_CONTEXT\\)"],
+    ] as const) {
+      const r = spawnSync(process.execPath, [BIN, ...args], {
+        env: { ...process.env, KUBECONFIG: "", ...env },
+        encoding: "utf8",
+        timeout: STUCK_MS,
+      });
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(`^kgql: --demo serves the built-in demo cluster, so ${named} would be ignored`),
+      );
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
     }
   });
 });
