@@ -6,13 +6,22 @@ import type { GroupVersionResource } from "./types.ts";
 export interface ApiResource extends ResourceInfo {
   verbs: string[];
   shortNames: string[];
+  /** The lower-case singular ("pod"); the kind in lower case when discovery leaves it out. */
+  singularName: string;
   /** True when this version is the group's preferred one. */
   preferred: boolean;
 }
 
 interface APIResourceList {
   groupVersion: string;
-  resources: { name: string; kind: string; namespaced: boolean; verbs?: string[]; shortNames?: string[] }[];
+  resources: {
+    name: string;
+    singularName?: string;
+    kind: string;
+    namespaced: boolean;
+    verbs?: string[];
+    shortNames?: string[];
+  }[];
 }
 interface APIGroupList {
   groups: {
@@ -22,14 +31,90 @@ interface APIGroupList {
   }[];
 }
 
+const cacheable = (r: ApiResource) => r.verbs.includes("list") && r.verbs.includes("watch");
+const gvrName = (r: GroupVersionResource) => `${r.group ? `${r.group}/` : ""}${r.version}/${r.resource}`;
+
 /** An unknown group/version/resource; the message lists close matches. */
 export class UnknownResourceError extends Error {
   constructor(gvr: GroupVersionResource, suggestions: string[]) {
-    const id = `${gvr.group ? `${gvr.group}/` : ""}${gvr.version}/${gvr.resource}`;
+    const id = gvrName(gvr);
     const hint = suggestions.length ? ` Did you mean: ${suggestions.join(", ")}?` : "";
     super(`the apiserver does not serve resource "${id}".${hint} (query apiResources for the full list)`);
     this.name = "UnknownResourceError";
   }
+}
+
+/** A served resource that cannot be cached: it does not support both list and watch. */
+export class UncacheableResourceError extends Error {
+  constructor(resource: ApiResource) {
+    super(
+      `resource ${resource.resource} cannot be cached: it does not support list and watch (query apiResources for those that can)`,
+    );
+    this.name = "UncacheableResourceError";
+  }
+}
+
+/**
+ * The served, cacheable resources closest to `gvr`, which is not served, best first (at most
+ * `max`): the same name in another group or version (or another case); then one it is the
+ * singular, kind or short name of; then one it is a prefix of, or that is a prefix of it; then
+ * names a few edits away (fewest first). Ties go to the group asked for, then its version, then
+ * preferred versions, then discovery's order.
+ */
+export function similarResources(
+  all: readonly ApiResource[],
+  gvr: GroupVersionResource,
+  max = 5,
+): ApiResource[] {
+  const want = gvr.resource.toLowerCase();
+  if (!want) return [];
+  const scored: { r: ApiResource; score: number; tie: number }[] = [];
+  for (const r of all) {
+    if (!cacheable(r)) continue;
+    const score = closeness(want, r);
+    if (score === undefined) continue;
+    const tie = (r.group === gvr.group ? 0 : 4) + (r.version === gvr.version ? 0 : 2) + (r.preferred ? 0 : 1);
+    scored.push({ r, score, tie });
+  }
+  // Array.prototype.sort is stable: equal entries keep discovery's order.
+  scored.sort((a, b) => a.score - b.score || a.tie - b.tie);
+  return scored.slice(0, max).map((s) => s.r);
+}
+
+/** How close `want` (lower case) is to a resource: lower is closer; undefined when not close. */
+function closeness(want: string, r: ApiResource): number | undefined {
+  const name = r.resource.toLowerCase();
+  if (name === want) return 0;
+  const singular = r.singularName.toLowerCase();
+  if (
+    want === singular ||
+    want === r.kind.toLowerCase() ||
+    r.shortNames.some((s) => s.toLowerCase() === want)
+  )
+    return 1;
+  if (name.startsWith(want) || want.startsWith(name)) return 2;
+  const distance = Math.min(editDistance(want, name), editDistance(want, singular));
+  return distance <= Math.max(1, Math.floor(want.length / 3)) ? 2 + distance : undefined;
+}
+
+/** Edits (insert, delete, substitute, swap two neighbours) turning `a` into `b`. */
+export function editDistance(a: string, b: string): number {
+  // Three rows of the optimal-string-alignment table: two back (for swaps), previous, current.
+  let before = new Array<number>(b.length + 1).fill(0);
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d = Math.min(d, before[j - 2]! + 1);
+      cur.push(d);
+    }
+    before = prev;
+    prev = cur;
+  }
+  return prev[b.length]!;
 }
 
 export class Discovery {
@@ -61,19 +146,10 @@ export class Discovery {
     if (!found && Date.now() - this.loadedAt > this.refreshMinIntervalMs)
       found = find(await this.resources(true));
     if (!found) {
-      const all = await this.resources();
-      const similar = all
-        .filter(
-          (r) =>
-            r.resource === gvr.resource || r.group === gvr.group || r.kind.toLowerCase() === gvr.resource,
-        )
-        .slice(0, 5)
-        .map((r) => `${r.group ? `${r.group}/` : ""}${r.version}/${r.resource}`);
+      const similar = similarResources(await this.resources(), gvr).map(gvrName);
       throw new UnknownResourceError(gvr, similar);
     }
-    if (!found.verbs.includes("list") || !found.verbs.includes("watch")) {
-      throw new Error(`resource ${found.resource} cannot be cached: it does not support list and watch`);
-    }
+    if (!cacheable(found)) throw new UncacheableResourceError(found);
     return found;
   }
 
@@ -113,6 +189,7 @@ export class Discovery {
           version,
           resource: r.name,
           kind: r.kind,
+          singularName: r.singularName || r.kind.toLowerCase(),
           namespaced: r.namespaced,
           verbs: r.verbs ?? [],
           shortNames: r.shortNames ?? [],

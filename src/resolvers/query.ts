@@ -1,6 +1,6 @@
 // Root query fields, generated from the kinds table: a connection per kind, a get per kind,
 // Namespace.<kind> lists; plus cacheStatus, apiResources and generic resources.
-import { UnknownResourceError } from "../informers/discovery.ts";
+import { UncacheableResourceError, UnknownResourceError } from "../informers/discovery.ts";
 import { NAMESPACE_INDEX } from "../informers/indexers.ts";
 import { type LabelSelector, LabelSelectorError, parseLabelSelector } from "../informers/labels.ts";
 import type { SharedInformer } from "../informers/shared-informer.ts";
@@ -172,11 +172,26 @@ export function cacheStatus(ctx: RequestContext) {
     });
 }
 
-async function genericResources(
-  _: unknown,
-  args: Args & { group: string; version: string; resource: string },
+/** The arguments naming a resource outside the core kinds: resources(...) and resourceEvents. */
+export interface GenericResourceArgs {
+  group: string;
+  version: string;
+  resource: string;
+  namespace?: string | null;
+  labelSelector?: string | null;
+}
+
+/**
+ * The synced informer of the resource a resources(...) or resourceEvents field names, its access
+ * key and its name for messages, once the arguments are checked against it: a resource the
+ * apiserver does not serve (with the closest ones it does), one that cannot be cached, a
+ * namespace on a cluster-scoped resource and a bad selector are BAD_USER_INPUT, and what RBAC
+ * forbids is FORBIDDEN. Both fields use it, so they refuse the same mistakes the same way.
+ */
+export async function genericResource(
   ctx: RequestContext,
-) {
+  args: GenericResourceArgs,
+): Promise<{ informer: SharedInformer; key: string; name: string }> {
   parseSelectorArg(args.labelSelector); // a bad selector fails before anything starts
   let informer: SharedInformer;
   try {
@@ -186,7 +201,7 @@ async function genericResources(
       resource: args.resource,
     });
   } catch (err) {
-    if (err instanceof UnknownResourceError)
+    if (err instanceof UnknownResourceError || err instanceof UncacheableResourceError)
       throw userError(err.message, "BAD_USER_INPUT", { argument: "resource" });
     throw err;
   }
@@ -200,7 +215,13 @@ async function genericResources(
   const r = informer.resource;
   // The caller's access to this resource was decided when its informer was looked up.
   const key = accessKey(r);
-  checkAllowed(ctx, key, args.namespace, r.group ? `${r.resource}.${r.group}` : r.resource);
+  const name = r.group ? `${r.resource}.${r.group}` : r.resource;
+  checkAllowed(ctx, key, args.namespace, name);
+  return { informer, key, name };
+}
+
+async function genericResources(_: unknown, args: Args & GenericResourceArgs, ctx: RequestContext) {
+  const { informer, key } = await genericResource(ctx, args);
   const [keys, whole] = matchingKeys(informer, key, args, ctx);
   return connectionFrom(informer.lister, keys, whole, args);
 }

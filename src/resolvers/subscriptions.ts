@@ -4,12 +4,11 @@
 import { OWNER_UID_INDEX } from "../informers/indexers.ts";
 import type { SharedInformer } from "../informers/shared-informer.ts";
 import type { KubeObject } from "../informers/types.ts";
-import { accessKey } from "../kinds.ts";
 import type { Subscription } from "../subscriptions/hub.ts";
 import type { ObjectFilter, StreamEvent } from "../subscriptions/types.ts";
 import type { RequestContext } from "./context.ts";
 import { userError } from "./errors.ts";
-import { checkAllowed, parseSelectorArg } from "./query.ts";
+import { checkAllowed, type GenericResourceArgs, genericResource, parseSelectorArg } from "./query.ts";
 
 interface StreamArgs {
   namespace?: string | null;
@@ -158,17 +157,12 @@ export function subscriptionResolvers() {
       true,
     ),
     resourceEvents: {
-      subscribe: async (
-        _: unknown,
-        args: StreamArgs & { group: string; version: string; resource: string },
-        ctx: RequestContext,
-      ) => {
-        const filter = namespaceSelectorFilter(args);
-        // Through the request context: the caller's RBAC on this resource is decided with it.
-        const informer = await ctx.genericInformer(args);
-        const r = informer.resource;
-        const name = r.group ? `${r.resource}.${r.group}` : r.resource;
-        return stream(ctx, accessKey(r), filter, args, true, { informer, name });
+      subscribe: async (_: unknown, args: StreamArgs & GenericResourceArgs, ctx: RequestContext) => {
+        // resources(...)'s checks, so both refuse the same arguments with the same errors, and
+        // before the stream starts. Through the request context: the caller's RBAC on this
+        // resource is decided with it.
+        const { informer, key, name } = await genericResource(ctx, args);
+        return stream(ctx, key, namespaceSelectorFilter(args), args, true, { informer, name });
       },
       resolve: (e: StreamEvent) =>
         "object" in e

@@ -144,6 +144,104 @@ describe("GraphQL over the simulated cluster", () => {
     assert.ok(invalid.errors?.[0]?.message.includes("nope"));
   });
 
+  // Mistakes in naming a resource, with what resources(...) answers (resourceEvents must agree).
+  const resourceMistakes: [args: string, message: RegExp][] = [
+    [
+      `group: "x.io", version: "v1", resource: "widgets"`,
+      /^the apiserver does not serve resource "x\.io\/v1\/widgets"\./,
+    ],
+    [
+      `group: "", version: "v1", resource: "widgets"`,
+      /^the apiserver does not serve resource "v1\/widgets"\./,
+    ],
+    [
+      `group: "apps", version: "v2", resource: "deployments"`,
+      /^the apiserver does not serve resource "apps\/v2\/deployments"\. Did you mean: apps\/v1\/deployments[,?]/,
+    ],
+    [
+      `group: "", version: "v1", resource: "nodes", namespace: "default"`,
+      /^nodes is cluster-scoped: leave out the namespace argument$/,
+    ],
+  ];
+  for (const transport of ["sse", "ws"] as const) {
+    it(`resourceEvents over ${transport}: an unserved resource or a namespace on a cluster-scoped one is BAD_USER_INPUT, as resources(...) says, before the stream starts`, async () => {
+      for (const [args, message] of resourceMistakes) {
+        const query = await q(`{ resources(${args}) { totalCount } }`);
+        assert.equal(query.errors?.[0]?.extensions?.code, "BAD_USER_INPUT", args);
+        assert.match(query.errors![0]!.message, message);
+        const s = subscribe(transport, kgql.url, `subscription { resourceEvents(${args}) { type } }`);
+        try {
+          await eventually(() => s.done, `resourceEvents(${args}) to end`, 2000);
+          assert.deepEqual(s.events, [], args);
+          // graphql-ws hands the errors over as one array; SSE as a payload's errors.
+          const errors = s.errors.flat() as { message?: string; extensions?: { code?: string } }[];
+          assert.equal(errors.length, 1, `${args}: ${JSON.stringify(s.errors)}`);
+          assert.equal(errors[0]!.message, query.errors![0]!.message, args);
+          assert.deepEqual(errors[0]!.extensions, query.errors![0]!.extensions, args);
+        } finally {
+          s.stop();
+        }
+      }
+    });
+  }
+
+  it("Did you mean: the closest resources first (the name in another case, singular, short name, a typo), at most five", async () => {
+    const cases: [resource: string, first: string][] = [
+      ["pod", "v1/pods"],
+      ["Pod", "v1/pods"],
+      ["po", "v1/pods"],
+      ["PODS", "v1/pods"],
+      ["deployment", "apps/v1/deployments"],
+      ["deploy", "apps/v1/deployments"],
+      ["deploymnets", "apps/v1/deployments"],
+      ["ingress", "networking.k8s.io/v1/ingresses"],
+      ["svc", "v1/services"],
+      ["configmap", "v1/configmaps"],
+    ];
+    for (const [resource, first] of cases) {
+      const r = await q(`{ resources(group: "", version: "v1", resource: "${resource}") { totalCount } }`);
+      assert.equal(r.errors?.[0]?.extensions?.code, "BAD_USER_INPUT", resource);
+      const m = /Did you mean: ([^?]*)\?/.exec(r.errors![0]!.message);
+      assert.ok(m, `${resource}: ${r.errors![0]!.message}`);
+      const suggested = m[1]!.split(", ");
+      assert.equal(suggested[0], first, `${resource}: ${r.errors![0]!.message}`);
+      assert.ok(suggested.length <= 5, r.errors![0]!.message);
+      assert.equal(new Set(suggested).size, suggested.length, r.errors![0]!.message);
+    }
+    // Nothing close: no guesses, only where to look.
+    const far = await q(`{ resources(group: "", version: "v1", resource: "widgets") { totalCount } }`);
+    assert.equal(
+      far.errors![0]!.message,
+      'the apiserver does not serve resource "v1/widgets". (query apiResources for the full list)',
+    );
+  });
+
+  it("a served resource that cannot be listed and watched is BAD_USER_INPUT, for resources(...) and resourceEvents", async () => {
+    sim.registerResource({
+      group: "example.com",
+      version: "v1",
+      resource: "reviews",
+      kind: "Review",
+      namespaced: false,
+      verbs: ["create"],
+    });
+    await kgql.gateway.factory.discovery.resources(true); // discovery re-reads a miss only every 10 s
+    const args = `group: "example.com", version: "v1", resource: "reviews"`;
+    const message = /^resource reviews cannot be cached: it does not support list and watch/;
+    const r = await q(`{ resources(${args}) { totalCount } }`);
+    assert.equal(r.errors?.[0]?.extensions?.code, "BAD_USER_INPUT", r.text);
+    assert.match(r.errors![0]!.message, message);
+    const s = subscribe("ws", kgql.url, `subscription { resourceEvents(${args}) { type } }`);
+    try {
+      await eventually(() => s.done, "resourceEvents to end", 2000);
+      const errors = s.errors.flat() as { message?: string; extensions?: { code?: string } }[];
+      assert.equal(errors[0]?.extensions?.code, "BAD_USER_INPUT", JSON.stringify(s.errors));
+      assert.match(errors[0]!.message!, message);
+    } finally {
+      s.stop();
+    }
+  });
+
   it("never serves Secret values, in any field", async () => {
     const values = sim.list("secrets").flatMap((s) => Object.values(s.data as Record<string, string>));
     const decoded = values.map((v) => Buffer.from(v, "base64").toString());
