@@ -337,6 +337,9 @@ export class Reflector {
         }
         throw err;
       }
+      // The list's resourceVersion first: the deletions finish() reports happened by then, and
+      // handlers reading lastSyncResourceVersion (the subscription hub) record them there.
+      this.st.lastSyncResourceVersion = listRV;
       replace.finish();
       this.lastSyncRVUnavailable = false;
       this.markSynced(listRV);
@@ -471,16 +474,20 @@ export class Reflector {
       case "MODIFIED": {
         const raw = event.object as KubeObject;
         const obj = this.opts.transform ? this.opts.transform(raw) : raw;
+        // A watch-list's initial objects come in no resourceVersion order: its position is the
+        // bookmark that ends them (as client-go), not whichever object came last.
         if (replace) replace.put(obj);
-        else this.opts.target.upsert(obj);
-        this.st.lastSyncResourceVersion = obj.metadata.resourceVersion;
+        else {
+          this.opts.target.upsert(obj);
+          this.st.lastSyncResourceVersion = obj.metadata.resourceVersion;
+        }
         return false;
       }
       case "DELETED": {
         const raw = event.object as KubeObject;
         const obj = this.opts.transform ? this.opts.transform(raw) : raw;
         this.opts.target.remove(obj);
-        this.st.lastSyncResourceVersion = obj.metadata.resourceVersion;
+        if (!replace) this.st.lastSyncResourceVersion = obj.metadata.resourceVersion;
         return false;
       }
       case "BOOKMARK": {

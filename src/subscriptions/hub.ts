@@ -218,11 +218,19 @@ export class ResourceEventHub {
     return this.subscribers.size;
   }
 
-  /** The current stream position: the highest resourceVersion seen. */
+  /**
+   * The current stream position: the highest resourceVersion seen, from events or from the
+   * informer (bookmarks, the end of a relist). Never lower than one handed out before: the
+   * informer's own can go back while a relist replays older objects.
+   */
   position(): string {
-    const synced = parsePosition(this.informer.lastSyncResourceVersion);
-    if (synced !== undefined && synced > this.pos) return synced.toString();
+    this.advance();
     return this.pos.toString();
+  }
+
+  private advance(): void {
+    const synced = parsePosition(this.informer.lastSyncResourceVersion);
+    if (synced !== undefined && synced > this.pos) this.pos = synced;
   }
 
   /**
@@ -302,6 +310,10 @@ export class ResourceEventHub {
   }
 
   private onDelta(delta: StoreDelta): void {
+    // A deletion found by a relist carries the object's last state, older than the relist: it
+    // is recorded at the relist's position (the informer's, set before those deletions), so a
+    // client resuming from any position it was handed before is replayed it.
+    this.advance();
     const objectPos = parsePosition(delta.object.metadata.resourceVersion);
     if (objectPos !== undefined && objectPos > this.pos) this.pos = objectPos;
     const oldObject = delta.type === "MODIFIED" ? delta.oldObject : undefined;

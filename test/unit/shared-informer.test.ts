@@ -62,6 +62,20 @@ test("14. watch disrupted while objects change: handlers see only the changes, a
   assert.deepEqual(keyRVs(informer.store.values()), keyRVs(sim.list("pods")));
 });
 
+test("a watch-list's resourceVersion is its closing bookmark's: it does not follow the initial objects, which come in no order", async () => {
+  const sim = await setup();
+  // Created z first: the replay (by key) brings a newer object before an older one.
+  for (const n of ["z", "a"]) sim.create("pods", pod(n));
+  const informer = await informerFor(sim, "pods");
+  defer(() => informer.stop());
+  const seen: string[] = [];
+  informer.addSyncListener(() => seen.push(informer.lastSyncResourceVersion));
+  informer.start();
+  await informer.waitForSync(5000);
+  assert.deepEqual(seen, ["", ""], "unchanged while the initial objects arrive");
+  assert.equal(informer.lastSyncResourceVersion, sim.currentResourceVersion());
+});
+
 test("15. a late handler gets existing objects first; its hasSynced waits for that replay", async () => {
   const sim = await setup();
   for (const n of ["a", "b"]) sim.create("pods", pod(n));

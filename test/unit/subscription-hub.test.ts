@@ -2,6 +2,7 @@
 // or the buffer is exceeded, relist changes reaching subscribers, filtered views.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import type { SharedInformer } from "../../src/informers/shared-informer.ts";
 import type { KubeObject } from "../../src/informers/types.ts";
 import { ResourceEventHub, type Subscription } from "../../src/subscriptions/hub.ts";
 import type { StreamEvent } from "../../src/subscriptions/types.ts";
@@ -10,10 +11,10 @@ import { eventually, informerFor, pod, startSandbox } from "../helpers/sandbox.t
 
 const defer = useCleanups();
 
-async function setup(historySize = 100) {
+async function setup(historySize = 100, useWatchList = true) {
   const sim = await startSandbox();
   defer(() => sim.stop());
-  const informer = await informerFor(sim, "pods");
+  const informer = await informerFor(sim, "pods", { reflector: { useWatchList } });
   defer(() => informer.stop());
   informer.start();
   await informer.waitForSync(5000);
@@ -142,6 +143,50 @@ test("after the informer relists (410), subscribers receive the synthesized DELE
   sim.faults.stallWatches(false);
   await eventually(() => names().length === 3, "three synthesized events");
   assert.deepEqual(names().sort(), ["ADDED new", "DELETED gone", "MODIFIED change"]);
+});
+
+for (const [mode, useWatchList] of [
+  ["watch-list", true],
+  ["list+watch", false],
+] as const) {
+  test(`a deletion only a relist (${mode}) finds reaches a client resuming from before it: its position is the relist's`, async () => {
+    const { sim, hub } = await setup(100, useWatchList);
+    for (const n of ["keep", "gone"]) sim.create("pods", pod(n));
+    await eventually(() => hub.informer.store.size === 2, "cache");
+    const first = collect(hub.subscribe({ filter: all, initial: true }));
+    await eventually(() => first.names().at(-1) === "SYNCED", "the initial state");
+    const held = first.events.at(-1)!.resourceVersion;
+    for (const e of first.events) assert.ok(BigInt(e.resourceVersion) <= BigInt(held));
+    // The client goes away; meanwhile a deletion the watch misses, found by the relist after a 410.
+    sim.faults.stallWatches(true);
+    sim.delete("pods", "default", "gone");
+    sim.faults.sendWatchError410();
+    sim.faults.stallWatches(false);
+    await eventually(() => !hub.informer.store.has("default/gone"), "the relist");
+    const resumed = collect(hub.subscribe({ filter: all, resumeFrom: held }));
+    await eventually(() => resumed.names().at(-1) === "SYNCED", "the replay");
+    assert.deepEqual(resumed.names(), ["DELETED gone", "SYNCED"]);
+  });
+}
+
+test("the stream position never goes back, though the informer's resourceVersion may (a relist replaying older objects)", () => {
+  // Only what the hub reads of an informer: its resourceVersion, a store, its sync listeners.
+  const informer = {
+    lastSyncResourceVersion: "1000",
+    store: { values: () => [][Symbol.iterator]() },
+    addSyncListener: () => () => {},
+  };
+  const hub = new ResourceEventHub(informer as unknown as SharedInformer);
+  hub.subscribe({ filter: all }).close();
+  informer.lastSyncResourceVersion = "5000"; // a bookmark
+  assert.equal(hub.position(), "5000");
+  informer.lastSyncResourceVersion = "1200"; // an older object replayed by a relist
+  assert.equal(hub.position(), "5000");
+  // A client holding 5000 resumes without a RESYNC: nothing newer happened.
+  const resumed = collect(hub.subscribe({ filter: all, resumeFrom: "5000" }));
+  return eventually(() => resumed.names().length > 0, "the answer").then(() =>
+    assert.deepEqual(resumed.names(), ["SYNCED"]),
+  );
 });
 
 test("one informer and one listener for any number of subscribers", async () => {
