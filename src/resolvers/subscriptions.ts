@@ -56,8 +56,10 @@ async function stream(
   const informer = other?.informer ?? ctx.gateway.informer(kind);
   if (!other) await ctx.gateway.waitForKinds([kind]);
   checkAllowed(ctx, kind, args.namespace, other?.name);
+  const hub = ctx.gateway.hub(informer);
+  if (args.resumeFrom) await hub.reach(args.resumeFrom);
   ctx.gateway.checkSubscriptionCapacity();
-  const sub: Subscription = ctx.gateway.hub(informer).subscribe({
+  const sub: Subscription = hub.subscribe({
     filter: visibleAnd(ctx, kind, filter),
     initial: args.initial ?? false,
     resumeFrom: args.resumeFrom ?? undefined,

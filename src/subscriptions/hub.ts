@@ -200,6 +200,9 @@ export class Subscription implements AsyncIterableIterator<StreamEvent> {
   }
 }
 
+/** How long a resume from a position not reached yet waits for it (the apiserver waits 3 s). */
+const REACH_TIMEOUT_MS = 3000;
+
 export class ResourceEventHub {
   readonly informer: SharedInformer;
   private readonly subscribers = new Set<Subscription>();
@@ -226,6 +229,22 @@ export class ResourceEventHub {
   position(): string {
     this.advance();
     return this.pos.toString();
+  }
+
+  /**
+   * Waits (at most `timeoutMs`) until the position reaches `resourceVersion`, as the apiserver
+   * waits for its watch cache on a resourceVersion it has not reached: a client resuming from a
+   * replica slightly ahead of this one is then replayed normally rather than sent RESYNC. True
+   * when reached (or not a position at all: subscribe() decides).
+   */
+  async reach(resourceVersion: string, timeoutMs = REACH_TIMEOUT_MS): Promise<boolean> {
+    const target = parsePosition(resourceVersion);
+    const deadline = Date.now() + timeoutMs;
+    while (target !== undefined && target > BigInt(this.position())) {
+      if (Date.now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return true;
   }
 
   private advance(): void {

@@ -112,6 +112,20 @@ test("resume from a position the gateway has not reached: RESYNC naming it, then
   await eventually(() => names().at(-1) === "ADDED b", "a live event");
 });
 
+test("a resume point a little ahead (another replica's) is waited for, then replayed without RESYNC", async () => {
+  const { sim, hub } = await setup();
+  sim.create("pods", pod("a"));
+  await eventually(() => hub.informer.store.size === 1, "cache");
+  const next = (BigInt(hub.position()) + 1n).toString();
+  setTimeout(() => sim.create("pods", pod("b")), 100); // this gateway reaches it shortly
+  assert.equal(await hub.reach(next), true);
+  const { names } = collect(hub.subscribe({ filter: all, resumeFrom: next }));
+  await eventually(() => names().length > 0, "the answer");
+  assert.deepEqual(names(), ["SYNCED"], "the client had seen b");
+  // One never reached: false after the wait (subscribe then sends RESYNC).
+  assert.equal(await hub.reach((BigInt(hub.position()) + 1000n).toString(), 100), false);
+});
+
 test("a slow subscriber overflowing its buffer gets RESYNC + current state; others are unaffected", async () => {
   const { sim, hub } = await setup();
   const slow = hub.subscribe({ filter: all, bufferLimit: 5 });

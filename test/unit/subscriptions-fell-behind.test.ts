@@ -45,4 +45,31 @@ describe("podEvents that cannot continue without a gap", () => {
       }
     });
   }
+
+  it("a resume point this gateway reaches shortly after (another replica's) continues without a gap or an error", async () => {
+    const sim = new SandboxCluster();
+    await sim.start();
+    seedDemo(sim, { namespaces: 1, nodes: 1, deploymentsPerNamespace: 1, replicas: 1 });
+    const kgql = await startKgqlOn(sim);
+    try {
+      const ahead = (BigInt(sim.currentResourceVersion()) + 1n).toString();
+      const resumed = subscribe(
+        "sse",
+        kgql.url,
+        `subscription { podEvents(resumeFrom: "${ahead}") { type pod { name } } }`,
+      );
+      // The change the client has seen elsewhere, then one it has not.
+      await new Promise((r) => setTimeout(r, 200));
+      sim.create("pods", pod("seen-elsewhere"));
+      await new Promise((r) => setTimeout(r, 200));
+      sim.create("pods", pod("new"));
+      await eventually(() => resumed.events.length > 0 || resumed.errors.length > 0, "an event");
+      assert.deepEqual(resumed.errors, []);
+      assert.deepEqual(resumed.events, [{ type: "ADDED", pod: { name: "new" } }]);
+      resumed.stop();
+    } finally {
+      await kgql.close();
+      await sim.stop();
+    }
+  });
 });
