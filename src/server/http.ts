@@ -344,7 +344,16 @@ export async function startServer(
             // is that operation's error message; thrown, graphql-ws would close the whole
             // connection with 4500 Internal server error.
             if (err instanceof GraphQLError) return [err];
-            throw err;
+            // A bug: masked and logged like any unexpected error, not a closed connection.
+            opts.log?.warn(
+              {
+                reqId: recordOf({ req: ctx.extra.request })?.id,
+                err: String(err),
+                stack: (err as Error)?.stack,
+              },
+              "unexpected error in a GraphQL request",
+            );
+            return [new GraphQLError("Unexpected error.", { extensions: { code: "INTERNAL_SERVER_ERROR" } })];
           }
         }),
       onComplete: (ctx) => {
