@@ -3,9 +3,8 @@
 // graphql-jit coerces variables with compiled code whose errors name the wrong variable for a
 // nested input ({"o": {"field": "X"}} is reported as `Variable "$field" got invalid value "X"`)
 // and carry no code. graphql-js's coercion says where the bad value is (`at "o.field"`) and what
-// the enum allows. It runs only for operations that declare variables; a valid request pays one
-// coercion of its (small) variables.
-import { type ExecutionArgs, GraphQLError, getVariableValues } from "graphql";
+// the enum allows.
+import { type ExecutionArgs, type ExecutionResult, GraphQLError, getVariableValues } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import { operationOf } from "./operation.ts";
 
@@ -24,16 +23,37 @@ function variableErrors(args: ExecutionArgs): GraphQLError[] | undefined {
   );
 }
 
-/** Refuses, before execution, variables that do not fit their declared types (BAD_USER_INPUT). */
+/**
+ * Answers a request whose variables do not fit their declared types with graphql-js's errors
+ * (BAD_USER_INPUT). Checked only when execution produced errors and no data, which is what
+ * a failed coercion gives: a valid request pays nothing.
+ */
 export function useVariableCoercionErrors(): Plugin {
   return {
-    onExecute({ args, setResultAndStopExecution }) {
-      const errors = variableErrors(args);
-      if (errors) setResultAndStopExecution({ errors });
+    onExecute({ args }) {
+      return {
+        onExecuteDone({ result, setResult }) {
+          if (!failedWithoutData(result)) return;
+          const errors = variableErrors(args);
+          if (errors) setResult({ errors });
+        },
+      };
     },
-    onSubscribe({ args, setResultAndStopExecution }) {
-      const errors = variableErrors(args);
-      if (errors) setResultAndStopExecution({ errors });
+    onSubscribe({ args }) {
+      return {
+        onSubscribeResult({ result, setResult }) {
+          if (!failedWithoutData(result)) return;
+          const errors = variableErrors(args);
+          if (errors) setResult({ errors });
+        },
+      };
     },
   };
+}
+
+/** An execution result (not a stream) with errors and no data. */
+function failedWithoutData(result: unknown): boolean {
+  if (typeof result !== "object" || result === null || Symbol.asyncIterator in result) return false;
+  const r = result as ExecutionResult;
+  return r.data == null && (r.errors?.length ?? 0) > 0;
 }
