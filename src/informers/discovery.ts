@@ -57,7 +57,7 @@ export class UncacheableResourceError extends Error {
 /**
  * The served, cacheable resources closest to `gvr`, which is not served, best first (at most
  * `max`): the same name in another group or version (or another case); then one it is the
- * singular, kind or short name of; then one it is a prefix of, or that is a prefix of it; then
+ * singular, kind or short name of; then one it is a prefix of (3 letters or more); then
  * names a few edits away (fewest first). Ties go to the group asked for, then its version, then
  * preferred versions, then discovery's order.
  */
@@ -92,13 +92,23 @@ function closeness(want: string, r: ApiResource): number | undefined {
     r.shortNames.some((s) => s.toLowerCase() === want)
   )
     return 1;
-  if (name.startsWith(want) || want.startsWith(name)) return 2;
-  const distance = Math.min(editDistance(want, name), editDistance(want, singular));
-  return distance <= Math.max(1, Math.floor(want.length / 3)) ? 2 + distance : undefined;
+  // A prefix of the name ("deploy"): at least 3 letters, or "s" would suggest every s-resource.
+  // Not the other way round: "podsecuritypolicies" starts with "pods" but is not about pods.
+  if (want.length >= 3 && name.startsWith(want)) return 2;
+  // A few edits away; names whose lengths differ by more cannot be, so they are not compared
+  // (hundreds of CRDs make this the loop an unknown resource runs).
+  const limit = Math.max(1, Math.floor(want.length / 3));
+  const distance = Math.min(editDistance(want, name, limit), editDistance(want, singular, limit));
+  return distance <= limit ? 2 + distance : undefined;
 }
 
-/** Edits (insert, delete, substitute, swap two neighbours) turning `a` into `b`. */
-export function editDistance(a: string, b: string): number {
+/**
+ * Edits (insert, delete, substitute, swap two neighbours) turning `a` into `b`; with `max`, any
+ * count above it may be given as max + 1, found as soon as it is certain (lengths too far
+ * apart, or a whole row of the table above max).
+ */
+export function editDistance(a: string, b: string, max = Number.POSITIVE_INFINITY): number {
+  if (Math.abs(a.length - b.length) > max) return max + 1;
   // Three rows of the optimal-string-alignment table: two back (for swaps), previous, current.
   let before = new Array<number>(b.length + 1).fill(0);
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
@@ -111,11 +121,16 @@ export function editDistance(a: string, b: string): number {
         d = Math.min(d, before[j - 2]! + 1);
       cur.push(d);
     }
+    // Every path to the end goes through this row: past max here, past max at the end.
+    if (Math.min(...cur) > max) return max + 1;
     before = prev;
     prev = cur;
   }
   return prev[b.length]!;
 }
+
+/** Unknown names whose suggestions are kept (a bound: names come from clients). */
+const MAX_KEPT_SUGGESTIONS = 1000;
 
 export class Discovery {
   private readonly client: KubeClient;
@@ -145,13 +160,30 @@ export class Discovery {
     let found = find(await this.resources());
     if (!found && Date.now() - this.loadedAt > this.refreshMinIntervalMs)
       found = find(await this.resources(true));
-    if (!found) {
-      const similar = similarResources(await this.resources(), gvr).map(gvrName);
-      throw new UnknownResourceError(gvr, similar);
-    }
+    if (!found) throw new UnknownResourceError(gvr, this.suggestionsFor(gvr, await this.resources()));
     if (!cacheable(found)) throw new UncacheableResourceError(found);
     return found;
   }
+
+  /**
+   * similarResources for an unknown resource, kept per name for the resource list it was made
+   * from: with hundreds of CRDs a ranking takes milliseconds, and a client may repeat a typo.
+   */
+  private suggestionsFor(gvr: GroupVersionResource, all: ApiResource[]): string[] {
+    if (this.suggestions.list !== all || this.suggestions.byName.size >= MAX_KEPT_SUGGESTIONS)
+      this.suggestions = { list: all, byName: new Map() };
+    const key = gvrName(gvr);
+    let similar = this.suggestions.byName.get(key);
+    if (!similar) {
+      similar = similarResources(all, gvr).map(gvrName);
+      this.suggestions.byName.set(key, similar);
+    }
+    return similar;
+  }
+  private suggestions: { list: ApiResource[] | undefined; byName: Map<string, string[]> } = {
+    list: undefined,
+    byName: new Map(),
+  };
 
   private async load(): Promise<ApiResource[]> {
     const [core, groups] = await Promise.all([

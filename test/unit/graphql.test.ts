@@ -208,12 +208,15 @@ describe("GraphQL over the simulated cluster", () => {
       assert.ok(suggested.length <= 5, r.errors![0]!.message);
       assert.equal(new Set(suggested).size, suggested.length, r.errors![0]!.message);
     }
-    // Nothing close: no guesses, only where to look.
-    const far = await q(`{ resources(group: "", version: "v1", resource: "widgets") { totalCount } }`);
-    assert.equal(
-      far.errors![0]!.message,
-      'the apiserver does not serve resource "v1/widgets". (query apiResources for the full list)',
-    );
+    // Nothing close: no guesses, only where to look. Not a name that merely starts like one
+    // ("podsecuritypolicies" is not about pods), nor every name a letter starts.
+    for (const resource of ["widgets", "podsecuritypolicies", "s"]) {
+      const far = await q(`{ resources(group: "", version: "v1", resource: "${resource}") { totalCount } }`);
+      assert.equal(
+        far.errors![0]!.message,
+        `the apiserver does not serve resource "v1/${resource}". (query apiResources for the full list)`,
+      );
+    }
   });
 
   it("a served resource that cannot be listed and watched is BAD_USER_INPUT, for resources(...) and resourceEvents", async () => {
