@@ -391,11 +391,13 @@ export function costLimitError(estimate: CostEstimate, max: number, subscription
     : "";
   const explained =
     "The estimate counts the objects it would resolve, from the sizes of the cached collections: ";
+  // A subscription's root field is one event: its cost is (1 + burst) times one event's.
+  const perEvent = Math.round(estimate.cost / (1 + (estimate.burst ?? 0)));
   const message = !subscription
     ? `query too expensive: its estimated cost of ${estimate.cost} exceeds the limit of ${max} (maxCost)${where}. ` +
       `${explained}ask for smaller pages (first), narrow by namespace, select fewer nested lists, or split the query`
-    : estimate.burst === undefined
-      ? `subscription too expensive: each event's estimated cost of ${estimate.cost} exceeds the limit of ${max} (maxCost)${where}. ` +
+    : !estimate.burst || perEvent > max
+      ? `subscription too expensive: each event's estimated cost of ${perEvent} exceeds the limit of ${max} (maxCost)${where}. ` +
         `${explained}select fewer nested lists, or narrow the stream (namespace, selectors)`
       : `subscription too expensive: its estimated cost of ${estimate.cost} (each event's selection, for the ${estimate.burst} ` +
         `objects it starts with (initial or resumeFrom) and each change after them) exceeds the limit of ${max} (maxCost)${where}. ` +

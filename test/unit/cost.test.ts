@@ -127,6 +127,9 @@ describe("cost estimate from the cache sizes", () => {
     assert.match(burst.message, /or start without initial$/);
     const perEvent = refusal("subscription { podStream { pod { node { pods { name } } } } }");
     assert.match(perEvent.message, /^subscription too expensive: each event's estimated cost of 502 exceeds/);
+    // One event alone above the limit: that is what to fix, whatever the burst.
+    const both = refusal("subscription { podStream(initial: true) { pod { node { pods { name } } } } }");
+    assert.match(both.message, /^subscription too expensive: each event's estimated cost of 502 exceeds/);
   });
 
   it("is cheap to evaluate again: the plan is compiled once per document", () => {
