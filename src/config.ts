@@ -129,7 +129,9 @@ function argumentProblem(err: Error & { code?: string }, argv: string[]): string
   const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(err.message);
   if (err.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && ambiguous) {
     const flag = ambiguous[1]!;
-    const value = argv[argv.indexOf(flag) + 1] ?? "";
+    // parseArgs stops at the first ambiguous one: the first occurrence followed by a dash.
+    const at = argv.findIndex((a, i) => a === flag && argv[i + 1]?.startsWith("-"));
+    const value = argv[at + 1] ?? "";
     return `${flag} is followed by "${value}", which starts with a dash: write ${flag}=${value} if it is the value`;
   }
   return err.message.replaceAll("\n", " ");

@@ -24,12 +24,12 @@ function parse(argv: string[]): Flags {
   }
 }
 
-/** A positive number of seconds from a flag (or its variable), in ms. */
 /** A flag's bad value, naming the flag, its environment variable (either may have set it) and what to give. */
 function invalid(flags: Flags, name: keyof Flags & string, hint: string): UsageError {
   return new UsageError(`invalid --${name} "${flags[name]}" (${envName(name)}): ${hint}`);
 }
 
+/** A positive number of seconds from a flag (or its variable), in ms. */
 function seconds(flags: Flags, name: "sync-timeout" | "request-timeout"): number {
   const value = Number(flags[name]);
   if (!(value > 0) || !Number.isFinite(value))
