@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { ConfigError, envName, helpText, OPTIONS, parseConfig } from "../../src/config.ts";
 import { SandboxCluster, seedDemo } from "../../src/sandbox/index.ts";
 import { gql, startKgql, startKgqlOn, subscribe } from "../helpers/kgql.ts";
+import { captureLog } from "../helpers/log.ts";
 import { clientFor, WIDGETS } from "../helpers/sandbox.ts";
 
 async function withSandbox(fn: (sim: SandboxCluster) => Promise<void>): Promise<void> {
@@ -131,12 +132,7 @@ describe("request ids, logs and metrics", () => {
   it("every request gets an id (the caller's when sane) in the response and in its log line, on both paths", async () => {
     await withSandbox(async (sim) => {
       seedDemo(sim);
-      const lines: Record<string, unknown>[] = [];
-      const logger = {
-        info: (f: object, msg: string) => lines.push({ ...f, msg, level: "info" }),
-        warn: (f: object, msg: string) => lines.push({ ...f, msg, level: "warn" }),
-        debug: (f: object, msg: string) => lines.push({ ...f, msg, level: "debug" }),
-      };
+      const { lines, logger } = captureLog();
       const kgql = await startKgqlOn(sim, { logger });
       try {
         // Fast path (plain JSON POST) with the caller's id.

@@ -7,25 +7,12 @@ import { after, before, describe, it } from "node:test";
 import { SandboxCluster, seedDemo } from "../../src/sandbox/index.ts";
 import type { GatewayServer } from "../../src/server/index.ts";
 import { startKgqlOn } from "../helpers/kgql.ts";
-
-type Line = Record<string, unknown>;
+import { captureLog } from "../helpers/log.ts";
 
 describe("request parse errors", () => {
   let sim: SandboxCluster;
   let kgql: GatewayServer;
-  const lines: Line[] = [];
-  const logger = {
-    info: (f: object, msg: string) => lines.push({ ...f, msg, level: "info" }),
-    warn: (f: object, msg: string) => lines.push({ ...f, msg, level: "warn" }),
-    debug: (f: object, msg: string) => lines.push({ ...f, msg, level: "debug" }),
-  };
-  /** The log lines of one request, once its request line is written. */
-  const linesOf = async (reqId: string | null): Promise<Line[]> => {
-    const until = Date.now() + 3000;
-    while (!lines.some((l) => l.reqId === reqId && l.msg === "request") && Date.now() < until)
-      await new Promise((r) => setTimeout(r, 10));
-    return lines.filter((l) => l.reqId === reqId);
-  };
+  const { logger, linesOf } = captureLog();
 
   before(async () => {
     sim = new SandboxCluster();

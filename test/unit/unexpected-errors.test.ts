@@ -9,25 +9,12 @@ import WebSocket from "ws";
 import { SandboxCluster, seedDemo } from "../../src/sandbox/index.ts";
 import type { GatewayServer } from "../../src/server/index.ts";
 import { startKgqlOn } from "../helpers/kgql.ts";
-
-type Line = Record<string, unknown>;
+import { captureLog } from "../helpers/log.ts";
 
 describe("unexpected errors", () => {
   let sim: SandboxCluster;
   let kgql: GatewayServer;
-  const lines: Line[] = [];
-  const logger = {
-    info: (f: object, msg: string) => lines.push({ ...f, msg, level: "info" }),
-    warn: (f: object, msg: string) => lines.push({ ...f, msg, level: "warn" }),
-    debug: (f: object, msg: string) => lines.push({ ...f, msg, level: "debug" }),
-  };
-  /** The log lines of one request, once its request line is written. */
-  const linesOf = async (reqId: string | null): Promise<Line[]> => {
-    const until = Date.now() + 3000;
-    while (!lines.some((l) => l.reqId === reqId && l.msg === "request") && Date.now() < until)
-      await new Promise((r) => setTimeout(r, 10));
-    return lines.filter((l) => l.reqId === reqId);
-  };
+  const { lines, logger, linesOf } = captureLog();
 
   before(async () => {
     sim = new SandboxCluster();
