@@ -79,8 +79,9 @@ export function streamInRequest<T>(
   return wrapped;
 }
 
-function addCode(record: RequestRecord, code: string): void {
-  if (!record.errors?.includes(code)) record.errors = [...(record.errors ?? []), code];
+/** Adds an error code to the request's log line (once), when there is a request record. */
+export function addCode(record: RequestRecord | undefined, code: string): void {
+  if (record && !record.errors?.includes(code)) record.errors = [...(record.errors ?? []), code];
 }
 
 /** What was thrown: the first error down the originalError chain that is not a GraphQLError. */
@@ -102,7 +103,7 @@ export function loggedMaskedErrors(log: Logger): { maskError: MaskError } {
       const masked = maskError(error, message, isDev);
       if (masked !== error) {
         const record = current.getStore();
-        if (record) addCode(record, "INTERNAL");
+        addCode(record, "INTERNAL");
         const cause = thrown(error);
         log.warn(
           {
@@ -156,8 +157,7 @@ export function useRequestLog(): Plugin {
     onValidate({ context }) {
       const record = recordOf(context);
       return ({ result }) => {
-        if (record && result.length)
-          record.errors = [...new Set([...(record.errors ?? []), "GRAPHQL_VALIDATION_FAILED"])];
+        if (result.length) addCode(record, "GRAPHQL_VALIDATION_FAILED");
       };
     },
   };

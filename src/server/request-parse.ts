@@ -9,7 +9,7 @@
 import { GraphQLError } from "graphql";
 import type { GraphQLParams, Plugin } from "graphql-yoga";
 import { userError } from "../resolvers/errors.ts";
-import { recordOf } from "./request-log.ts";
+import { addCode, recordOf } from "./request-log.ts";
 
 /** What yoga's request parsers take (createApp leaves multipart on). */
 export const ACCEPTED_CONTENT_TYPES = [
@@ -64,10 +64,7 @@ function unsupportedMediaType(request: Request): GraphQLError {
 export function useRequestParseErrors(): Plugin {
   return {
     onRequestParse({ request, url, requestParser, setRequestParser, serverContext }) {
-      const noteCode = (code: string) => {
-        const record = recordOf(serverContext);
-        if (record) record.errors = [...new Set([...(record.errors ?? []), code])];
-      };
+      const noteCode = (code: string) => addCode(recordOf(serverContext), code);
       const parse = (search: URLSearchParams) => {
         try {
           return paramsOf(search);
