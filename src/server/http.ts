@@ -18,6 +18,7 @@ import type { Gateway } from "../resolvers/gateway.ts";
 import { handleFast } from "./fast-path.ts";
 import { executionArgs, fastPathFor } from "./fast-request.ts";
 import type { Metrics } from "./metrics.ts";
+import { operationLabel } from "./operation.ts";
 import {
   type Logger,
   type RequestRecord,
@@ -284,17 +285,24 @@ export async function startServer(
       // that unexpected errors are logged with its id; a stream's events too, pulled by
       // graphql-ws outside it.
       execute: (args) =>
-        runInRequest(recordOf(args.contextValue), () =>
-          (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args),
+        runInRequest(
+          recordOf(args.contextValue),
+          () => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args),
+          operationLabel(args.document, args.operationName),
         ) as never,
       subscribe: (args) => {
         const record = recordOf(args.contextValue);
-        return runInRequest(record, async () => {
-          const result = await (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(
-            args,
-          );
-          return isAsyncIterable(result) ? streamInRequest(record, result) : result;
-        }) as never;
+        const operation = operationLabel(args.document, args.operationName);
+        return runInRequest(
+          record,
+          async () => {
+            const result = await (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(
+              args,
+            );
+            return isAsyncIterable(result) ? streamInRequest(record, result, operation) : result;
+          },
+          operation,
+        ) as never;
       },
       // yoga's internal extensions (http: the status yoga would answer with; unexpected) are
       // not the client's: yoga strips them from HTTP responses, here they are stripped too.

@@ -52,11 +52,15 @@ export function recordOf(initial: unknown): RequestRecord | undefined {
   return req && typeof req === "object" ? records.get(req as IncomingMessage) : undefined;
 }
 
-const current = new AsyncLocalStorage<RequestRecord>();
+/**
+ * The request being served, and the operation when the record is shared by several (a
+ * WebSocket connection's operations share its record; its `operation` is whichever started last).
+ */
+const current = new AsyncLocalStorage<{ record: RequestRecord; operation?: string }>();
 
 /** Runs `fn` (and what it starts) as part of the request of `record`, for loggedMaskedErrors. */
-export function runInRequest<T>(record: RequestRecord | undefined, fn: () => T): T {
-  return record ? current.run(record, fn) : fn();
+export function runInRequest<T>(record: RequestRecord | undefined, fn: () => T, operation?: string): T {
+  return record ? current.run({ record, operation }, fn) : fn();
 }
 
 /**
@@ -66,15 +70,17 @@ export function runInRequest<T>(record: RequestRecord | undefined, fn: () => T):
 export function streamInRequest<T>(
   record: RequestRecord | undefined,
   stream: AsyncIterable<T>,
+  operation?: string,
 ): AsyncIterable<T> {
   if (!record) return stream;
+  const store = { record, operation };
   const it = stream[Symbol.asyncIterator]();
   const done = (value?: unknown) => Promise.resolve({ done: true, value } as IteratorResult<T>);
   const wrapped: AsyncIterableIterator<T> = {
     [Symbol.asyncIterator]: () => wrapped,
-    next: (...args) => current.run(record, () => it.next(...args)),
-    return: (value) => current.run(record, () => (it.return ? it.return(value) : done(value))),
-    throw: (err) => current.run(record, () => (it.throw ? it.throw(err) : Promise.reject(err as Error))),
+    next: (...args) => current.run(store, () => it.next(...args)),
+    return: (value) => current.run(store, () => (it.return ? it.return(value) : done(value))),
+    throw: (err) => current.run(store, () => (it.throw ? it.throw(err) : Promise.reject(err as Error))),
   };
   return wrapped;
 }
@@ -102,13 +108,14 @@ export function loggedMaskedErrors(log: Logger): { maskError: MaskError } {
     maskError(error, message, isDev) {
       const masked = maskError(error, message, isDev);
       if (masked !== error) {
-        const record = current.getStore();
+        const store = current.getStore();
+        const record = store?.record;
         addCode(record, "INTERNAL");
         const cause = thrown(error);
         log.warn(
           {
             reqId: record?.id,
-            operation: record?.operation,
+            operation: store?.operation ?? record?.operation,
             err: String(cause),
             stack: (cause as Error | undefined)?.stack,
           },

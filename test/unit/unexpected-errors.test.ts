@@ -139,4 +139,46 @@ describe("unexpected errors", () => {
       discovery.resources = resources;
     }
   });
+
+  it("an error in a WebSocket stream is logged with its own operation, not the one the connection ran last", async () => {
+    const client = wsClient();
+    const gateway = kgql.gateway as unknown as { get: (...a: unknown[]) => unknown };
+    const get = gateway.get;
+    const before = lines.length;
+    try {
+      const results: unknown[] = [];
+      client.subscribe(
+        { query: "subscription Stream { podEvents { type pod { name node { name } } } }" },
+        { next: (v) => results.push(v), error: () => {}, complete: () => {} },
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      // Another operation on the same connection, after the stream started.
+      await new Promise<void>((resolve, reject) =>
+        client.subscribe(
+          { query: "query Other { nodes { totalCount } }" },
+          { next: () => {}, error: reject, complete: resolve },
+        ),
+      );
+      gateway.get = (kind: unknown, ...rest: unknown[]) => {
+        if (kind === "Node") throw new Error("node lookup exploded");
+        return get.call(kgql.gateway, kind, ...rest);
+      };
+      const pod = sim.list("pods")[0]!;
+      sim.update("pods", {
+        ...pod,
+        metadata: { ...pod.metadata, labels: { ...pod.metadata.labels, poke: "1" } },
+      });
+      const until = Date.now() + 3000;
+      while (!lines.slice(before).some((l) => l.level === "warn") && Date.now() < until)
+        await new Promise((r) => setTimeout(r, 10));
+      const warned = lines.slice(before).filter((l) => l.level === "warn");
+      assert.equal(warned.length, 1, JSON.stringify(warned));
+      assert.match(String(warned[0]!.err), /node lookup exploded/);
+      assert.equal(warned[0]!.operation, "Stream");
+      assert.match(JSON.stringify(results.at(-1)), /Unexpected error/);
+    } finally {
+      gateway.get = get;
+      await client.dispose();
+    }
+  });
 });
