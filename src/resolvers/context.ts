@@ -68,6 +68,11 @@ export class RequestContext {
      * authorization plugin. Without it (no --auth) everything is visible.
      */
     authorizeResource?: (resource: ResourceInfo) => Promise<void>;
+    /**
+     * A subscription's cost limit, checked again for what the caller may see now: set by the
+     * cost limit when the visibility can be re-decided (with --auth). Undefined when within it.
+     */
+    recheckCost?: () => Error | undefined;
   };
   /** When the request must be answered by (--request-timeout); set by the app. */
   deadline: Deadline | undefined;

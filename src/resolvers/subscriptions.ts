@@ -74,6 +74,8 @@ async function stream(
       try {
         ctx.access.visibility = await refresh();
         checkAllowed(ctx, kind, args.namespace, other?.name);
+        const overLimit = ctx.access.recheckCost?.();
+        if (overLimit) throw overLimit;
       } catch (err) {
         sub.close(err as Error);
       }

@@ -422,8 +422,8 @@ function restrictedVisibility(contextValue: unknown): Visibility | undefined {
  * when repeated).
  */
 export function useCostLimit(gateway: Gateway, max: number): Plugin {
-  const check = (args: ExecutionArgs, subscription: boolean): GraphQLError | undefined => {
-    const estimate = estimateCost(
+  const check = (args: ExecutionArgs, subscription: boolean, eventOnly = false): GraphQLError | undefined => {
+    const whole = estimateCost(
       gateway,
       args.schema,
       args.document,
@@ -431,6 +431,11 @@ export function useCostLimit(gateway: Gateway, max: number): Plugin {
       args.operationName,
       restrictedVisibility(args.contextValue),
     );
+    // One event's share of a subscription's estimate (its root field is one event).
+    const estimate =
+      eventOnly && whole.burst !== undefined
+        ? { cost: Math.round(whole.cost / (1 + whole.burst)), heaviest: whole.heaviest }
+        : whole;
     return estimate.cost > max ? costLimitError(estimate, max, subscription) : undefined;
   };
   return {
@@ -440,7 +445,14 @@ export function useCostLimit(gateway: Gateway, max: number): Plugin {
     },
     onSubscribe({ args, setResultAndStopExecution }) {
       const error = check(args, true);
-      if (error) setResultAndStopExecution({ errors: [error] });
+      if (error) {
+        setResultAndStopExecution({ errors: [error] });
+        return;
+      }
+      // Re-decided permissions can widen what each event resolves: the stream checks its events'
+      // cost again then (its initial burst is past, so it counts one event).
+      const access = (args.contextValue as Partial<RequestContext>).access;
+      if (access?.refresh) access.recheckCost = () => check(args, true, true);
     },
   };
 }

@@ -251,6 +251,65 @@ describe("cost limit over HTTP", () => {
     }
   });
 
+  it("a subscription whose events grow past the limit when the caller's permissions widen is ended with the limit's error", async () => {
+    const sim = new SandboxCluster();
+    await sim.start();
+    sim.create("nodes", {
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name: "n", uid: "", resourceVersion: "" },
+    });
+    for (const [namespace, pods] of [
+      ["ns-a", 3],
+      ["ns-b", 30],
+    ] as const) {
+      sim.create("namespaces", {
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: { name: namespace, uid: "", resourceVersion: "" },
+      });
+      for (let i = 0; i < pods; i++) sim.create("pods", pod(`${namespace}-p${i}`, namespace));
+    }
+    let everywhere = false; // alice's pods permission: ns-a, then every namespace
+    const client = withReviews(await clientFor(sim), {
+      user: (token) => ({ username: token }),
+      allowed: (_user, resource, namespace) => resource !== "pods" || everywhere || namespace === "ns-a",
+    });
+    const kgql = await startKgql(client, {
+      auth: "kubernetes",
+      maxCost: 10,
+      recheckMs: 100,
+      accessCacheTtlMs: 1,
+    });
+    // Per event: the pod, its node and the node's pods alice sees (3 of ns-a: 5; all 33: 35).
+    const stream = subscribe(
+      "sse",
+      kgql.url,
+      "subscription { podEvents { pod { node { pods { name } } } } }",
+      undefined,
+      {
+        token: "alice",
+      },
+    );
+    try {
+      await kgql.gateway.factory.waitForCacheSync(5000);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(stream.errors, [], "within the limit while alice sees ns-a");
+      everywhere = true;
+      await eventually(() => stream.errors.length > 0, "the stream to end at the next re-check");
+      const raw = stream.errors[0] as unknown;
+      const error = (Array.isArray(raw) ? raw[0] : raw) as { message: string };
+      assert.match(
+        error.message,
+        /^subscription too expensive: each event's estimated cost of 35 exceeds the limit of 10/,
+      );
+    } finally {
+      stream.stop();
+      await kgql.close();
+      await sim.stop();
+    }
+  });
+
   it("a caller limited to one namespace is estimated like that namespace's query: fan-outs average over what it sees", async () => {
     const sim = new SandboxCluster();
     await sim.start();
