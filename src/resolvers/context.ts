@@ -62,6 +62,8 @@ export class RequestContext {
     visibility: Visibility;
     /** Re-decides the visibility (RBAC may have changed); set by the authorization plugin. */
     refresh?: () => Promise<Visibility>;
+    /** Checks the caller's token again (with --auth); rejects with UNAUTHENTICATED when no longer valid. */
+    reauthenticate?: () => Promise<unknown>;
     /**
      * Decides what the caller may see of a resource outside the operation's core kinds (a
      * resources(...) or resourceEvents argument), adding it to `visibility`; set by the

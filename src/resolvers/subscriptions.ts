@@ -65,13 +65,14 @@ async function stream(
     resumeFrom: args.resumeFrom ?? undefined,
     withoutMarkers: markers ? undefined : fellBehind,
   });
-  // Permissions can be revoked while a stream is open: re-decide periodically. The filter reads
-  // the current visibility, so narrowed permissions apply at once; losing all access ends the
-  // stream with a FORBIDDEN error.
+  // Tokens and permissions can be revoked while a stream is open: check both periodically. The
+  // filter reads the current visibility, so narrowed permissions apply at once; an invalid token
+  // ends the stream with UNAUTHENTICATED, losing all access with FORBIDDEN.
   const refresh = ctx.access.refresh;
   if (refresh && !sub.closed) {
     const timer = setInterval(async () => {
       try {
+        await ctx.access.reauthenticate?.();
         ctx.access.visibility = await refresh();
         checkAllowed(ctx, kind, args.namespace, other?.name);
         const overLimit = ctx.access.recheckCost?.();

@@ -17,7 +17,7 @@ import { exceededLimit, limitExceeded } from "../resolvers/errors.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
 import { buildSchema } from "../resolvers/index.ts";
 import { useSharedSubscriptionResults } from "../subscriptions/shared-results.ts";
-import { authenticate, useKubernetesAuthorization } from "./auth-plugin.ts";
+import { authenticate, authorizationOf, useKubernetesAuthorization } from "./auth-plugin.ts";
 import { useBigQueryLane } from "./big-query-lane.ts";
 import { DEFAULT_MAX_COST, useCostLimit } from "./cost.ts";
 import { DEFAULT_REQUEST_TIMEOUT_MS, deadlineFrom } from "./deadline.ts";
@@ -248,8 +248,13 @@ export function createApp(
       // Authentication happens before anything else; authorization needs the operation, so it
       // runs in the plugin just before execution.
       if (opts.auth) {
-        const user = await authenticate(opts.auth.authenticator, initial as never, deadline);
+        const { authenticator } = opts.auth;
+        const authorization = authorizationOf(initial as never);
+        const user = await authenticate(authenticator, authorization, deadline);
         Object.assign(ctx, { user });
+        // A subscription outlives its request: its re-checks ask again whether the token is
+        // still valid (expired, revoked, its service account deleted), not only what it may see.
+        ctx.access.reauthenticate = () => authenticate(authenticator, authorization);
         const record = recordOf(initial);
         if (record) record.user = user.username;
       }

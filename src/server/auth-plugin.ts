@@ -26,20 +26,26 @@ export function authorizationOf(initial: Record<string, unknown>): string | unde
   return typeof fromParams === "string" ? fromParams : undefined;
 }
 
+/** The caller behind an Authorization header (TokenReview); UNAUTHENTICATED (HTTP 401) if none. */
 export async function authenticate(
   authenticator: TokenAuthenticator,
-  initial: Record<string, unknown>,
+  authorization: string | undefined,
   deadline?: Deadline,
 ): Promise<UserInfo> {
   try {
     return await beforeDeadline(
-      authenticator.authenticate(authorizationOf(initial)),
+      authenticator.authenticate(authorization),
       deadline,
       "checking the bearer token (TokenReview)",
     );
   } catch (err) {
     if (err instanceof AuthenticationError) {
-      throw new GraphQLError(err.message, { extensions: { code: "UNAUTHENTICATED", http: { status: 401 } } });
+      throw new GraphQLError(err.message, {
+        extensions: {
+          code: "UNAUTHENTICATED",
+          http: { status: 401, headers: { "WWW-Authenticate": 'Bearer realm="kgql"' } },
+        },
+      });
     }
     throw reviewFailed(err, "TokenReview", "tokenreviews.authentication.k8s.io");
   }

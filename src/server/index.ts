@@ -22,6 +22,8 @@ export interface GatewayServerOptions extends GatewayOptions {
   watchList?: boolean;
   /** TTL of cached access decisions (SubjectAccessReview), ms. */
   accessCacheTtlMs?: number;
+  /** TTL of cached token decisions (TokenReview), ms. */
+  tokenCacheTtlMs?: number;
   /** Browser origins allowed cross-origin (CORS); none by default. */
   corsOrigins?: string[];
   /** Refuse queries whose estimated cost exceeds this (default DEFAULT_MAX_COST). */
@@ -52,7 +54,7 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
   const auth =
     opts.auth === "kubernetes"
       ? {
-          authenticator: new TokenAuthenticator(opts.client),
+          authenticator: new TokenAuthenticator(opts.client, { ttlMs: opts.tokenCacheTtlMs }),
           reviewer: new AccessReviewer(opts.client, { ttlMs: opts.accessCacheTtlMs }),
         }
       : undefined;
