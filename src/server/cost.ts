@@ -19,10 +19,11 @@
 import {
   type DocumentNode,
   type ExecutionArgs,
+  type ExecutionResult,
   type FieldNode,
   type FragmentDefinitionNode,
   type GraphQLCompositeType,
-  type GraphQLError,
+  GraphQLError,
   type GraphQLSchema,
   getNamedType,
   getNullableType,
@@ -66,6 +67,8 @@ interface Env {
    * cluster's size. Without it, everything counts.
    */
   visibility?: Visibility;
+  /** Collects the resources(...) informers the estimate reads sizes of (genericInformersIn). */
+  consulted?: Set<SharedInformer>;
   /** A subscription's initial state or replay: the objects it starts with (set while evaluated). */
   burst?: number;
   /** Visible objects per core kind, counted once per estimate (with a visibility). */
@@ -220,12 +223,14 @@ function coreInformer(env: Env, typeName: string): SharedInformer | undefined {
   return kind ? env.gateway.informer(kind, false) : undefined;
 }
 
-/** The core kind an informer serves (its access key), whose access is decided before the estimate. */
+/**
+ * The access key of an informer whose access the caller's visibility has decided: the core kinds
+ * the operation touches, and the resources(...) decided before the estimate (useCostLimit).
+ */
 function decidedKind(informer: SharedInformer, env: Env): string | undefined {
   if (!env.visibility?.decides) return undefined;
   const key = accessKey(informer.resource);
-  // A core kind read only through resources(...) is decided during execution, not before.
-  return kindByName(key) && env.visibility.decides(key) ? key : undefined;
+  return env.visibility.decides(key) ? key : undefined;
 }
 
 /**
@@ -254,7 +259,13 @@ function genericInformer(field: FieldNode, env: Env): SharedInformer | undefined
   const version = stringArg(field, "version", env);
   const resource = stringArg(field, "resource", env);
   if (version === undefined || resource === undefined) return undefined;
-  return env.gateway.factory.get({ group: stringArg(field, "group", env) ?? "", version, resource });
+  const informer = env.gateway.factory.get({
+    group: stringArg(field, "group", env) ?? "",
+    version,
+    resource,
+  });
+  if (informer) env.consulted?.add(informer);
+  return informer;
 }
 
 /** The informer's objects in the field's scope that the caller may see: one namespace's, or the kind's. */
@@ -361,6 +372,22 @@ function withDefaults(
  * The estimated number of cached objects a query resolves, or a subscription resolves per event
  * (0 for mutations and unknown operations).
  */
+/** The cached informers of the resources(...) fields an operation reads sizes of. */
+function genericInformersIn(gateway: Gateway, args: ExecutionArgs): SharedInformer[] {
+  const plan = compileOperation(args.schema, args.document, args.operationName);
+  const env: Env = {
+    gateway,
+    variables: withDefaults(
+      args.document,
+      args.operationName,
+      args.variableValues as Record<string, unknown>,
+    ),
+    consulted: new Set(),
+  };
+  evaluate(plan, env, 1);
+  return [...env.consulted!];
+}
+
 export function estimateCost(
   gateway: Gateway,
   schema: GraphQLSchema,
@@ -438,12 +465,35 @@ export function useCostLimit(gateway: Gateway, max: number): Plugin {
         : whole;
     return estimate.cost > max ? costLimitError(estimate, max, subscription) : undefined;
   };
+  /**
+   * A restricted caller's access to the resources(...) it reads, decided now rather than during
+   * execution: sized whole, their counts would show in the refusal (and in whether it is
+   * refused) for namespaces the caller may not list. A review that fails is the answer.
+   */
+  const decideResources = async (
+    args: ExecutionArgs,
+    stop: (result: ExecutionResult) => void,
+  ): Promise<boolean> => {
+    const access = (args.contextValue as Partial<RequestContext>).access;
+    if (!access?.authorizeResource || !restrictedVisibility(args.contextValue)) return true;
+    try {
+      for (const informer of genericInformersIn(gateway, args))
+        await access.authorizeResource(informer.resource);
+      return true;
+    } catch (err) {
+      if (!(err instanceof GraphQLError)) throw err;
+      stop({ errors: [err] });
+      return false;
+    }
+  };
   return {
-    onExecute({ args, setResultAndStopExecution }) {
+    async onExecute({ args, setResultAndStopExecution }) {
+      if (!(await decideResources(args, setResultAndStopExecution))) return;
       const error = check(args, false);
       if (error) setResultAndStopExecution({ errors: [error] });
     },
-    onSubscribe({ args, setResultAndStopExecution }) {
+    async onSubscribe({ args, setResultAndStopExecution }) {
+      if (!(await decideResources(args, setResultAndStopExecution))) return;
       const error = check(args, true);
       if (error) {
         setResultAndStopExecution({ errors: [error] });

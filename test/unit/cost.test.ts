@@ -245,6 +245,19 @@ describe("cost limit over HTTP", () => {
         '{ resources(group: "", version: "v1", resource: "pods", first: 100) { nodes { name } } }';
       const bobGeneric = await gql(kgql.url, generic, undefined, { token: "bob" });
       assert.equal(bobGeneric.errors?.[0]?.extensions?.cost, 33, bobGeneric.text);
+      // ...sized by what the caller may see, decided before the estimate: alice is answered, and
+      // a namespace she may not list shows no count (in the refusal, or in whether she is refused).
+      const aliceGeneric = await gql(kgql.url, generic, undefined, { token: "alice" });
+      assert.equal(aliceGeneric.errors, undefined, aliceGeneric.text);
+      assert.equal(aliceGeneric.data.resources.nodes.length, 3);
+      const hidden = await gql(
+        kgql.url,
+        '{ resources(group: "", version: "v1", resource: "pods", namespace: "ns-b", first: 100) { nodes { name } } }',
+        undefined,
+        { token: "alice" },
+      );
+      assert.equal(hidden.errors?.[0]?.extensions?.code, "FORBIDDEN", hidden.text);
+      assert.doesNotMatch(hidden.text, /30/);
     } finally {
       await kgql.close();
       await sim.stop();
