@@ -142,6 +142,21 @@ describe("cost estimate from the cache sizes", () => {
   });
 });
 
+/** Namespaces ns-a with 3 pods and ns-b with 30: what a caller limited to ns-a sees differs. */
+function seedTwoNamespaces(sim: SandboxCluster): void {
+  for (const [namespace, pods] of [
+    ["ns-a", 3],
+    ["ns-b", 30],
+  ] as const) {
+    sim.create("namespaces", {
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: namespace, uid: "", resourceVersion: "" },
+    });
+    for (let i = 0; i < pods; i++) sim.create("pods", pod(`${namespace}-p${i}`, namespace));
+  }
+}
+
 describe("cost limit over HTTP", () => {
   it("a query above --max-cost gets LIMIT_EXCEEDED naming the limit, its value and the estimate", async () => {
     const sim = new SandboxCluster();
@@ -208,17 +223,7 @@ describe("cost limit over HTTP", () => {
   it("with --auth the estimate counts what the caller may see: a caller limited to one namespace is not refused for the cluster's size", async () => {
     const sim = new SandboxCluster();
     await sim.start();
-    for (const [namespace, pods] of [
-      ["ns-a", 3],
-      ["ns-b", 30],
-    ] as const) {
-      sim.create("namespaces", {
-        apiVersion: "v1",
-        kind: "Namespace",
-        metadata: { name: namespace, uid: "", resourceVersion: "" },
-      });
-      for (let i = 0; i < pods; i++) sim.create("pods", pod(`${namespace}-p${i}`, namespace));
-    }
+    seedTwoNamespaces(sim);
     // alice may list pods in ns-a only, bob everywhere.
     const client = withReviews(await clientFor(sim), {
       user: (token) => ({ username: token }),
@@ -272,17 +277,7 @@ describe("cost limit over HTTP", () => {
       kind: "Node",
       metadata: { name: "n", uid: "", resourceVersion: "" },
     });
-    for (const [namespace, pods] of [
-      ["ns-a", 3],
-      ["ns-b", 30],
-    ] as const) {
-      sim.create("namespaces", {
-        apiVersion: "v1",
-        kind: "Namespace",
-        metadata: { name: namespace, uid: "", resourceVersion: "" },
-      });
-      for (let i = 0; i < pods; i++) sim.create("pods", pod(`${namespace}-p${i}`, namespace));
-    }
+    seedTwoNamespaces(sim);
     let everywhere = false; // alice's pods permission: ns-a, then every namespace
     const client = withReviews(await clientFor(sim), {
       user: (token) => ({ username: token }),

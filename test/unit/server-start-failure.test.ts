@@ -9,13 +9,18 @@ import { format } from "node:util";
 import { SandboxCluster, seedDemo } from "../../src/sandbox/index.ts";
 import { startKgqlOn } from "../helpers/kgql.ts";
 
+/** A loopback port some other server holds. */
+async function takenPort() {
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
+  return { blocker, port: (blocker.address() as AddressInfo).port };
+}
+
 test("startGatewayServer on a port in use: rejects and stops the watches it started", async () => {
   const sim = new SandboxCluster();
   await sim.start();
   seedDemo(sim, { namespaces: 1, nodes: 1, deploymentsPerNamespace: 1, replicas: 1 });
-  const blocker = createServer();
-  await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
-  const port = (blocker.address() as AddressInfo).port;
+  const { blocker, port } = await takenPort();
   try {
     await assert.rejects(startKgqlOn(sim, { port }), /EADDRINUSE/);
     await new Promise((r) => setTimeout(r, 300));
@@ -51,9 +56,7 @@ test("a failed listen prints nothing and logs nothing: the caller's one line say
   const sim = new SandboxCluster();
   await sim.start();
   seedDemo(sim, { namespaces: 1, nodes: 1, deploymentsPerNamespace: 1, replicas: 1 });
-  const blocker = createServer();
-  await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
-  const port = (blocker.address() as AddressInfo).port;
+  const { blocker, port } = await takenPort();
   const logged: string[] = [];
   const record = (f: object, msg: string) => logged.push(`${msg} ${JSON.stringify(f)}`);
   const logger = { info: record, warn: record, debug() {}, error: record };
