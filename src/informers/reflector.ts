@@ -443,7 +443,13 @@ export class Reflector {
       if (this.stopped) return "closed";
       if (stalled) {
         this.st.stalls++;
-        this.log.warn({ resource: this.name, ms: this.opts.stallTimeoutMs }, "watch stalled; reopening");
+        // Info, not warn: on a real apiserver a kind nobody changes gets neither events nor
+        // bookmarks for minutes, which looks the same as a dead connection. Re-watching from the
+        // last resourceVersion costs one request; stalls are counted in the status and metrics.
+        this.log.info(
+          { resource: this.name, ms: this.opts.stallTimeoutMs },
+          "watch quiet past the stall limit; reopening it",
+        );
         if (replace) throw new Error("watch-list stalled before its initial events ended");
         return "stalled";
       }
