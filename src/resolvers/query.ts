@@ -75,11 +75,10 @@ export function checkAllowed(
   const v = ctx.access.visibility;
   const who = v.user ? `user "${v.user.username}"` : "you";
   const resource = resourceName ?? kindByName(kind)?.resource ?? kind;
-  if (v.allowsNothing?.(kind)) {
-    throw userError(
-      `forbidden: ${who} cannot list ${resource} in any namespace (Kubernetes RBAC)`,
-      "FORBIDDEN",
-    );
+  if (v.allowsNothing?.(kind) && !namespace) {
+    // Cluster-scoped kinds have no namespaces to name.
+    const where = kindByName(kind)?.namespaced === false ? "" : " in any namespace";
+    throw userError(`forbidden: ${who} cannot list ${resource}${where} (Kubernetes RBAC)`, "FORBIDDEN");
   }
   if (namespace && !v.allows(kind, namespace)) {
     throw userError(

@@ -11,6 +11,7 @@ import { accessKey } from "../../src/kinds.ts";
 import { children, owners } from "../../src/resolvers/common.ts";
 import { RequestContext } from "../../src/resolvers/context.ts";
 import { Gateway } from "../../src/resolvers/gateway.ts";
+import { checkAllowed } from "../../src/resolvers/query.ts";
 import { SandboxCluster } from "../../src/sandbox/index.ts";
 import { createApp } from "../../src/server/app.ts";
 import { clientFor, pod, withReviews } from "../helpers/sandbox.ts";
@@ -127,4 +128,18 @@ test("with --auth a request's context sees nothing until the authorization plugi
     await gateway.factory.stop();
     await sim.stop();
   }
+});
+
+test("a refusal names what was asked: the namespace given, no namespace for a cluster-scoped kind", () => {
+  const nothing = new RbacVisibility({ username: "bob", groups: [] }, new Map());
+  const ctx = { access: { visibility: nothing } } as unknown as RequestContext;
+  assert.throws(() => checkAllowed(ctx, "Pod", "qa-b"), {
+    message: 'forbidden: user "bob" cannot list pods in namespace "qa-b" (Kubernetes RBAC)',
+  });
+  assert.throws(() => checkAllowed(ctx, "Pod", undefined), {
+    message: 'forbidden: user "bob" cannot list pods in any namespace (Kubernetes RBAC)',
+  });
+  assert.throws(() => checkAllowed(ctx, "Node", undefined), {
+    message: 'forbidden: user "bob" cannot list nodes (Kubernetes RBAC)',
+  });
 });
