@@ -220,7 +220,8 @@ export function createApp(
     useRequestParseErrors(),
     // Before the waits and limits below: durations include them, refusals are counted.
     ...(opts.metrics ? [useRequestMetrics(opts.metrics)] : []),
-    // Before any wait or review: variables that do not fit, with graphql-js's messages.
+    // A request that failed without data is checked for variables that do not fit, for
+    // graphql-js's messages (graphql-jit's name the wrong variable).
     useVariableCoercionErrors(),
     useExecutionDeadline(),
     useCacheSync(gateway),

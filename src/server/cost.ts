@@ -38,7 +38,7 @@ import {
 import type { Plugin } from "graphql-yoga";
 import { NAMESPACE_INDEX } from "../informers/indexers.ts";
 import type { SharedInformer } from "../informers/shared-informer.ts";
-import { accessKey, CORE_KINDS, kindByName } from "../kinds.ts";
+import { accessKey, CORE_KINDS } from "../kinds.ts";
 import { DEFAULT_FIRST, MAX_FIRST } from "../resolvers/connection.ts";
 import { type RequestContext, SEE_EVERYTHING, SEE_NOTHING, type Visibility } from "../resolvers/context.ts";
 import { limitExceeded } from "../resolvers/errors.ts";
