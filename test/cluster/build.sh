@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the test control plane (kube-apiserver, kube-controller-manager, etcd, kwok) from
-# the Go modules pinned in ./k8s, ./etcd and ./kwok, into a cache outside the repository
+# Builds the test control plane (kube-apiserver, kube-controller-manager, etcd, kwok) and helm from
+# the Go modules pinned in ./k8s, ./etcd, ./kwok and ./helm, into a cache outside the repository
 # keyed by their versions. A cached build is reused; a failed step is named and exits non-zero.
 # Prints the bin directory on its last line.
 set -euo pipefail
@@ -39,6 +39,17 @@ build etcd etcd go.etcd.io/etcd/server/v3 "-s -w"
 build kwok kwok sigs.k8s.io/kwok/cmd/kwok "-s -w"
 build kube-apiserver k8s k8s.io/kubernetes/cmd/kube-apiserver "$k8s_ldflags"
 build kube-controller-manager k8s k8s.io/kubernetes/cmd/kube-controller-manager "$k8s_ldflags"
+
+# helm (for the chart tests), in its own version-keyed directory.
+helm_dir="$(dirname "$KGQL_HELM_BIN")"
+if [ -x "$KGQL_HELM_BIN" ]; then step "helm: cached"; else
+  step "helm: building helm.sh/helm/v4/cmd/helm"
+  start=$SECONDS
+  mkdir -p "$helm_dir"
+  (cd "$here/helm" && go build -trimpath -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=${HELM_VERSION}" -o "$KGQL_HELM_BIN.tmp" helm.sh/helm/v4/cmd/helm) || fail "go build helm"
+  mv "$KGQL_HELM_BIN.tmp" "$KGQL_HELM_BIN"
+  step "helm: built in $((SECONDS - start)) s"
+fi
 
 # kwok's stage definitions (node heartbeat, pod ready...) ship inside its module source.
 if [ ! -d "$bin/../stages" ]; then
