@@ -26,6 +26,12 @@ export const OPTIONS = {
     help: "kubeconfig to use (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)",
   },
   context: { type: "string", arg: "<name>", help: "kubeconfig context" },
+  cluster: {
+    type: "string",
+    multiple: true,
+    arg: "<name>=<kubeconfig>[:<context>]",
+    help: "serve this cluster too (repeatable; NAME=in-cluster for the service account); the first is the default cluster, which root fields read when their cluster argument is left out. Not with --kubeconfig, --context or --demo",
+  },
   host: { type: "string", default: "127.0.0.1", arg: "<addr>", help: "listen address" },
   port: { type: "string", default: "4000", arg: "<n>", help: "listen port" },
   demo: { type: "boolean", help: "serve the built-in simulated cluster (no real cluster needed)" },

@@ -5,6 +5,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import pino from "pino";
+import { type ClusterSpec, IN_CLUSTER, parseClusterSpecs } from "./clusters/spec.ts";
 import { ConfigError, envName, helpText, parseConfig } from "./config.ts";
 import { KubeClient } from "./informers/client.ts";
 import { createLogger } from "./log.ts";
@@ -72,30 +73,88 @@ async function within(work: Promise<unknown> | undefined, ms: number): Promise<v
 
 const isLoopback = (host: string) => host === "localhost" || host === "::1" || host.startsWith("127.");
 
-async function clusterClient(flags: Flags): Promise<{ client: KubeClient; source: string }> {
+/** A client for a kubeconfig file (its current context, or `context`). */
+async function kubeconfigClient(
+  path: string,
+  context: string | undefined,
+  what: string,
+): Promise<KubeClient> {
   const kc = new KubeConfig();
+  if (!existsSync(path)) throw new UsageError(`kubeconfig not found: ${path}${what}`);
+  try {
+    kc.loadFromFile(path);
+  } catch (err) {
+    throw new UsageError(`cannot read kubeconfig ${path}${what}: ${(err as Error).message}`);
+  }
+  if (context) {
+    if (!kc.getContextObject(context)) throw new UsageError(`context "${context}" is not in ${path}${what}`);
+    kc.setCurrentContext(context);
+  }
+  return KubeClient.fromKubeConfig(kc);
+}
+
+async function inClusterClient(): Promise<KubeClient> {
+  const kc = new KubeConfig();
+  kc.loadFromCluster();
+  return KubeClient.fromKubeConfig(kc);
+}
+
+async function clusterClient(flags: Flags): Promise<{ client: KubeClient; source: string }> {
   const path = flags.kubeconfig || process.env.KUBECONFIG || join(homedir(), ".kube", "config");
   if (flags.kubeconfig || process.env.KUBECONFIG || existsSync(path)) {
-    if (!existsSync(path)) throw new UsageError(`kubeconfig not found: ${path}`);
-    try {
-      kc.loadFromFile(path);
-    } catch (err) {
-      throw new UsageError(`cannot read kubeconfig ${path}: ${(err as Error).message}`);
-    }
-    if (flags.context) {
-      if (!kc.getContextObject(flags.context))
-        throw new UsageError(`context "${flags.context}" is not in ${path}`);
-      kc.setCurrentContext(flags.context);
-    }
-    return { client: await KubeClient.fromKubeConfig(kc), source: path };
+    return { client: await kubeconfigClient(path, flags.context, ""), source: path };
   }
   if (process.env.KUBERNETES_SERVICE_HOST) {
-    kc.loadFromCluster();
-    return { client: await KubeClient.fromKubeConfig(kc), source: "in-cluster service account" };
+    return { client: await inClusterClient(), source: "in-cluster service account" };
   }
   throw new UsageError(
     `no cluster given: no --kubeconfig, no $KUBECONFIG, no ${path}, not in a cluster. Run "kgql --demo" to try the built-in demo cluster.`,
   );
+}
+
+/** The clients of every --cluster, the default (first) one first. */
+async function fleetClients(
+  flags: Flags,
+): Promise<{ spec: ClusterSpec; client: KubeClient; source: string }[]> {
+  let specs: ClusterSpec[];
+  try {
+    specs = parseClusterSpecs(flags.cluster);
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message} (${envName("cluster")})`);
+  }
+  const out: { spec: ClusterSpec; client: KubeClient; source: string }[] = [];
+  for (const spec of specs) {
+    const what = ` (--cluster ${spec.name})`;
+    if (spec.kubeconfig === undefined && !process.env.KUBERNETES_SERVICE_HOST)
+      throw new UsageError(`--cluster ${spec.name}=${IN_CLUSTER}: not running in a cluster`);
+    const client =
+      spec.kubeconfig === undefined
+        ? await inClusterClient()
+        : await kubeconfigClient(spec.kubeconfig, spec.context, what);
+    const source =
+      spec.kubeconfig === undefined
+        ? "in-cluster service account"
+        : `${spec.kubeconfig}${spec.context ? ` context ${spec.context}` : ""}`;
+    out.push({ spec, client, source });
+  }
+  return out;
+}
+
+/** Checks a cluster answers; throws a UsageError saying why not. */
+async function checkReachable(client: KubeClient, source: string): Promise<void> {
+  try {
+    await client.getJSON("/version");
+  } catch (err) {
+    const status = (err as { status?: number }).status;
+    if (status === 401 || status === 403) {
+      throw new UsageError(
+        `the cluster at ${client.server.origin} rejected the credentials in ${source} (HTTP ${status})`,
+      );
+    }
+    throw new UsageError(
+      `cannot reach the cluster at ${client.server.origin} (${source}): ${(err as Error).message}`,
+    );
+  }
 }
 
 /**
@@ -110,9 +169,11 @@ export async function main(argv: string[]): Promise<number | undefined> {
   let sandbox: SandboxCluster | undefined;
   let stopChurn: (() => void) | undefined;
   let client: KubeClient | undefined;
+  let fleet: { spec: ClusterSpec; client: KubeClient; source: string }[] = [];
   const release = async () => {
     stopChurn?.();
     client?.close();
+    for (const c of fleet) c.client.close();
     await Promise.all([within(sandbox?.stop(), ERROR_EXIT_FLUSH_MS), closeLog?.(ERROR_EXIT_FLUSH_MS)]);
   };
   try {
@@ -164,8 +225,34 @@ export async function main(argv: string[]): Promise<number | undefined> {
     if (flags.auth === "none" && !isLoopback(flags.host))
       log.warn({ host: flags.host }, "--insecure: serving without authentication on a non-loopback address");
 
+    if (flags.cluster.length > 0 && (flags.kubeconfig || flags.context || flags.demo)) {
+      const given = flags.kubeconfig ? "--kubeconfig" : flags.context ? "--context" : "--demo";
+      throw new UsageError(
+        `--cluster names every cluster served, so ${given} (${envName(given.slice(2))}) would be ignored: give the default cluster as the first --cluster instead`,
+      );
+    }
+    if (flags.cluster.length > 1 && flags.auth === "kubernetes") {
+      throw new UsageError(
+        "--auth kubernetes with several clusters is not supported yet: each cluster's TokenReview and RBAC would have to decide for it; serve one cluster per kgql",
+      );
+    }
+
     let source: string;
-    if (flags.demo) {
+    if (flags.cluster.length > 0) {
+      fleet = await fleetClients(flags);
+      // One cluster that is down must not keep the others from being served: it is reported,
+      // its informers retry, and its kinds show as unsynced until it answers.
+      for (const c of fleet) {
+        try {
+          await checkReachable(c.client, c.source);
+        } catch (err) {
+          if (!(err instanceof UsageError) || fleet.length === 1) throw err;
+          log.warn({ cluster: c.spec.name }, `${err.message}; serving the other clusters meanwhile`);
+        }
+      }
+      client = fleet[0]!.client;
+      source = fleet.map((c) => `${c.spec.name} (${c.source})`).join(", ");
+    } else if (flags.demo) {
       sandbox = new SandboxCluster();
       await sandbox.start();
       seedDemo(sandbox, { namespaces: 3, nodes: 3, deploymentsPerNamespace: 4, replicas: 3 });
@@ -176,22 +263,11 @@ export async function main(argv: string[]): Promise<number | undefined> {
       source = `the built-in demo cluster (${sandbox.url})`;
     } else {
       ({ client, source } = await clusterClient(flags));
-      try {
-        await client.getJSON("/version");
-      } catch (err) {
-        const status = (err as { status?: number }).status;
-        if (status === 401 || status === 403) {
-          throw new UsageError(
-            `the cluster at ${client.server.origin} rejected the credentials in ${source} (HTTP ${status})`,
-          );
-        }
-        throw new UsageError(
-          `cannot reach the cluster at ${client.server.origin} (${source}): ${(err as Error).message}`,
-        );
-      }
+      await checkReachable(client, source);
     }
     const server = await startGatewayServer({
       client,
+      clusters: fleet.length ? fleet.map((c) => ({ name: c.spec.name, client: c.client })) : undefined,
       host: flags.host,
       port,
       syncTimeoutMs,

@@ -14,7 +14,7 @@ import { type GroupVersionResource, gvrString } from "./types.ts";
 
 export type FactoryOptions = Pick<
   SharedInformerOptions,
-  "namespace" | "transform" | "handlerQueueLimit" | "reflector" | "logger"
+  "namespace" | "transform" | "handlerQueueLimit" | "reflector" | "logger" | "cluster"
 > & { discovery?: Discovery; logger?: ReflectorLogger };
 
 export class SharedInformerFactory {

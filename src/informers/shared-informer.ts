@@ -1,6 +1,7 @@
 // A shared informer: one reflector (one list+watch) feeding one indexed store, with any
 // number of event handlers, each behind its own bounded queue.
 import type { KubeClient } from "./client.ts";
+import { tagCluster } from "./cluster-tag.ts";
 import { type EventHandler, HandlerRegistration, type QueuedEvent } from "./handler-queue.ts";
 import { defaultIndexers } from "./indexers.ts";
 import { Lister } from "./lister.ts";
@@ -28,6 +29,8 @@ export interface SharedInformerOptions {
   handlerQueueLimit?: number;
   reflector?: Partial<Omit<ReflectorOptions, "client" | "gvr" | "namespace" | "target" | "transform">>;
   logger?: ReflectorLogger;
+  /** Tags every cached object with this cluster name (cluster-tag.ts); none for the default cluster. */
+  cluster?: string;
 }
 
 export interface InformerStatus extends ReflectorStatus {
@@ -70,7 +73,7 @@ export class SharedInformer {
       client: opts.client,
       gvr: opts.resource,
       namespace: opts.namespace,
-      transform: prepare(opts.transform ?? stripBulkyMetadata, opts.resource),
+      transform: prepare(opts.transform ?? stripBulkyMetadata, opts.resource, opts.cluster),
       // With the default transform managedFields are dropped anyway: cheaper before parsing.
       dropManagedFields: opts.transform === undefined,
       target: this.target(),
@@ -217,12 +220,13 @@ export class SharedInformer {
  * The transform, then what every object gets: kind/apiVersion, which items of a list response
  * lack (watch events carry them), so every cached object says what it is.
  */
-function prepare(transform: (obj: KubeObject) => KubeObject, res: ResourceInfo) {
+function prepare(transform: (obj: KubeObject) => KubeObject, res: ResourceInfo, cluster?: string) {
   const apiVersion = res.group ? `${res.group}/${res.version}` : res.version;
   return (obj: KubeObject): KubeObject => {
     const out = transform(obj);
     if (!out.kind) out.kind = res.kind;
     if (!out.apiVersion) out.apiVersion = apiVersion;
+    if (cluster !== undefined) tagCluster(out, cluster);
     return out;
   };
 }

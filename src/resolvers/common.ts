@@ -82,6 +82,8 @@ export function children(uid: string, ctx: RequestContext): KubeObject[] {
 }
 
 export const resourceFieldResolvers: Record<string, Resolver> = {
+  // A view's context is its object's cluster's (views.ts).
+  cluster: (_o, _a, ctx) => ctx.gateway.cluster,
   uid: (o) => o.metadata.uid,
   name: (o) => o.metadata.name,
   namespace: (o) => o.metadata.namespace ?? null,

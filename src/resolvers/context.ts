@@ -2,6 +2,8 @@
 // snapshot of the caches; within it, each distinct index lookup is done once (DataLoader's
 // per-request caching, without wrapping synchronous map reads in promises).
 import DataLoader from "dataloader";
+import { type ClusterRegistry, unknownCluster } from "../clusters/registry.ts";
+import { clusterTagOf } from "../informers/cluster-tag.ts";
 import type { ResourceInfo, SharedInformer } from "../informers/shared-informer.ts";
 import { type GroupVersionResource, gvrString, type KubeObject } from "../informers/types.ts";
 import { accessKey } from "../kinds.ts";
@@ -82,11 +84,54 @@ export class RequestContext {
   /** Distinct lookups done (a holder, shared with yoga's copy of the context: see `access`). */
   readonly stats = { lookups: 0 };
 
-  constructor(gateway: Gateway, visibility: Visibility = SEE_EVERYTHING, deadline?: Deadline) {
+  /** Every cluster served (several with --cluster); undefined: only this context's. */
+  readonly clusters: ClusterRegistry | undefined;
+  /**
+   * The request's context for another cluster: the same caller, access holder, deadline and
+   * counters, its own gateway and memo. Made on first use, once per cluster and request.
+   */
+  private readonly perCluster = new Map<string, RequestContext>();
+  /** The context the request started with (the default cluster's); this one for it. */
+  private readonly root: RequestContext;
+
+  constructor(
+    gateway: Gateway,
+    visibility: Visibility = SEE_EVERYTHING,
+    deadline?: Deadline,
+    clusters?: ClusterRegistry,
+  ) {
     this.gateway = gateway;
     this.access = { visibility };
     this.deadline = deadline;
+    this.clusters = clusters;
+    this.root = this;
   }
+
+  /** This request's context in the named cluster; BAD_USER_INPUT for a name not served. */
+  readonly inCluster = (name: string): RequestContext => {
+    if (name === this.gateway.cluster) return this;
+    const root = this.root;
+    if (root !== this) return root.inCluster(name);
+    let ctx = this.perCluster.get(name);
+    if (!ctx) {
+      if (!this.clusters) throw unknownCluster(name, [this.gateway.cluster]);
+      ctx = new RequestContext(this.clusters.require(name), undefined, this.deadline, this.clusters);
+      const shared = ctx as unknown as Record<string, unknown>;
+      shared.access = this.access;
+      shared.stats = this.stats;
+      shared.root = this;
+      const user = (this as { user?: unknown }).user;
+      if (user !== undefined) shared.user = user;
+      this.perCluster.set(name, ctx);
+    }
+    return ctx;
+  };
+
+  /** The context an object is resolved in: its cluster's (untagged objects: this one's). */
+  readonly contextOf = (obj: KubeObject): RequestContext => {
+    const tag = clusterTagOf(obj);
+    return tag === undefined ? this : this.inCluster(tag);
+  };
 
   readonly visible = (kind: string, namespace: string | undefined): boolean =>
     this.access.visibility.allows(kind, namespace);

@@ -18,7 +18,12 @@ export interface GatewayOptions {
   maxSubscriptions?: number;
   /** How often a subscription re-checks the caller's RBAC (with --auth kubernetes). */
   recheckMs?: number;
+  /** The name of the cluster this gateway serves (the `cluster` argument and field). */
+  cluster?: string;
 }
+
+/** The cluster name of a gateway built without one (single-cluster mode). */
+export const DEFAULT_CLUSTER_NAME = "default";
 
 export class Gateway {
   readonly factory: SharedInformerFactory;
@@ -38,6 +43,7 @@ export class Gateway {
   private readonly historySize: number;
   readonly maxSubscriptions: number;
   readonly recheckMs: number;
+  readonly cluster: string;
 
   constructor(factory: SharedInformerFactory, opts: GatewayOptions = {}) {
     this.factory = factory;
@@ -46,6 +52,7 @@ export class Gateway {
     this.historySize = opts.historySize ?? 10_000;
     this.maxSubscriptions = opts.maxSubscriptions ?? 20_000;
     this.recheckMs = opts.recheckMs ?? 30_000;
+    this.cluster = opts.cluster ?? DEFAULT_CLUSTER_NAME;
     for (const kind of CORE_KINDS) {
       const informer = factory.informerForResource(kind);
       addResolverIndexes(informer);

@@ -5,6 +5,7 @@ import { GraphQLError, GraphQLScalarType, type GraphQLSchema, Kind, type ValueNo
 import { createSchema } from "graphql-yoga";
 import { CORE_KINDS } from "../kinds.ts";
 import { buildTypeDefs } from "../schema/index.ts";
+import { installClusterArgument } from "./cluster-arg.ts";
 import { kindFieldResolvers, resourceFieldResolvers } from "./common.ts";
 import type { RequestContext } from "./context.ts";
 import { kindResolvers } from "./fields.ts";
@@ -72,5 +73,7 @@ export function buildSchema(): GraphQLSchema {
     } as never,
   });
   installViews(schema, kindFieldFunctions());
+  // After installViews: the cluster's context reaches the resolvers it installed.
+  installClusterArgument(schema);
   return schema;
 }

@@ -7,6 +7,7 @@ import type { SharedInformer } from "../informers/shared-informer.ts";
 import type { KubeObject } from "../informers/types.ts";
 import { accessKey, CORE_KINDS, kindByName } from "../kinds.ts";
 import { namespaceListField } from "../schema/index.ts";
+import { clusters } from "./clusters.ts";
 import { children } from "./common.ts";
 import { connectionFrom, type PageArgs, sortedKeys } from "./connection.ts";
 import type { RequestContext } from "./context.ts";
@@ -142,6 +143,7 @@ export function rootQueryResolvers() {
       (r) => r.verbs.includes("list") && r.verbs.includes("watch"),
     );
   query.resources = genericResources;
+  query.clusters = clusters;
   return query;
 }
 
@@ -153,6 +155,7 @@ export function cacheStatus(ctx: RequestContext) {
     .map((i) => {
       const s = i.status();
       return {
+        cluster: ctx.gateway.cluster,
         kind: s.kind,
         group: i.resource.group,
         version: i.resource.version,

@@ -24,6 +24,7 @@ import {
   getNamedType,
   isLeafType,
 } from "graphql";
+import { CLUSTER } from "../informers/cluster-tag.ts";
 import type { KubeObject } from "../informers/types.ts";
 import { CORE_KINDS } from "../kinds.ts";
 import type { RequestContext } from "./context.ts";
@@ -48,10 +49,27 @@ interface ViewClass {
   wrap(v: unknown, c: RequestContext): unknown;
   /** Views of every element of an array. */
   wrapList(v: unknown, c: RequestContext): unknown;
+  /**
+   * The same, each in its object's own cluster (cluster-tag.ts): for fields outside the view
+   * types (root fields, connections, events), whose objects may come from any cluster. Fields
+   * of a view stay in the view's cluster, so they use wrap/wrapList.
+   */
+  wrapAt(v: unknown, c: RequestContext): unknown;
+  wrapListAt(v: unknown, c: RequestContext): unknown;
 }
 
 /** Names a generated view class uses itself, which no GraphQL field may have. */
-const RESERVED = new Set(["o", "c", "typeName", "constructor", "wrap", "wrapList", "prototype"]);
+const RESERVED = new Set([
+  "o",
+  "c",
+  "typeName",
+  "constructor",
+  "wrap",
+  "wrapList",
+  "wrapAt",
+  "wrapListAt",
+  "prototype",
+]);
 
 /**
  * A view class for one type, generated as code: V8 keeps type feedback per piece of code, and
@@ -78,12 +96,31 @@ ${getters.map(([name], i) => `  get ${name}() { return fns[${i}](this.o, NO_ARGS
     }
     return out;
   }
+  static wrapAt(v, c) {
+    if (v === null || v === undefined || v instanceof View) return v;
+    const t = v[TAG];
+    return new this(v, t === undefined ? c : c.inCluster(t));
+  }
+  static wrapListAt(v, c) {
+    if (!Array.isArray(v)) return v;
+    const out = new Array(v.length);
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      if (x === null || x === undefined || x instanceof View) out[i] = x;
+      else {
+        const t = x[TAG];
+        out[i] = new this(x, t === undefined ? c : c.inCluster(t));
+      }
+    }
+    return out;
+  }
 };`;
   // Generated from GraphQL field names only (checked above).
-  return new Function("View", "fns", "NO_ARGS", code)(
+  return new Function("View", "fns", "NO_ARGS", "TAG", code)(
     View,
     getters.map((g) => g[1]),
     NO_ARGS,
+    CLUSTER,
   ) as ViewClass;
 }
 
@@ -140,15 +177,30 @@ export function installViews(schema: GraphQLSchema, fields: Record<string, Recor
   };
   const toViews = (value: unknown, ctx: RequestContext): unknown =>
     Array.isArray(value) ? value.map((v) => toView(v, ctx)) : value;
+  /** The same, in each object's own cluster. */
+  const toViewAt = (value: unknown, ctx: RequestContext): unknown => {
+    if (value === null || value === undefined || value instanceof View) return value;
+    return classes.get(typeNameOf(value as KubeObject))!.wrapAt(value, ctx);
+  };
+  const toViewsAt = (value: unknown, ctx: RequestContext): unknown =>
+    Array.isArray(value) ? value.map((v) => toViewAt(v, ctx)) : value;
 
-  /** How a field's value becomes what GraphQL expects: views for kind-typed values. */
-  function outputFor(type: GraphQLOutputType): ((v: unknown, ctx: RequestContext) => unknown) | undefined {
+  /**
+   * How a field's value becomes what GraphQL expects: views for kind-typed values; `anyCluster`
+   * for fields outside the view types, whose objects are resolved in their own cluster.
+   */
+  function outputFor(
+    type: GraphQLOutputType,
+    anyCluster: boolean,
+  ): ((v: unknown, ctx: RequestContext) => unknown) | undefined {
     const named = getNamedType(type).name;
     const list = (type instanceof GraphQLNonNull ? type.ofType : type) instanceof GraphQLList;
     // A concrete type (GenericResource included: resources(...) serves even core kinds as
     // GenericResource), or the interface, whose concrete type comes from the object.
     const cls = classes.get(named);
+    if (cls && anyCluster) return list ? (v, c) => cls.wrapListAt(v, c) : (v, c) => cls.wrapAt(v, c);
     if (cls) return list ? (v, c) => cls.wrapList(v, c) : (v, c) => cls.wrap(v, c);
+    if (named === RESOURCE_INTERFACE && anyCluster) return list ? toViewsAt : toViewAt;
     if (named === RESOURCE_INTERFACE) return list ? toViews : toView;
     return undefined;
   }
@@ -160,7 +212,7 @@ export function installViews(schema: GraphQLSchema, fields: Record<string, Recor
         continue;
       }
       const fn = fieldFn(typeName, field.name);
-      const out = outputFor(field.type);
+      const out = outputFor(field.type, false);
       field.resolve = out
         ? (view: View, args: Record<string, unknown>) => out(fn(view.o, args, view.c), view.c)
         : (view: View, args: Record<string, unknown>) => fn(view.o, args, view.c);
@@ -172,7 +224,7 @@ export function installViews(schema: GraphQLSchema, fields: Record<string, Recor
     if (!(type instanceof GraphQLObjectType) || type.name.startsWith("__") || classes.has(type.name))
       continue;
     for (const field of Object.values(type.getFields())) {
-      const out = outputFor(field.type);
+      const out = outputFor(field.type, true);
       if (out) wrapResolver(field, out);
     }
   }

@@ -2,10 +2,21 @@
 // table (the Resource fields on every kind, connections, root fields, Namespace.<kind> lists),
 // so adding a kind is one line in src/kinds.ts and its specific fields in kinds.graphql.
 import { readFileSync } from "node:fs";
+import {
+  type FieldDefinitionNode,
+  Kind,
+  type ObjectTypeDefinitionNode,
+  type ObjectTypeExtensionNode,
+  parse,
+  print,
+  visit,
+} from "graphql";
 import { CORE_KINDS, type KindDescription } from "../kinds.ts";
 
 /** The Resource interface's fields, as the public contract names them. */
 const INTERFACE_FIELDS = `
+  "The cluster this object is cached from (see clusters)."
+  cluster: String!
   uid: ID!
   kind: String!
   apiVersion: String!
@@ -82,7 +93,44 @@ function namespaceListsSDL(): string {
   return `extend type Namespace {\n${fields}\n}`;
 }
 
+/** The argument every root field and subscription takes to read another cluster. */
+export const CLUSTER_ARGUMENT = "cluster";
+
+/** Root fields about the clusters themselves, which take no cluster argument. */
+const FLEET_FIELDS = new Set(["clusters"]);
+
+const CLUSTER_ARGUMENT_SDL = parse(
+  `type T { f("The cluster to read (see clusters); left out: the default cluster." ${CLUSTER_ARGUMENT}: String): Int }`,
+).definitions[0] as ObjectTypeDefinitionNode;
+
+/**
+ * Adds the optional cluster argument to every field of Query and Subscription (definitions and
+ * extensions, however they are written), so no root field can be added without it.
+ */
+export function withClusterArgument(sdl: string): string {
+  const argument = CLUSTER_ARGUMENT_SDL.fields![0]!.arguments![0]!;
+  const addTo = (node: ObjectTypeDefinitionNode | ObjectTypeExtensionNode) => {
+    if (node.name.value !== "Query" && node.name.value !== "Subscription") return undefined;
+    const fields = node.fields?.map((f): FieldDefinitionNode => {
+      if (FLEET_FIELDS.has(f.name.value) || f.arguments?.some((a) => a.name.value === CLUSTER_ARGUMENT))
+        return f;
+      return { ...f, arguments: [...(f.arguments ?? []), argument] };
+    });
+    return { ...node, fields };
+  };
+  return print(
+    visit(parse(sdl), {
+      [Kind.OBJECT_TYPE_DEFINITION]: addTo,
+      [Kind.OBJECT_TYPE_EXTENSION]: addTo,
+    }),
+  );
+}
+
 export function buildTypeDefs(): string {
+  return withClusterArgument(baseTypeDefs());
+}
+
+function baseTypeDefs(): string {
   const read = (f: string) => readFileSync(new URL(f, import.meta.url), "utf8");
   return [
     read("./base.graphql"),
@@ -93,5 +141,6 @@ export function buildTypeDefs(): string {
     namespaceListsSDL(),
     read("./kinds.graphql"),
     read("./subscriptions.graphql"),
+    read("./clusters.graphql"),
   ].join("\n");
 }

@@ -12,6 +12,7 @@ import {
 import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
 import type { AccessReviewer } from "../auth/access-reviewer.ts";
 import type { TokenAuthenticator } from "../auth/authenticator.ts";
+import type { ClusterRegistry } from "../clusters/registry.ts";
 import { RequestContext, SEE_EVERYTHING, SEE_NOTHING } from "../resolvers/context.ts";
 import { exceededLimit, limitExceeded } from "../resolvers/errors.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
@@ -76,6 +77,8 @@ export interface AppOptions {
   log?: Logger;
   /** Execution time (ms) from which a query document takes turns with other big ones. */
   bigQueryMs?: number;
+  /** Every cluster served, `gateway`'s (the default) first; without it, only `gateway`'s. */
+  clusters?: ClusterRegistry;
 }
 
 /**
@@ -224,8 +227,8 @@ export function createApp(
     // graphql-js's messages (graphql-jit's name the wrong variable).
     useVariableCoercionErrors(),
     useExecutionDeadline(),
-    useCacheSync(gateway),
-    useCacheExtensions(gateway),
+    useCacheSync(gateway, opts.clusters),
+    useCacheExtensions(gateway, opts.clusters),
     ...(opts.auth ? [useKubernetesAuthorization(gateway, opts.auth.reviewer)] : []),
     // After the sync wait (the sizes are known) and authorization (sized by what the caller sees).
     useCostLimit(gateway, opts.maxCost ?? DEFAULT_MAX_COST),
@@ -245,7 +248,12 @@ export function createApp(
     context: async (initial) => {
       const deadline = deadlineFrom(opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
       // With --auth, nothing is visible until the authorization plugin decides what is.
-      const ctx = new RequestContext(gateway, opts.auth ? SEE_NOTHING : SEE_EVERYTHING, deadline);
+      const ctx = new RequestContext(
+        gateway,
+        opts.auth ? SEE_NOTHING : SEE_EVERYTHING,
+        deadline,
+        opts.clusters,
+      );
       // Authentication happens before anything else; authorization needs the operation, so it
       // runs in the plugin just before execution.
       if (opts.auth) {

@@ -1,16 +1,26 @@
 // Wires a running gateway: kube client -> informer factory -> gateway -> yoga -> HTTP server.
 import { AccessReviewer } from "../auth/access-reviewer.ts";
 import { TokenAuthenticator } from "../auth/authenticator.ts";
+import { ClusterRegistry } from "../clusters/registry.ts";
 import { KubeClient } from "../informers/client.ts";
 import { SharedInformerFactory } from "../informers/factory.ts";
 import type { ReflectorLogger } from "../informers/reflector.ts";
-import { Gateway, type GatewayOptions } from "../resolvers/gateway.ts";
+import { DEFAULT_CLUSTER_NAME, Gateway, type GatewayOptions } from "../resolvers/gateway.ts";
 import { createApp } from "./app.ts";
 import { startServer } from "./http.ts";
 import { Metrics } from "./metrics.ts";
 
-export interface GatewayServerOptions extends GatewayOptions {
+/** One cluster of several (--cluster NAME=...). */
+export interface NamedCluster {
+  name: string;
   client: KubeClient;
+}
+
+export interface GatewayServerOptions extends GatewayOptions {
+  /** The one cluster served (named `cluster`, default "default"); or give `clusters`. */
+  client?: KubeClient;
+  /** Several clusters, the default one first (then `client` and `cluster` are not used). */
+  clusters?: NamedCluster[];
   host?: string;
   port?: number;
   graphiql?: boolean;
@@ -39,23 +49,40 @@ export interface GatewayServerOptions extends GatewayOptions {
 export interface GatewayServer {
   url: string;
   port: number;
+  /** The default cluster's. */
   gateway: Gateway;
+  clusters: ClusterRegistry;
   close(): Promise<void>;
 }
 
 export async function startGatewayServer(opts: GatewayServerOptions): Promise<GatewayServer> {
-  const factory = new SharedInformerFactory(opts.client, {
-    logger: opts.logger,
-    reflector: { useWatchList: opts.watchList },
+  const named: NamedCluster[] =
+    opts.clusters ??
+    (opts.client ? [{ name: opts.cluster ?? DEFAULT_CLUSTER_NAME, client: opts.client }] : []);
+  if (named.length === 0) throw new Error("startGatewayServer needs a client or clusters");
+  if (opts.auth === "kubernetes" && named.length > 1)
+    throw new Error(
+      "--auth kubernetes serves one cluster: its TokenReview and RBAC decide for that cluster only",
+    );
+  const gateways = named.map(({ name, client }, i) => {
+    const factory = new SharedInformerFactory(client, {
+      logger: named.length > 1 ? clusterLogger(opts.logger, name) : opts.logger,
+      reflector: { useWatchList: opts.watchList },
+      // The default cluster's objects are untagged (cluster-tag.ts).
+      cluster: i === 0 ? undefined : name,
+    });
+    return new Gateway(factory, { ...opts, cluster: name });
   });
-  const gateway = new Gateway(factory, opts);
-  gateway.start();
+  const clusters = new ClusterRegistry(gateways);
+  const gateway = clusters.default;
+  clusters.start();
+  const client = gateway.factory.client;
   const metrics = new Metrics(gateway);
   const auth =
     opts.auth === "kubernetes"
       ? {
-          authenticator: new TokenAuthenticator(opts.client, { ttlMs: opts.tokenCacheTtlMs }),
-          reviewer: new AccessReviewer(opts.client, { ttlMs: opts.accessCacheTtlMs }),
+          authenticator: new TokenAuthenticator(client, { ttlMs: opts.tokenCacheTtlMs }),
+          reviewer: new AccessReviewer(client, { ttlMs: opts.accessCacheTtlMs }),
         }
       : undefined;
   if (auth) {
@@ -72,6 +99,7 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
     requestTimeoutMs: opts.requestTimeoutMs,
     log: opts.logger,
     bigQueryMs: opts.bigQueryMs,
+    clusters,
   });
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
@@ -83,7 +111,7 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
     });
   } catch (err) {
     // e.g. the port is taken: the watches already started would keep the process alive.
-    await gateway.stop();
+    await clusters.stop();
     throw err;
   }
   let closing: Promise<void> | undefined;
@@ -91,12 +119,23 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
     url: server.url,
     port: server.port,
     gateway,
+    clusters,
     // Stop accepting; end the subscriptions (each completes) and stop the watches; let
     // requests in flight finish within the grace period; close the rest.
     close: () => {
-      closing ??= server.close({ endStreams: () => gateway.stop(), graceMs: opts.shutdownGraceMs });
+      closing ??= server.close({ endStreams: () => clusters.stop(), graceMs: opts.shutdownGraceMs });
       return closing;
     },
+  };
+}
+
+/** Log lines of one cluster's informers say which cluster. */
+function clusterLogger(logger: ReflectorLogger | undefined, cluster: string): ReflectorLogger | undefined {
+  if (!logger) return undefined;
+  return {
+    info: (fields, msg) => logger.info({ cluster, ...fields }, msg),
+    warn: (fields, msg) => logger.warn({ cluster, ...fields }, msg),
+    debug: (fields, msg) => logger.debug?.({ cluster, ...fields }, msg),
   };
 }
 

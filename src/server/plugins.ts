@@ -12,6 +12,8 @@ import {
   visitWithTypeInfo,
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
+import { readsDefaultCluster } from "../clusters/operation.ts";
+import type { ClusterRegistry } from "../clusters/registry.ts";
 import { CORE_KINDS } from "../kinds.ts";
 import type { RequestContext } from "../resolvers/context.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
@@ -67,14 +69,33 @@ function walkKinds(schema: GraphQLSchema, document: DocumentNode): Set<string> {
  * complete caches, and a subscription is estimated (cost limit, the next plugin) from real
  * cache sizes, not from empty stores that would admit any selection.
  */
-export function useCacheSync(gateway: Gateway): Plugin {
+export function useCacheSync(gateway: Gateway, clusters?: ClusterRegistry): Plugin {
   const waitForSync = (
-    args: { schema: GraphQLSchema; document: DocumentNode; contextValue: unknown },
+    args: {
+      schema: GraphQLSchema;
+      document: DocumentNode;
+      contextValue: unknown;
+      operationName?: string | null;
+      variableValues?: Record<string, unknown> | null;
+    },
     stop: (result: { errors: GraphQLError[] }) => void,
   ): Promise<void> | undefined => {
     // Synchronous when everything touched has synced (the steady state): no promise per request.
     const unsynced = gateway.unsyncedKinds(kindsTouched(args.schema, args.document));
     if (unsynced.length === 0) return;
+    // Other clusters are waited for per field (resolvers/cluster-arg.ts).
+    if (
+      clusters &&
+      clusters.size > 1 &&
+      !readsDefaultCluster(
+        args.schema,
+        args.document,
+        args.operationName,
+        args.variableValues,
+        gateway.cluster,
+      )
+    )
+      return;
     const deadline = (args.contextValue as Partial<RequestContext>).deadline;
     const waiting = `waiting for the first sync of ${unsynced.join(", ")}`;
     return beforeDeadline(gateway.waitForKinds(unsynced), deadline, waiting).catch((err) => {
@@ -112,14 +133,27 @@ export function cacheSummary(gateway: Gateway) {
   return { synced: unsynced.length === 0, unsynced, unhealthy, stale };
 }
 
-export function useCacheExtensions(gateway: Gateway): Plugin {
+/**
+ * extensions.cache: the default cluster's summary, as with one cluster; serving several, also
+ * `clusters`, every cluster's summary by name, so a cluster that is down shows in every answer.
+ */
+export function fleetCacheSummary(gateway: Gateway, clusters?: ClusterRegistry) {
+  const summary = cacheSummary(gateway);
+  if (!clusters || clusters.size < 2) return summary;
+  const byName: Record<string, ReturnType<typeof cacheSummary>> = {};
+  for (const g of clusters.all()) byName[g.cluster] = g === gateway ? summary : cacheSummary(g);
+  return { ...summary, clusters: byName };
+}
+
+export function useCacheExtensions(gateway: Gateway, clusters?: ClusterRegistry): Plugin {
   return {
     onExecute() {
       return {
         onExecuteDone({ result, setResult }) {
           if (Symbol.asyncIterator in (result as object)) return;
           const r = result as { extensions?: Record<string, unknown> };
-          setResult({ ...r, extensions: { ...r.extensions, cache: cacheSummary(gateway) } } as never);
+          const cache = fleetCacheSummary(gateway, clusters);
+          setResult({ ...r, extensions: { ...r.extensions, cache } } as never);
         },
       };
     },

@@ -122,7 +122,7 @@ export function visibilityKey(v: Visibility): string {
  * access holder so that a re-decided visibility applies at once.
  */
 function eventContext(ctx: RequestContext): RequestContext {
-  const fresh = new RequestContext(ctx.gateway);
+  const fresh = new RequestContext(ctx.gateway, undefined, undefined, ctx.clusters);
   Object.defineProperty(fresh, "access", { value: ctx.access, enumerable: true });
   return { ...ctx, ...fresh } as RequestContext;
 }

@@ -13,6 +13,7 @@ import {
   binariesPresent,
   type ClusterState,
   type Component,
+  clusterDir as clusterDirOf,
   hasGo,
   readState,
   restartApiserver as restartApiserverProcess,
@@ -113,6 +114,39 @@ function clusterInfo(state: ClusterState): ClusterInfo {
     },
     state,
   };
+}
+
+let pendingSecond: Promise<ClusterInfo | null> | undefined;
+
+/**
+ * A second control plane of its own (etcd, apiserver, controllers, kwok) for multi-cluster
+ * tests, in `<cluster dir>-2` (or $KGQL_SECOND_CLUSTER_DIR): started once, reused like the
+ * first. null when the first cannot exist here.
+ */
+export function getSecondCluster(): Promise<ClusterInfo | null> {
+  pendingSecond ??= (async () => {
+    if (!(await getCluster())) return null;
+    const dir = process.env.KGQL_SECOND_CLUSTER_DIR ?? `${clusterDirOf()}-2`;
+    const { state, reused, ms } = await up({ dir });
+    if (!reused)
+      process.stderr.write(`[cluster] second control plane started in ${(ms / 1000).toFixed(1)} s\n`);
+    return clusterInfo(state);
+  })();
+  return pendingSecond;
+}
+
+/** Stops a cluster's kube-apiserver (SIGKILL) and leaves it stopped; restartApiserverIn starts it. */
+export function killApiserver(cluster: ClusterInfo): void {
+  const p = (readState(cluster.dir) ?? cluster.state).processes["kube-apiserver"];
+  if (p) process.kill(p.pid, "SIGKILL");
+}
+
+/** Starts (or restarts) the kube-apiserver of any test cluster; resolves once it is ready. */
+export async function restartApiserverIn(cluster: ClusterInfo): Promise<{ ms: number }> {
+  const res = await restartApiserverProcess({ dir: cluster.dir, kill: true });
+  const fresh = readState(cluster.dir);
+  if (fresh) cluster.state = fresh;
+  return res;
 }
 
 /** getCluster(), for code that runs only when the file was not skipped. */
