@@ -44,6 +44,7 @@ export const OPTIONS = {
   insecure: { type: "boolean", help: "allow --auth none on a non-loopback address" },
   "disable-introspection": { type: "boolean", help: "reject introspection queries" },
   "disable-graphiql": { type: "boolean", help: "do not serve GraphiQL to browsers" },
+  "disable-ui": { type: "boolean", help: "do not serve the topology explorer page at /ui" },
   "disable-watch-list": {
     type: "boolean",
     help: "sync with paged lists then watches, not watch-list streams (servers without the WatchList gate fall back by themselves)",

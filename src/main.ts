@@ -279,13 +279,16 @@ export async function main(argv: string[]): Promise<number | undefined> {
       introspection: !flags["disable-introspection"],
       watchList: !flags["disable-watch-list"],
       graphiql: !flags["disable-graphiql"],
+      ui: !flags["disable-ui"],
       logger: {
         info: (f, m) => log.info(f, m),
         warn: (f, m) => log.warn(f, m),
         debug: (f, m) => log.debug(f, m),
       },
     });
-    process.stderr.write(`kgql: serving ${source} at ${server.url} (GraphiQL in a browser)\n`);
+    process.stderr.write(
+      `kgql: serving ${source} at ${server.url} (GraphiQL in a browser${flags["disable-ui"] ? "" : `; topology at ${server.url.replace(/\/graphql$/, "/ui")}`})\n`,
+    );
     // Graceful: stop accepting, complete every subscription, stop the watches, let requests in
     // flight finish; exit anyway if that takes too long.
     const shutdown = async (signal: string) => {

@@ -151,7 +151,8 @@ export class Churn {
     this.syncStatus(dep, rs);
   }
 
-  private scale(dep: KubeObject, delta: number): void {
+  /** Scales a Deployment by `delta` (tests and benchmarks call it to make one change happen). */
+  scale(dep: KubeObject, delta: number): void {
     const rs = this.currentReplicaSet(dep);
     if (!rs) return;
     const spec = dep.spec as WorkloadSpec;
@@ -182,7 +183,8 @@ export class Churn {
     this.syncStatus(dep, rsNow);
   }
 
-  private rollout(dep: KubeObject): void {
+  /** Rolls a Deployment out to a new image: a new ReplicaSet and pods, the old pods terminating. */
+  rollout(dep: KubeObject): void {
     const old = this.currentReplicaSet(dep);
     const spec = dep.spec as WorkloadSpec;
     const [container] = spec.template.spec.containers;

@@ -28,6 +28,7 @@ import {
   streamInRequest,
 } from "./request-log.ts";
 import { handleSseSubscription } from "./sse-fast-path.ts";
+import { serveUi, type UiAssets } from "./ui.ts";
 
 export interface ServerOptions {
   host: string;
@@ -38,6 +39,8 @@ export interface ServerOptions {
   maxSubscriptionsPerConnection?: number;
   /** Request lines (info; probes and /metrics at debug) and unexpected errors (warn). */
   log?: Logger;
+  /** The topology page's files (/ui); undefined: not served. */
+  ui?: UiAssets;
 }
 
 /** Probes and scrapes every few seconds would drown the request log at info level. */
@@ -199,6 +202,10 @@ export async function startServer(
     if (path === "/metrics" && metrics) {
       const text = await metrics.registry.metrics();
       res.writeHead(200, { "Content-Type": metrics.registry.contentType }).end(text);
+      return;
+    }
+    if (opts.ui && (path === "/ui" || path.startsWith("/ui/"))) {
+      serveUi(req, res, path, opts.ui);
       return;
     }
     const length = Number(req.headers["content-length"] ?? 0);

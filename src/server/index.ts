@@ -9,6 +9,7 @@ import { DEFAULT_CLUSTER_NAME, Gateway, type GatewayOptions } from "../resolvers
 import { createApp } from "./app.ts";
 import { startServer } from "./http.ts";
 import { Metrics } from "./metrics.ts";
+import { loadUiAssets } from "./ui.ts";
 
 /** One cluster of several (--cluster NAME=...). */
 export interface NamedCluster {
@@ -44,6 +45,10 @@ export interface GatewayServerOptions extends GatewayOptions {
   shutdownGraceMs?: number;
   /** Execution time (ms) from which a query takes turns with other big ones (see big-query-lane.ts). */
   bigQueryMs?: number;
+  /** Serve the topology page at /ui (default true). */
+  ui?: boolean;
+  /** Where its built files are (default dist/ui, see scripts/build-ui.ts). */
+  uiDir?: string;
 }
 
 export interface GatewayServer {
@@ -101,6 +106,8 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
     bigQueryMs: opts.bigQueryMs,
     clusters,
   });
+  const ui = opts.ui === false ? undefined : loadUiAssets(opts.uiDir);
+  if (ui && "missing" in ui) opts.logger?.warn({ path: "/ui" }, `${ui.missing}; /ui answers 503 until then`);
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
     server = await startServer(yoga, gateway, metrics, {
@@ -108,6 +115,7 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
       port: opts.port ?? 4000,
       maxSubscriptionsPerConnection: opts.maxSubscriptionsPerConnection,
       log: opts.logger,
+      ui,
     });
   } catch (err) {
     // e.g. the port is taken: the watches already started would keep the process alive.
