@@ -12,7 +12,7 @@ import {
   Kind,
   type OperationDefinitionNode,
 } from "graphql";
-import { CLUSTER_ARGUMENT } from "../schema/index.ts";
+import { ALL_CLUSTERS, CLUSTER_ARGUMENT } from "../schema/index.ts";
 import { beforeDeadline } from "../server/deadline.ts";
 import { kindsTouched } from "../server/plugins.ts";
 import type { RequestContext } from "./context.ts";
@@ -20,21 +20,37 @@ import { userError } from "./errors.ts";
 
 type Resolver = GraphQLFieldResolver<unknown, RequestContext>;
 
-/** Wraps the resolvers (and subscribe functions) of every root field with a cluster argument. */
-export function installClusterArgument(schema: GraphQLSchema): void {
+/**
+ * Wraps the resolvers (and subscribe functions) of every root field with a cluster argument.
+ * `fleet` are the resolvers of the fields that also take ALL_CLUSTERS, by field name; they
+ * run with the request's own context and read every cluster themselves.
+ */
+export function installClusterArgument(schema: GraphQLSchema, fleet: Record<string, Resolver>): void {
+  const fleetNames = Object.keys(fleet).sort().join(", ");
   for (const type of [schema.getQueryType(), schema.getSubscriptionType()]) {
     for (const field of Object.values(type?.getFields() ?? {})) {
       if (!field.args.some((a) => a.name === CLUSTER_ARGUMENT)) continue;
-      if (field.subscribe) field.subscribe = inNamedCluster(field.subscribe);
-      else if (field.resolve) field.resolve = inNamedCluster(field.resolve);
+      const all: Resolver =
+        type === schema.getQueryType() && fleet[field.name]
+          ? fleet[field.name]!
+          : () => {
+              throw userError(
+                `cluster: "${ALL_CLUSTERS}" (every cluster) is for the list fields ${fleetNames}; ${field.name} reads one cluster: name it`,
+                "BAD_USER_INPUT",
+                { argument: CLUSTER_ARGUMENT },
+              );
+            };
+      if (field.subscribe) field.subscribe = inNamedCluster(field.subscribe, all);
+      else if (field.resolve) field.resolve = inNamedCluster(field.resolve, all);
     }
   }
 }
 
-function inNamedCluster(inner: Resolver): Resolver {
+function inNamedCluster(inner: Resolver, all: Resolver): Resolver {
   return (source, args, ctx, info) => {
     const name = args[CLUSTER_ARGUMENT] as string | null | undefined;
     if (name === undefined || name === null) return inner(source, args, ctx, info);
+    if (name === ALL_CLUSTERS) return all(source, args, ctx, info);
     const target = ctx.inCluster(name);
     if (target.gateway === ctx.gateway) return inner(source, args, target, info);
     const unsynced = target.gateway.unsyncedKinds(touchedBy(info));

@@ -19,11 +19,13 @@ export interface PageArgs {
   orderBy?: OrderBy | null;
 }
 
-interface Cursor {
+export interface Cursor {
   /** Which order the cursor belongs to. */
   o: string;
   /** The sort key of the last object returned. */
   k: string;
+  /** Fleet queries (cluster: "*"): the cluster of the last object returned. */
+  c?: string;
 }
 
 const sortedKeysCache = new WeakMap<Store, { version: number; keys: string[] }>();
@@ -37,7 +39,7 @@ export function sortedKeys(store: Store): string[] {
   return keys;
 }
 
-interface Ordered {
+export interface Ordered {
   /** Keys in the order's sequence. */
   keys: string[];
   /** Each key's sort value (what cursors hold), in the same sequence. */
@@ -72,7 +74,7 @@ function orderKeys(store: Store, keys: Iterable<string>, order: OrderBy): Ordere
   return { values: pairs.map((p) => p[0]), keys: pairs.map((p) => p[1]) };
 }
 
-function orderTag(order: OrderBy | null | undefined): string {
+export function orderTag(order: OrderBy | null | undefined): string {
   return order ? `${order.field}:${order.direction ?? "ASC"}` : "KEY";
 }
 
@@ -97,7 +99,7 @@ export function validateFirst(first: number | null | undefined): number {
   return first;
 }
 
-function decodeCursor(after: string, tag: string): Cursor {
+export function decodeCursor(after: string, tag: string): Cursor {
   let cursor: Cursor | undefined;
   try {
     cursor = JSON.parse(Buffer.from(after, "base64url").toString("utf8")) as Cursor;
@@ -117,12 +119,12 @@ function decodeCursor(after: string, tag: string): Cursor {
   return cursor;
 }
 
-function encodeCursor(tag: string, k: string): string {
+export function encodeCursor(tag: string, k: string): string {
   return Buffer.from(JSON.stringify({ o: tag, k })).toString("base64url");
 }
 
 /** First index whose value is greater than `k` in an ascending (or descending) sorted array. */
-function indexAfter(values: string[], k: string, descending: boolean): number {
+export function indexAfter(values: string[], k: string, descending: boolean): number {
   let lo = 0;
   let hi = values.length;
   while (lo < hi) {
@@ -139,7 +141,11 @@ export interface Connection {
   nodes: KubeObject[];
   pageInfo: { hasNextPage: boolean; endCursor: string | null };
   totalCount: number;
+  /** Fleet queries: clusters left out because the kind has not synced there. */
+  unsyncedClusters: readonly string[];
 }
+
+const NO_CLUSTERS: readonly string[] = Object.freeze([]);
 
 /**
  * One page. Nodes and edges are built on first read (and kept: compiled queries read a field
@@ -148,6 +154,7 @@ export interface Connection {
 class Page implements Connection {
   readonly totalCount: number;
   readonly pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  readonly unsyncedClusters: readonly string[] = NO_CLUSTERS;
   private readonly store: Store;
   private readonly ordered: Ordered;
   private readonly start: number;
@@ -191,6 +198,15 @@ class Page implements Connection {
   }
 }
 
+/** Keys in an order's sequence, with their sort values (cached for a whole store). */
+export function orderedFor(store: Store, keys: string[], whole: boolean, order: OrderBy | null): Ordered {
+  if (!order) {
+    const sorted = whole ? keys : [...keys].sort();
+    return { keys: sorted, values: sorted };
+  }
+  return whole ? orderedAll(store, order, orderTag(order)) : orderKeys(store, keys, order);
+}
+
 /**
  * A page of objects. `keys` are the matching store keys; when `whole` they are every key of
  * the store (the cached sorted list), which lets every order be cached; otherwise they are
@@ -202,11 +218,7 @@ export function connectionFrom(lister: Lister, keys: string[], whole: boolean, a
   const tag = orderTag(order);
   const store = lister.store;
   const after = args.after ? decodeCursor(args.after, tag).k : undefined;
-  let ordered: Ordered;
-  if (!order) {
-    const sorted = whole ? keys : [...keys].sort();
-    ordered = { keys: sorted, values: sorted };
-  } else ordered = whole ? orderedAll(store, order, tag) : orderKeys(store, keys, order);
+  const ordered = orderedFor(store, keys, whole, order);
   // Binary search from the cursor: a page costs O(log n + first), not a scan from the start.
   const start = after === undefined ? 0 : indexAfter(ordered.values, after, order?.direction === "DESC");
   const end = Math.min(ordered.keys.length, start + first);

@@ -9,7 +9,12 @@ import { installClusterArgument } from "./cluster-arg.ts";
 import { kindFieldResolvers, resourceFieldResolvers } from "./common.ts";
 import type { RequestContext } from "./context.ts";
 import { kindResolvers } from "./fields.ts";
-import { genericResourceResolvers, namespaceFieldResolvers, rootQueryResolvers } from "./query.ts";
+import {
+  fleetQueryResolvers,
+  genericResourceResolvers,
+  namespaceFieldResolvers,
+  rootQueryResolvers,
+} from "./query.ts";
 import { subscriptionResolvers } from "./subscriptions.ts";
 import { type FieldFn, GENERIC_TYPE, installViews } from "./views.ts";
 
@@ -72,8 +77,9 @@ export function buildSchema(): GraphQLSchema {
       Resource: { __resolveType: () => null },
     } as never,
   });
+  // Before installViews, which wraps these resolvers: what they return (from any cluster)
+  // becomes views in each object's own cluster.
+  installClusterArgument(schema, fleetQueryResolvers() as never);
   installViews(schema, kindFieldFunctions());
-  // After installViews: the cluster's context reaches the resolvers it installed.
-  installClusterArgument(schema);
   return schema;
 }

@@ -9,9 +9,10 @@ import { accessKey, CORE_KINDS, kindByName } from "../kinds.ts";
 import { namespaceListField } from "../schema/index.ts";
 import { clusters } from "./clusters.ts";
 import { children } from "./common.ts";
-import { connectionFrom, type PageArgs, sortedKeys } from "./connection.ts";
+import { connectionFrom, orderedFor, type PageArgs, sortedKeys } from "./connection.ts";
 import type { RequestContext } from "./context.ts";
 import { userError } from "./errors.ts";
+import { type ClusterPart, fleetConnection } from "./fleet-connection.ts";
 import type { FieldFn } from "./views.ts";
 
 type Args = PageArgs & { namespace?: string | null; labelSelector?: string | null; name?: string };
@@ -29,7 +30,7 @@ export function parseSelectorArg(text: string | null | undefined): LabelSelector
 
 function checkNamespace(ctx: RequestContext, namespace: string | null | undefined): void {
   if (!namespace) return;
-  if (!ctx.gateway.informer("Namespace").store.has(namespace)) {
+  if (!namespaceExists(ctx, namespace)) {
     throw userError(
       `namespace "${namespace}" does not exist (query namespaces for the list)`,
       "BAD_USER_INPUT",
@@ -38,6 +39,10 @@ function checkNamespace(ctx: RequestContext, namespace: string | null | undefine
       },
     );
   }
+}
+
+function namespaceExists(ctx: RequestContext, namespace: string): boolean {
+  return ctx.gateway.informer("Namespace").store.has(namespace);
 }
 
 /**
@@ -49,10 +54,12 @@ function matchingKeys(
   kind: string,
   args: Args,
   ctx: RequestContext,
+  /** Refuse a namespace that does not exist (fleet queries check it across clusters). */
+  check = true,
 ): [string[], boolean] {
   const selector = parseSelectorArg(args.labelSelector);
   const namespace = args.namespace ?? undefined;
-  checkNamespace(ctx, namespace);
+  if (check) checkNamespace(ctx, namespace);
   const visible = (key: string) => ctx.visible(kind, informer.store.get(key)!.metadata.namespace);
   if (!selector && !namespace) {
     const all = sortedKeys(informer.store);
@@ -98,6 +105,47 @@ export function listResolver(kind: string) {
   };
 }
 
+/**
+ * A kind's list over every cluster (cluster: "*"): each cluster where the kind has synced, in
+ * that cluster's context (its caller's visibility, its namespaces), merged (fleet-connection.ts).
+ * Clusters still in their first sync are left out, named in unsyncedClusters: a fleet query
+ * waits for no cluster, so one that is down cannot hold it up.
+ */
+export function fleetListResolver(kind: string) {
+  return (_: unknown, args: Args, root: RequestContext) => {
+    const parts: ClusterPart[] = [];
+    const unsynced: string[] = [];
+    let namespaceFound = !args.namespace;
+    for (const gateway of root.clusters?.all() ?? [root.gateway]) {
+      const ctx = root.inCluster(gateway.cluster);
+      const informer = ctx.gateway.informer(kind);
+      if (!informer.hasSynced() || !ctx.gateway.informer("Namespace").hasSynced()) {
+        unsynced.push(gateway.cluster);
+        continue;
+      }
+      if (args.namespace) {
+        if (!namespaceExists(ctx, args.namespace)) continue;
+        namespaceFound = true;
+      }
+      checkAllowed(ctx, kind, args.namespace);
+      const [keys, whole] = matchingKeys(informer, kind, args, ctx, false);
+      parts.push({
+        cluster: gateway.cluster,
+        store: informer.store,
+        ordered: orderedFor(informer.store, keys, whole, args.orderBy ?? null),
+      });
+    }
+    if (!namespaceFound && unsynced.length === 0) {
+      throw userError(
+        `namespace "${args.namespace}" does not exist in any cluster (query namespaces(cluster: "*") for the list)`,
+        "BAD_USER_INPUT",
+        { argument: "namespace" },
+      );
+    }
+    return fleetConnection(parts, args, unsynced);
+  };
+}
+
 export function getResolver(kind: string, namespaced: boolean) {
   return (_: unknown, args: Args, ctx: RequestContext) => {
     checkAllowed(ctx, kind, namespaced ? args.namespace : undefined);
@@ -123,6 +171,13 @@ export function namespaceFieldResolvers(): Record<string, FieldFn> {
   return out;
 }
 
+function visibleNamespaces(ctx: RequestContext): KubeObject[] {
+  return ctx.gateway
+    .informer("Namespace")
+    .lister.list()
+    .filter((n) => ctx.visible("Namespace", n.metadata.name));
+}
+
 export function rootQueryResolvers() {
   const query: Record<string, unknown> = {};
   for (const k of CORE_KINDS) {
@@ -130,11 +185,7 @@ export function rootQueryResolvers() {
     query[k.listField] = listResolver(k.kind);
     query[k.getField] = getResolver(k.kind, k.namespaced);
   }
-  query.namespaces = (_: unknown, _a: unknown, ctx: RequestContext) =>
-    ctx.gateway
-      .informer("Namespace")
-      .lister.list()
-      .filter((n) => ctx.visible("Namespace", n.metadata.name));
+  query.namespaces = (_: unknown, _a: unknown, ctx: RequestContext) => visibleNamespaces(ctx);
   query.namespace = (_: unknown, args: { name: string }, ctx: RequestContext) =>
     ctx.visible("Namespace", args.name) ? (ctx.gateway.get("Namespace", undefined, args.name) ?? null) : null;
   query.cacheStatus = (_: unknown, _a: unknown, ctx: RequestContext) => cacheStatus(ctx);
@@ -145,6 +196,20 @@ export function rootQueryResolvers() {
   query.resources = genericResources;
   query.clusters = clusters;
   return query;
+}
+
+/** Root fields that take cluster: "*", by name: every kind's list, namespaces and cacheStatus. */
+export function fleetQueryResolvers(): Record<
+  string,
+  (s: unknown, a: never, ctx: RequestContext) => unknown
+> {
+  const out: Record<string, (s: unknown, a: never, ctx: RequestContext) => unknown> = {};
+  for (const k of CORE_KINDS) if (k.kind !== "Namespace") out[k.listField] = fleetListResolver(k.kind);
+  const each = (root: RequestContext) =>
+    (root.clusters?.all() ?? [root.gateway]).map((g) => root.inCluster(g.cluster));
+  out.namespaces = (_s, _a, root) => each(root).flatMap(visibleNamespaces);
+  out.cacheStatus = (_s, _a, root) => each(root).flatMap((ctx) => cacheStatus(ctx));
+  return out;
 }
 
 export function cacheStatus(ctx: RequestContext) {

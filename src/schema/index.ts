@@ -65,6 +65,8 @@ type ${t}Connection {
   nodes: [${t}!]!
   pageInfo: PageInfo!
   totalCount: Int!
+  "With cluster: \\"*\\": the clusters left out because this kind has not synced there yet (see clusters)."
+  unsyncedClusters: [String!]!
 }`;
 }
 
@@ -95,6 +97,9 @@ function namespaceListsSDL(): string {
 
 /** The argument every root field and subscription takes to read another cluster. */
 export const CLUSTER_ARGUMENT = "cluster";
+
+/** The cluster argument's value that reads every cluster (names are DNS labels: no clash). */
+export const ALL_CLUSTERS = "*";
 
 /** Root fields about the clusters themselves, which take no cluster argument. */
 const FLEET_FIELDS = new Set(["clusters"]);

@@ -231,7 +231,7 @@ export function createApp(
     useCacheExtensions(gateway, opts.clusters),
     ...(opts.auth ? [useKubernetesAuthorization(gateway, opts.auth.reviewer)] : []),
     // After the sync wait (the sizes are known) and authorization (sized by what the caller sees).
-    useCostLimit(gateway, opts.maxCost ?? DEFAULT_MAX_COST),
+    useCostLimit(gateway, opts.maxCost ?? DEFAULT_MAX_COST, opts.clusters),
     ...(opts.extraPlugins ?? []),
     // Last: it wraps the execute function the plugins above settled on.
     useBigQueryLane({ bigMs: opts.bigQueryMs }),

@@ -36,6 +36,7 @@ import {
   valueFromASTUntyped,
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
+import type { ClusterRegistry } from "../clusters/registry.ts";
 import { NAMESPACE_INDEX } from "../informers/indexers.ts";
 import type { SharedInformer } from "../informers/shared-informer.ts";
 import { accessKey, CORE_KINDS } from "../kinds.ts";
@@ -43,6 +44,7 @@ import { DEFAULT_FIRST, MAX_FIRST } from "../resolvers/connection.ts";
 import { type RequestContext, SEE_EVERYTHING, SEE_NOTHING, type Visibility } from "../resolvers/context.ts";
 import { limitExceeded } from "../resolvers/errors.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
+import { ALL_CLUSTERS, CLUSTER_ARGUMENT } from "../schema/index.ts";
 import { operationOf } from "./operation.ts";
 
 /**
@@ -83,6 +85,8 @@ interface Term {
   /** Objects per parent object. */
   items(env: Env): number;
   children: Term[];
+  /** A root field: its node, whose cluster argument says which clusters' sizes count. */
+  root?: FieldNode;
 }
 
 /** Each operation's plan: at most one per operation of a live document, whatever names are sent. */
@@ -181,7 +185,8 @@ function compile(schema: GraphQLSchema, document: DocumentNode, operation: Opera
     } else {
       items = fanOut(parent.name, named.name, parent === root);
     }
-    return { path, counts, items, children: walk(field.selectionSet, named, path, below, seen) };
+    const children = walk(field.selectionSet, named, path, below, seen);
+    return { path, counts, items, children, ...(parent === root ? { root: field } : {}) };
   };
 
   return walk(operation.selectionSet, root, "", undefined, new Set());
@@ -395,6 +400,7 @@ export function estimateCost(
   variables: Record<string, unknown> | undefined,
   operationName?: string | null,
   visibility?: Visibility,
+  clusters?: ClusterRegistry,
 ): CostEstimate {
   const plan = compileOperation(schema, document, operationName);
   const env: Env = {
@@ -405,7 +411,22 @@ export function estimateCost(
   let cost = 0;
   let heaviest: CostEstimate["heaviest"];
   for (const t of plan) {
-    const c = evaluate([t], env, 1);
+    // Sized by the caches of the cluster the root field reads; cluster: "*" by all of them.
+    const name = clusters && t.root ? stringArg(t.root, CLUSTER_ARGUMENT, env) : undefined;
+    const gateways =
+      name === undefined
+        ? [gateway]
+        : name === ALL_CLUSTERS
+          ? clusters!.all()
+          : [clusters!.get(name) ?? gateway];
+    let c = 0;
+    for (const g of gateways) {
+      env.gateway = g;
+      env.visibleSizes = undefined;
+      c += evaluate([t], env, 1);
+    }
+    env.gateway = gateway;
+    env.visibleSizes = undefined;
     cost += c;
     if (!heaviest || c > heaviest.cost) heaviest = { path: t.path, cost: c };
   }
@@ -448,7 +469,7 @@ function restrictedVisibility(contextValue: unknown): Visibility | undefined {
  * caller may see (its access decisions are cached, so a refused query costs no new reviews
  * when repeated).
  */
-export function useCostLimit(gateway: Gateway, max: number): Plugin {
+export function useCostLimit(gateway: Gateway, max: number, clusters?: ClusterRegistry): Plugin {
   const check = (args: ExecutionArgs, subscription: boolean, eventOnly = false): GraphQLError | undefined => {
     const whole = estimateCost(
       gateway,
@@ -457,6 +478,7 @@ export function useCostLimit(gateway: Gateway, max: number): Plugin {
       args.variableValues as Record<string, unknown> | undefined,
       args.operationName,
       restrictedVisibility(args.contextValue),
+      clusters,
     );
     // One event's share of a subscription's estimate (its root field is one event).
     const estimate =

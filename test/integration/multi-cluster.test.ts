@@ -159,11 +159,18 @@ describe("one gateway, two real control planes", { skip: second ? false : NO_CLU
       // The second answers its last known state, saying so.
       const both = await gql(
         kgql.url,
-        `{ a: pods(namespace: "${nsA.name}") { totalCount } b: pods(cluster: "b", namespace: "${nsB.name}") { nodes { cluster name } } status: cacheStatus(cluster: "b") { cluster kind watchHealthy } }`,
+        `{ a: pods(namespace: "${nsA.name}") { totalCount } b: pods(cluster: "b", namespace: "${nsB.name}") { nodes { cluster name } } status: cacheStatus(cluster: "b") { cluster kind watchHealthy } fleet: pods(cluster: "*", labelSelector: "app=fleet") { unsyncedClusters nodes { cluster name } } }`,
       );
       assert.equal(both.errors, undefined, both.text);
       assert.equal(both.data.a.totalCount, 2);
       assert.deepEqual(both.data.b.nodes, [{ cluster: "b", name: "in-b" }]);
+      // The fleet-wide list: both real clusters (b from its last known state), "gone" named.
+      assert.deepEqual(both.data.fleet.unsyncedClusters, ["gone"]);
+      const fleet = both.data.fleet.nodes.map(
+        (n: { cluster: string; name: string }) => `${n.cluster}/${n.name}`,
+      );
+      for (const p of ["a/in-a", "a/while-b-down", "b/in-b"])
+        assert.ok(fleet.includes(p), `${p} in ${fleet}`);
       const podStatus = both.data.status.find((s: { kind: string }) => s.kind === "Pod");
       assert.deepEqual(podStatus, { cluster: "b", kind: "Pod", watchHealthy: false });
       const cache = both.extensions?.cache as Summary & { clusters: Record<string, Summary> };
