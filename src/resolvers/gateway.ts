@@ -40,6 +40,7 @@ export class Gateway {
   private readonly byGroupKind = new Map<string, SharedInformer[]>();
   private readonly untrack: () => void;
   private readonly hubs = new Map<SharedInformer, ResourceEventHub>();
+  private stopped = false;
   private readonly historySize: number;
   readonly maxSubscriptions: number;
   readonly recheckMs: number;
@@ -69,6 +70,13 @@ export class Gateway {
     const same = this.byGroupKind.get(key);
     if (same) same.push(informer);
     else this.byGroupKind.set(key, [informer]);
+    // Change history is recorded from each kind's first sync, not from its first subscriber: a
+    // client resuming here with a resourceVersion another replica handed out (behind one
+    // Service) is replayed what it missed instead of resynced, though this replica never had a
+    // subscriber of that kind. History is bounded (historySize changes per kind).
+    void informer.waitForSync().then(() => {
+      if (!this.stopped) this.hub(informer).recordHistory();
+    });
   }
 
   /** Every informer the gateway caches, core and on-demand (no copy: do not modify). */
@@ -181,6 +189,7 @@ export class Gateway {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.untrack();
     for (const hub of this.hubs.values()) hub.close();
     await this.factory.stop();

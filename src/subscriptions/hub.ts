@@ -320,6 +320,11 @@ export class ResourceEventHub {
     return out;
   }
 
+  /** Starts recording changes (at the informer's current position) before any subscriber. */
+  recordHistory(): void {
+    this.listen();
+  }
+
   private listen(): void {
     if (this.unlisten) return;
     // History starts now: earlier positions cannot be replayed.
