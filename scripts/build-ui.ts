@@ -22,7 +22,7 @@ try {
 
 const common: import("esbuild").BuildOptions & { metafile: true } = {
   bundle: true,
-  minify: true,
+  minify: !process.env.KGQL_UI_DEBUG,
   format: "esm",
   target: ["chrome120", "firefox120", "safari17"],
   outdir: tmp,

@@ -42,16 +42,31 @@ let streams: KindStream[] = [];
 /** What tests and the benchmark read: the drawn graph's size and whether every stream is live. */
 declare global {
   interface Window {
-    kgqlTopology?: { nodes: number; edges: number; pods: number; live: boolean; frames: number };
+    kgqlTopology?: {
+      nodes: number;
+      edges: number;
+      pods: number;
+      live: boolean;
+      frames: number;
+      /** Time spent building and drawing the graph in those frames, and the longest one (ms). */
+      frameWorkMs: number;
+      maxFrameWorkMs: number;
+    };
   }
 }
 let frames = 0;
+let frameWorkMs = 0;
+let maxFrameWorkMs = 0;
 
 function frame(): void {
+  const started = performance.now();
   graph = buildGraph(model.objects, view);
   layouter.update(graph);
   renderer.draw(graph);
+  const ms = performance.now() - started;
   frames++;
+  frameWorkMs += ms;
+  maxFrameWorkMs = Math.max(maxFrameWorkMs, ms);
   showState();
 }
 
@@ -102,6 +117,8 @@ function showState(): void {
     pods: model.objects.get("Pod")?.size ?? 0,
     live: live && connected,
     frames,
+    frameWorkMs,
+    maxFrameWorkMs,
   };
   document.body.dataset.live = String(live && connected);
 }

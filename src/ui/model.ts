@@ -5,6 +5,9 @@
 import type { KindName, Obj, UiKind } from "./kinds.ts";
 import type { StreamSink, StreamState } from "./streams.ts";
 
+/** A redraw taking t ms is followed by at least REDRAW_SPACING * t ms without one. */
+const REDRAW_SPACING = 4;
+
 export type Objects = Map<KindName, Map<string, Obj>>;
 
 export interface KindState {
@@ -16,6 +19,8 @@ export class Model {
   readonly objects: Objects = new Map();
   readonly states = new Map<KindName, KindState>();
   private scheduled = false;
+  private lastRun = 0;
+  private lastWorkMs = 0;
 
   private readonly onFrame: () => void;
 
@@ -46,14 +51,25 @@ export class Model {
     this.changed();
   }
 
-  /** Draw at the next animation frame (once, however many changes come before it). */
+  /**
+   * Draw at the next animation frame (once, however many changes come before it); when
+   * drawing takes long (tens of ms at 10,000 pods), not before REDRAW_SPACING times that has
+   * passed since the last one, so that most frames stay free for scrolling and input while
+   * changes stream in.
+   */
   changed(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    requestAnimationFrame(() => {
+    const run = () => {
       this.scheduled = false;
+      const started = performance.now();
       this.onFrame();
-    });
+      this.lastRun = performance.now();
+      this.lastWorkMs = this.lastRun - started;
+    };
+    const wait = this.lastRun + this.lastWorkMs * REDRAW_SPACING - performance.now();
+    if (wait <= 16) requestAnimationFrame(run);
+    else setTimeout(() => requestAnimationFrame(run), wait);
   }
 
   sink(): StreamSink {
