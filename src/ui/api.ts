@@ -29,6 +29,16 @@ export class QueryError extends Error {
   }
 }
 
+/**
+ * The cluster the page shows (null: the gateway's default). Every query and stream of the page
+ * declares `$cluster`, and gql() always sends it, so switching clusters is one assignment.
+ */
+let cluster: string | null = null;
+export const getCluster = (): string | null => cluster;
+export const setCluster = (name: string | null): void => {
+  cluster = name;
+};
+
 export const graphqlUrl = (): string => new URL("/graphql", location.href).toString();
 
 export async function gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
@@ -40,7 +50,7 @@ export async function gql<T>(query: string, variables: Record<string, unknown> =
       Accept: "application/json",
       ...(token ? { Authorization: `Bearer ${token}` } : {}),
     },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ query, variables: { cluster, ...variables } }),
   });
   const body = (await res.json().catch(() => ({}))) as { data?: T; errors?: GqlError[] };
   if (res.status === 401) throw new AuthError(body.errors?.[0]?.message ?? "authentication required");

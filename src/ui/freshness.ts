@@ -35,11 +35,12 @@ export function describe(statuses: CacheStatus[]): { text: string; level: "ok" |
   return { text: "cache synced", level: "ok" };
 }
 
-export function watchFreshness(badge: HTMLElement): void {
+/** Polls until the page closes; the function returned polls at once (after a cluster switch). */
+export function watchFreshness(badge: HTMLElement): () => void {
   const poll = async () => {
     try {
       const data = await gql<{ cacheStatus: CacheStatus[] }>(
-        "{ cacheStatus { kind synced watchHealthy staleSeconds } }",
+        "query TopologyFreshness($cluster: String) { cacheStatus(cluster: $cluster) { kind synced watchHealthy staleSeconds } }",
       );
       const d = describe(data.cacheStatus);
       badge.textContent = d.text;
@@ -51,4 +52,5 @@ export function watchFreshness(badge: HTMLElement): void {
   };
   void poll();
   setInterval(poll, POLL_MS);
+  return () => void poll();
 }

@@ -141,9 +141,10 @@ export function streamQuery(k: UiKind): string {
     k.kind === "Pod" ? "$labelSelector: String" : "",
     "$initial: Boolean",
     "$resumeFrom: String",
+    "$cluster: String",
   ].filter(Boolean);
   return `subscription Topology${k.kind}(${vars.join(", ")}) {
-  resourceEvents(group: "${k.group}", version: "${k.version}", resource: "${k.resource}"${scope}${selector}, initial: $initial, resumeFrom: $resumeFrom) {
+  resourceEvents(group: "${k.group}", version: "${k.version}", resource: "${k.resource}"${scope}${selector}, initial: $initial, resumeFrom: $resumeFrom, cluster: $cluster) {
     type resourceVersion reason
     object { uid kind name namespace labels owners { uid } ... on ${k.kind} { ${k.fields} } }
   }
@@ -154,8 +155,8 @@ export function streamQuery(k: UiKind): string {
 export function detailsQuery(k: UiKind): string {
   const args = k.namespaced ? "namespace: $namespace, name: $name" : "name: $name";
   const vars = k.namespaced ? "$namespace: String!, $name: String!" : "$name: String!";
-  return `query TopologyDetails(${vars}) {
-  object: ${k.getField}(${args}) {
+  return `query TopologyDetails(${vars}, $cluster: String) {
+  object: ${k.getField}(${args}, cluster: $cluster) {
     uid kind name namespace creationTimestamp labels
     owners { uid kind name namespace }
     children { uid kind name namespace }

@@ -1,7 +1,7 @@
 // The topology page: sign in when kgql asks for a token, open one live stream per kind for the
 // chosen scope, and redraw (once per animation frame) whatever changed.
 import "./styles.css";
-import { AuthError, getToken, gql, QueryError, setToken, wsClient } from "./api.ts";
+import { AuthError, getCluster, getToken, gql, QueryError, setCluster, setToken, wsClient } from "./api.ts";
 import { DetailsPanel } from "./details.ts";
 import { watchFreshness } from "./freshness.ts";
 import { buildGraph, type GNode, type Graph, POD_STATUSES } from "./graph.ts";
@@ -38,6 +38,7 @@ const client = wsClient((c) => {
   showState();
 });
 let streams: KindStream[] = [];
+let refreshFreshness: (() => void) | undefined;
 
 /** What tests and the benchmark read: the drawn graph's size and whether every stream is live. */
 declare global {
@@ -143,6 +144,8 @@ function start(): void {
   view.filtered = !!labelSelector;
   view.expanded.clear();
   const hash = new URLSearchParams();
+  const cluster = getCluster();
+  if (cluster) hash.set("cluster", cluster);
   if (namespace) hash.set("namespace", namespace);
   if (labelSelector) hash.set("selector", labelSelector);
   if (view.search) hash.set("search", view.search);
@@ -152,7 +155,7 @@ function start(): void {
   layouter.reset();
   details.close();
   streams = UI_KINDS.map(
-    (k) => new KindStream(client, k, { namespace, labelSelector }, model.sink(), signIn),
+    (k) => new KindStream(client, k, { cluster, namespace, labelSelector }, model.sink(), signIn),
   );
   for (const s of streams) s.start();
 }
@@ -179,21 +182,54 @@ async function boot(): Promise<void> {
   }
   $("login").hidden = true;
   $("signout").hidden = !getToken();
+  await pickClusters();
+  await loadNamespaces();
+  start();
+  refreshFreshness = watchFreshness($("freshness"));
+}
+
+/**
+ * With several clusters behind the gateway, a picker: the one in the address (#cluster=...) if
+ * the gateway serves it, else the default. With one cluster the picker stays hidden.
+ */
+async function pickClusters(): Promise<void> {
+  const data = await gql<{ clusters: { name: string; default: boolean }[] }>("{ clusters { name default } }");
+  if (data.clusters.length < 2) return;
+  const wanted = scope.get("cluster");
+  const chosen = data.clusters.find((c) => c.name === wanted) ?? data.clusters.find((c) => c.default)!;
+  setCluster(chosen.name);
+  const select = $<HTMLSelectElement>("cluster");
+  select.replaceChildren(
+    ...data.clusters.map((c) => {
+      const o = document.createElement("option");
+      o.value = c.name;
+      o.textContent = c.default ? `${c.name} (default)` : c.name;
+      return o;
+    }),
+  );
+  select.value = chosen.name;
+  $("cluster-pick").hidden = false;
+}
+
+/** The namespace suggestions of the cluster shown. */
+async function loadNamespaces(): Promise<void> {
+  let names: string[] = [];
   try {
-    const data = await gql<{ namespaces: { name: string }[] }>("{ namespaces { name } }");
-    $("namespaces").replaceChildren(
-      ...data.namespaces.map((n) => {
-        const o = document.createElement("option");
-        o.value = n.name;
-        return o;
-      }),
+    const data = await gql<{ namespaces: { name: string }[] }>(
+      "query TopologyNamespaces($cluster: String) { namespaces(cluster: $cluster) { name } }",
     );
+    names = data.namespaces.map((n) => n.name);
   } catch (err) {
     // A caller who may not list namespaces types one in.
     if (!(err instanceof QueryError)) throw err;
   }
-  start();
-  watchFreshness($("freshness"));
+  $("namespaces").replaceChildren(
+    ...names.map((name) => {
+      const o = document.createElement("option");
+      o.value = name;
+      return o;
+    }),
+  );
 }
 
 function wire(): void {
@@ -204,6 +240,12 @@ function wire(): void {
   sel.value = scope.get("selector") ?? "";
   search.value = view.search;
   ns.addEventListener("change", start);
+  $<HTMLSelectElement>("cluster").addEventListener("change", (e) => {
+    setCluster((e.target as HTMLSelectElement).value);
+    start();
+    refreshFreshness?.();
+    void loadNamespaces();
+  });
   sel.addEventListener("change", start);
   search.addEventListener("input", () => {
     view.search = search.value;

@@ -15,6 +15,13 @@ export interface StreamSink {
   state(kind: UiKind, state: StreamState, message?: string): void;
 }
 
+/** What a stream shows: a cluster (null: the default), a namespace (none: all), a pod selector. */
+export interface StreamScope {
+  cluster: string | null;
+  namespace?: string;
+  labelSelector?: string;
+}
+
 /** syncing: before SYNCED; live; retrying: interrupted, resuming soon; failed: refused, no retry. */
 export type StreamState = "syncing" | "live" | "retrying" | "failed";
 
@@ -44,14 +51,14 @@ export class KindStream {
 
   private readonly client: Client;
   readonly kind: UiKind;
-  private readonly scope: { namespace?: string; labelSelector?: string };
+  private readonly scope: StreamScope;
   private readonly sink: StreamSink;
   private readonly onUnauthenticated: (message: string) => void;
 
   constructor(
     client: Client,
     kind: UiKind,
-    scope: { namespace?: string; labelSelector?: string },
+    scope: StreamScope,
     sink: StreamSink,
     onUnauthenticated: (message: string) => void,
   ) {
@@ -70,6 +77,7 @@ export class KindStream {
     const variables: Record<string, unknown> = {
       initial,
       resumeFrom: this.resumeFrom ?? null,
+      cluster: this.scope.cluster,
     };
     if (this.kind.namespaced) variables.namespace = this.scope.namespace || null;
     if (this.kind.kind === "Pod") variables.labelSelector = this.scope.labelSelector || null;
