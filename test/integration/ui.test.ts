@@ -1,7 +1,8 @@
 // The topology page (/ui) in headless Chromium against kgql on the real control plane with
 // --auth kubernetes: a bad token gets a clear message, a restricted caller sees only what its
-// RBAC allows, and a Deployment's scale-up and rolling update (done by the real
-// kube-controller-manager, pods run by kwok) are followed live.
+// RBAC allows, a Deployment's scale-up and rolling update (done by the real
+// kube-controller-manager, pods run by kwok) are followed live, and the page comes back by
+// itself after kgql restarts.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { KubeClient } from "../../src/informers/client.ts";
@@ -201,5 +202,20 @@ describe("topology page on the real control plane (--auth kubernetes)", {
     const rs = (await drawn(page)).filter((n) => n.kind === "ReplicaSet");
     assert.equal(rs.length, 1, "the old ReplicaSet, at zero, is no longer drawn");
     await screenshot(page, "cluster-rollout-done");
+  });
+
+  it("survives kgql restarting: reconnects with the same token, resumes, and shows what changed meanwhile", async () => {
+    await waitLive(page, 30_000);
+    const port = kgql.port;
+    await kgql.close();
+    await page.locator("#connection", { hasText: "reconnecting" }).waitFor({ timeout: 15_000 });
+    // Changed while no gateway was there: the page can only learn it by resuming.
+    await c.api.patch(deploymentPath(), { spec: { replicas: 1 } });
+    kgql = await startKgql(await KubeClient.fromFile(c.kubeconfig), { auth: "kubernetes", port });
+    await kgql.gateway.factory.waitForCacheSync(20_000);
+    await samePodsAsApiserver("the scaled-down pods drawn after the restart", (pods) => pods.length === 1);
+    await waitLive(page, 30_000);
+    assert.equal(await page.isVisible("#login"), false, "the tab's token is used again, no new sign-in");
+    await screenshot(page, "cluster-gateway-back");
   });
 });
