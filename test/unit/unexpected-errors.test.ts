@@ -175,6 +175,9 @@ describe("unexpected errors", () => {
       assert.equal(warned.length, 1, JSON.stringify(warned));
       assert.match(String(warned[0]!.err), /node lookup exploded/);
       assert.equal(warned[0]!.operation, "Stream");
+      // The log line is written before the event reaches the client: wait for the event too.
+      const delivered = Date.now() + 3000;
+      while (results.length === 0 && Date.now() < delivered) await new Promise((r) => setTimeout(r, 10));
       assert.match(JSON.stringify(results.at(-1)), /Unexpected error/);
     } finally {
       gateway.get = get;
