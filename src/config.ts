@@ -32,6 +32,12 @@ export const OPTIONS = {
     arg: "<name>=<kubeconfig>[:<context>]",
     help: "serve this cluster too (repeatable; NAME=in-cluster for the service account); the first is the default cluster, which root fields read when their cluster argument is left out. Not with --kubeconfig, --context or --demo",
   },
+  namespaces: {
+    type: "string",
+    multiple: true,
+    arg: "<ns>[,<ns>...]",
+    help: "scoped mode: watch the namespaced kinds only in these namespaces (one list+watch per namespace per kind; cluster-scoped kinds stay cluster-wide), for RBAC granted by a Role per namespace; other namespaces are refused (repeatable or comma-separated)",
+  },
   host: { type: "string", default: "127.0.0.1", arg: "<addr>", help: "listen address" },
   port: { type: "string", default: "4000", arg: "<n>", help: "listen port" },
   demo: { type: "boolean", help: "serve the built-in simulated cluster (no real cluster needed)" },

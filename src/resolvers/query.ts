@@ -13,6 +13,7 @@ import { connectionFrom, orderedFor, type PageArgs, sortedKeys } from "./connect
 import type { RequestContext } from "./context.ts";
 import { userError } from "./errors.ts";
 import { type ClusterPart, fleetConnection } from "./fleet-connection.ts";
+import { checkInScope, inScope } from "./scope.ts";
 import type { FieldFn } from "./views.ts";
 
 type Args = PageArgs & { namespace?: string | null; labelSelector?: string | null; name?: string };
@@ -80,6 +81,7 @@ export function checkAllowed(
   /** The resource's name for messages (default: the core kind's). */
   resourceName?: string,
 ): void {
+  checkInScope(ctx, namespace);
   const v = ctx.access.visibility;
   const who = v.user ? `user "${v.user.username}"` : "you";
   const resource = resourceName ?? kindByName(kind)?.resource ?? kind;
@@ -113,6 +115,7 @@ export function listResolver(kind: string) {
  */
 export function fleetListResolver(kind: string) {
   return (_: unknown, args: Args, root: RequestContext) => {
+    checkInScope(root, args.namespace);
     const parts: ClusterPart[] = [];
     const unsynced: string[] = [];
     let namespaceFound = !args.namespace;
@@ -171,11 +174,12 @@ export function namespaceFieldResolvers(): Record<string, FieldFn> {
   return out;
 }
 
+/** The namespaces the caller may see; in scoped mode only those watched (--namespaces). */
 function visibleNamespaces(ctx: RequestContext): KubeObject[] {
   return ctx.gateway
     .informer("Namespace")
     .lister.list()
-    .filter((n) => ctx.visible("Namespace", n.metadata.name));
+    .filter((n) => inScope(ctx, n.metadata.name) && ctx.visible("Namespace", n.metadata.name));
 }
 
 export function rootQueryResolvers() {
@@ -186,8 +190,12 @@ export function rootQueryResolvers() {
     query[k.getField] = getResolver(k.kind, k.namespaced);
   }
   query.namespaces = (_: unknown, _a: unknown, ctx: RequestContext) => visibleNamespaces(ctx);
-  query.namespace = (_: unknown, args: { name: string }, ctx: RequestContext) =>
-    ctx.visible("Namespace", args.name) ? (ctx.gateway.get("Namespace", undefined, args.name) ?? null) : null;
+  query.namespace = (_: unknown, args: { name: string }, ctx: RequestContext) => {
+    checkInScope(ctx, args.name);
+    return ctx.visible("Namespace", args.name)
+      ? (ctx.gateway.get("Namespace", undefined, args.name) ?? null)
+      : null;
+  };
   query.cacheStatus = (_: unknown, _a: unknown, ctx: RequestContext) => cacheStatus(ctx);
   query.apiResources = async (_: unknown, _a: unknown, ctx: RequestContext) =>
     (await ctx.gateway.factory.discovery.resources()).filter(

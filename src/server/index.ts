@@ -45,6 +45,11 @@ export interface GatewayServerOptions extends GatewayOptions {
   shutdownGraceMs?: number;
   /** Execution time (ms) from which a query takes turns with other big ones (see big-query-lane.ts). */
   bigQueryMs?: number;
+  /**
+   * Scoped mode (--namespaces): watch the namespaced kinds only in these namespaces, in every
+   * cluster served; cluster-scoped kinds stay cluster-wide.
+   */
+  namespaces?: readonly string[];
   /** Serve the topology page at /ui (default true). */
   ui?: boolean;
   /** Where its built files are (default dist/ui, see scripts/build-ui.ts). */
@@ -73,6 +78,7 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
     const factory = new SharedInformerFactory(client, {
       logger: named.length > 1 ? clusterLogger(opts.logger, name) : opts.logger,
       reflector: { useWatchList: opts.watchList },
+      namespaces: opts.namespaces?.length ? opts.namespaces : undefined,
       // The default cluster's objects are untagged (cluster-tag.ts).
       cluster: i === 0 ? undefined : name,
     });
