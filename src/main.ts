@@ -249,11 +249,6 @@ export async function main(argv: string[]): Promise<number | undefined> {
         `--cluster names every cluster served, so ${given} (${envName(given.slice(2))}) would be ignored: give the default cluster as the first --cluster instead`,
       );
     }
-    if (flags.cluster.length > 1 && flags.auth === "kubernetes") {
-      throw new UsageError(
-        "--auth kubernetes with several clusters is not supported yet: each cluster's TokenReview and RBAC would have to decide for it; serve one cluster per kgql",
-      );
-    }
 
     let source: string;
     if (flags.cluster.length > 0) {

@@ -1,5 +1,6 @@
 // Root query fields, generated from the kinds table: a connection per kind, a get per kind,
 // Namespace.<kind> lists; plus cacheStatus, apiResources and generic resources.
+import type { GraphQLError } from "graphql";
 import { UncacheableResourceError, UnknownResourceError } from "../informers/discovery.ts";
 import { NAMESPACE_INDEX } from "../informers/indexers.ts";
 import { type LabelSelector, LabelSelectorError, parseLabelSelector } from "../informers/labels.ts";
@@ -118,9 +119,18 @@ export function fleetListResolver(kind: string) {
     checkInScope(root, args.namespace);
     const parts: ClusterPart[] = [];
     const unsynced: string[] = [];
+    // With --auth: clusters where the caller's token is not valid, or it may not list the kind
+    // (in the namespace asked for). Left out whole, counts included, and named.
+    const forbidden: string[] = [];
+    let refusal: unknown;
     let namespaceFound = !args.namespace;
     for (const gateway of root.clusters?.all() ?? [root.gateway]) {
       const ctx = root.inCluster(gateway.cluster);
+      if (ctx.access.refusal) {
+        forbidden.push(gateway.cluster);
+        refusal ??= ctx.access.refusal;
+        continue;
+      }
       const informer = ctx.gateway.informer(kind);
       if (!informer.hasSynced() || !ctx.gateway.informer("Namespace").hasSynced()) {
         unsynced.push(gateway.cluster);
@@ -130,7 +140,14 @@ export function fleetListResolver(kind: string) {
         if (!namespaceExists(ctx, args.namespace)) continue;
         namespaceFound = true;
       }
-      checkAllowed(ctx, kind, args.namespace);
+      try {
+        checkAllowed(ctx, kind, args.namespace);
+      } catch (err) {
+        if ((err as GraphQLError).extensions?.code !== "FORBIDDEN") throw err;
+        forbidden.push(gateway.cluster);
+        refusal ??= err;
+        continue;
+      }
       const [keys, whole] = matchingKeys(informer, kind, args, ctx, false);
       parts.push({
         cluster: gateway.cluster,
@@ -138,6 +155,8 @@ export function fleetListResolver(kind: string) {
         ordered: orderedFor(informer.store, keys, whole, args.orderBy ?? null),
       });
     }
+    // Refused everywhere it could answer: the refusal itself, as with one cluster.
+    if (parts.length === 0 && unsynced.length === 0 && refusal) throw refusal;
     if (!namespaceFound && unsynced.length === 0) {
       throw userError(
         `namespace "${args.namespace}" does not exist in any cluster (query namespaces(cluster: "*") for the list)`,
@@ -145,7 +164,7 @@ export function fleetListResolver(kind: string) {
         { argument: "namespace" },
       );
     }
-    return fleetConnection(parts, args, unsynced);
+    return fleetConnection(parts, args, unsynced, forbidden);
   };
 }
 
@@ -215,6 +234,8 @@ export function fleetQueryResolvers(): Record<
   for (const k of CORE_KINDS) if (k.kind !== "Namespace") out[k.listField] = fleetListResolver(k.kind);
   const each = (root: RequestContext) =>
     (root.clusters?.all() ?? [root.gateway]).map((g) => root.inCluster(g.cluster));
+  // Clusters that refused the caller show nothing here (their visibility allows nothing); the
+  // response's extensions.clusterAccess names them.
   out.namespaces = (_s, _a, root) => each(root).flatMap(visibleNamespaces);
   out.cacheStatus = (_s, _a, root) => each(root).flatMap((ctx) => cacheStatus(ctx));
   return out;

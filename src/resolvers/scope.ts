@@ -6,7 +6,7 @@ import { userError } from "./errors.ts";
 
 /** The namespaces a gateway is scoped to, or undefined when it watches every namespace. */
 export function namespaceScope(ctx: RequestContext): readonly string[] | undefined {
-  return ctx.gateway.factory.namespaces;
+  return ctx.gateway?.factory.namespaces;
 }
 
 /** Whether a namespace's objects are served here (always, without a scope). */

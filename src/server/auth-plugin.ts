@@ -7,9 +7,11 @@ import type { Plugin } from "graphql-yoga";
 import type { AccessReviewer } from "../auth/access-reviewer.ts";
 import { AuthenticationError, type TokenAuthenticator, type UserInfo } from "../auth/authenticator.ts";
 import { allowedFor, RbacVisibility, visibilityFor } from "../auth/visibility.ts";
+import { clustersRead } from "../clusters/operation.ts";
+import type { ClusterRegistry } from "../clusters/registry.ts";
 import { isNetworkError } from "../informers/client.ts";
 import type { ResourceInfo } from "../informers/shared-informer.ts";
-import type { RequestContext } from "../resolvers/context.ts";
+import { type RequestContext, SEE_NOTHING, type Visibility } from "../resolvers/context.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
 import { beforeDeadline, type Deadline } from "./deadline.ts";
 import { kindsTouched } from "./plugins.ts";
@@ -78,38 +80,162 @@ function reviewFailed(err: unknown, review: string, resource: string): unknown {
 
 const SAR = "subjectaccessreviews.authorization.k8s.io";
 
+/**
+ * Decides what `user` may see in one cluster for an operation touching `kinds`, into `access`
+ * (the request's access holder for that cluster), and how to decide it again (subscriptions'
+ * re-checks) and for resources named later (resources(...)).
+ */
+async function decideAccess(
+  access: RequestContext["access"],
+  user: UserInfo,
+  reviewer: AccessReviewer,
+  gateway: Gateway,
+  kinds: Iterable<string>,
+  deadline: Deadline | undefined,
+): Promise<void> {
+  // Resources decided during this request, so that a subscription's re-check covers them too.
+  const resources = new Map<string, ResourceInfo>();
+  access.refresh = () => visibilityFor(user, reviewer, gateway, kinds, resources.values());
+  access.authorizeResource = async (resource) => {
+    const allowed = await beforeDeadline(
+      allowedFor(user, reviewer, gateway, resource),
+      deadline,
+      `checking the caller's access to ${resource.resource} (SubjectAccessReview)`,
+    ).catch((err) => {
+      throw reviewFailed(err, "SubjectAccessReview", SAR);
+    });
+    resources.set(`${resource.group}/${resource.resource}`, resource);
+    const v = access.visibility;
+    if (v instanceof RbacVisibility) v.add(resource, allowed);
+  };
+  access.visibility = await beforeDeadline(
+    access.refresh(),
+    deadline,
+    "checking the caller's access (SubjectAccessReview)",
+  ).catch((err) => {
+    throw reviewFailed(err, "SubjectAccessReview", SAR);
+  });
+}
+
 export function useKubernetesAuthorization(gateway: Gateway, reviewer: AccessReviewer): Plugin {
   const authorize = async (args: { schema: never; document: never; contextValue: unknown }) => {
     const ctx = args.contextValue as RequestContext & { user?: UserInfo };
     if (!ctx.user) throw new Error("authorization without an authenticated user");
     const kinds = kindsTouched(args.schema, args.document);
-    const user = ctx.user;
-    // Resources decided during this request, so that a subscription's re-check covers them too.
-    const resources = new Map<string, ResourceInfo>();
-    ctx.access.refresh = () => visibilityFor(user, reviewer, gateway, kinds, resources.values());
-    ctx.access.authorizeResource = async (resource) => {
-      const allowed = await beforeDeadline(
-        allowedFor(user, reviewer, gateway, resource),
-        ctx.deadline,
-        `checking the caller's access to ${resource.resource} (SubjectAccessReview)`,
-      ).catch((err) => {
-        throw reviewFailed(err, "SubjectAccessReview", SAR);
-      });
-      resources.set(`${resource.group}/${resource.resource}`, resource);
-      const v = ctx.access.visibility;
-      if (v instanceof RbacVisibility) v.add(resource, allowed);
-    };
-    ctx.access.visibility = await beforeDeadline(
-      ctx.access.refresh(),
-      ctx.deadline,
-      "checking the caller's access (SubjectAccessReview)",
-    ).catch((err) => {
-      throw reviewFailed(err, "SubjectAccessReview", SAR);
-    });
+    await decideAccess(ctx.access, ctx.user, reviewer, gateway, kinds, ctx.deadline);
   };
   return {
     async onExecute({ args }) {
       await authorize(args as never);
+    },
+    async onSubscribe({ args }) {
+      await authorize(args as never);
+    },
+  };
+}
+
+/** One cluster's reviewers: a token is valid only in the cluster that issued it. */
+export interface ClusterAuth {
+  authenticator: TokenAuthenticator;
+  reviewer: AccessReviewer;
+}
+
+/**
+ * What a cluster that refused the caller shows: nothing, as a decided visibility (so the cost
+ * estimate sizes that cluster's collections as empty rather than whole, and no count leaks).
+ */
+export const REFUSED: Visibility = {
+  allows: () => false,
+  allowsAll: () => false,
+  allowsNothing: () => true,
+  decides: () => true,
+  sharingKey: () => "refused",
+};
+
+/** The request's property holding the caller's Authorization header (several clusters). */
+export const AUTHORIZATION_HEADER = "authorizationHeader";
+
+/** A refusal by one cluster, for the fields about it: named, and without the request's HTTP status. */
+function refusedBy(cluster: string, err: GraphQLError): GraphQLError {
+  const { http: _http, ...extensions } = err.extensions;
+  return new GraphQLError(`cluster "${cluster}": ${err.message}`, {
+    extensions: { ...extensions, cluster },
+  });
+}
+
+/**
+ * --auth kubernetes with several clusters: each cluster the operation reads reviews the caller's
+ * token (TokenReview) and access (SubjectAccessReviews) itself, cached per cluster. A cluster
+ * where the token is not valid (or that cannot review it) answers the caller nothing: fields
+ * about it fail with its refusal (extensions.cluster), fleet fields leave it out and name it
+ * (forbiddenClusters), and the response's extensions.clusterAccess lists every refusal. A token
+ * valid in none of the clusters read is HTTP 401, as with one cluster.
+ */
+export function useFleetAuthorization(
+  clusters: ClusterRegistry,
+  auth: ReadonlyMap<string, ClusterAuth>,
+): Plugin {
+  const authorize = async (args: {
+    schema: never;
+    document: never;
+    operationName?: string | null;
+    variableValues?: Record<string, unknown> | null;
+    contextValue: unknown;
+  }) => {
+    const ctx = args.contextValue as RequestContext & { [AUTHORIZATION_HEADER]?: string };
+    const header = ctx[AUTHORIZATION_HEADER];
+    const kinds = kindsTouched(args.schema, args.document);
+    const names = clustersRead(
+      args.schema,
+      args.document,
+      args.operationName,
+      args.variableValues,
+      clusters.names(),
+    );
+    const refusals: { cluster: string; error: GraphQLError }[] = [];
+    await Promise.all(
+      names.map(async (name) => {
+        const { authenticator, reviewer } = auth.get(name)!;
+        let access = name === clusters.default.cluster ? ctx.access : ctx.clusterAccess.get(name);
+        if (!access) {
+          access = { visibility: SEE_NOTHING };
+          ctx.clusterAccess.set(name, access);
+        }
+        try {
+          const user = await authenticate(authenticator, header, ctx.deadline);
+          access.reauthenticate = () => authenticate(authenticator, header);
+          await decideAccess(access, user, reviewer, clusters.require(name), kinds, ctx.deadline);
+        } catch (err) {
+          if (!(err instanceof GraphQLError)) throw err;
+          access.visibility = REFUSED;
+          access.refusal = refusedBy(name, err);
+          refusals.push({ cluster: name, error: err });
+        }
+      }),
+    );
+    if (refusals.length > 0 && refusals.length === names.length) {
+      if (refusals.every((r) => r.error.extensions.code === "UNAUTHENTICATED")) {
+        const listed = refusals.map((r) => `"${r.cluster}"`).join(", ");
+        throw new GraphQLError(
+          `${refusals[0]!.error.message} (not valid in any cluster this operation reads: ${listed})`,
+          { extensions: { ...refusals[0]!.error.extensions, clusters: refusals.map((r) => r.cluster) } },
+        );
+      }
+    }
+    return refusals
+      .sort((a, b) => a.cluster.localeCompare(b.cluster))
+      .map((r) => ({ cluster: r.cluster, code: r.error.extensions.code, message: r.error.message }));
+  };
+  return {
+    async onExecute({ args }) {
+      const refusals = await authorize(args as never);
+      if (refusals.length === 0) return;
+      return {
+        onExecuteDone({ result, setResult }) {
+          if (!result || Symbol.asyncIterator in result) return;
+          setResult({ ...result, extensions: { ...result.extensions, clusterAccess: refusals } });
+        },
+      };
     },
     async onSubscribe({ args }) {
       await authorize(args as never);

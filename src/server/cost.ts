@@ -399,14 +399,16 @@ export function estimateCost(
   document: DocumentNode,
   variables: Record<string, unknown> | undefined,
   operationName?: string | null,
-  visibility?: Visibility,
+  /** The caller's visibility, or each cluster's (with --auth, several clusters decide apart). */
+  visibility?: Visibility | ((gateway: Gateway) => Visibility | undefined),
   clusters?: ClusterRegistry,
 ): CostEstimate {
   const plan = compileOperation(schema, document, operationName);
+  const visibilityIn = (g: Gateway) => (typeof visibility === "function" ? visibility(g) : visibility);
   const env: Env = {
     gateway,
     variables: withDefaults(document, operationName, variables),
-    visibility,
+    visibility: visibilityIn(gateway),
   };
   let cost = 0;
   let heaviest: CostEstimate["heaviest"];
@@ -422,10 +424,12 @@ export function estimateCost(
     let c = 0;
     for (const g of gateways) {
       env.gateway = g;
+      env.visibility = visibilityIn(g);
       env.visibleSizes = undefined;
       c += evaluate([t], env, 1);
     }
     env.gateway = gateway;
+    env.visibility = visibilityIn(gateway);
     env.visibleSizes = undefined;
     cost += c;
     if (!heaviest || c > heaviest.cost) heaviest = { path: t.path, cost: c };
@@ -458,8 +462,10 @@ export function costLimitError(estimate: CostEstimate, max: number, subscription
  * --auth (everything visible) and before authorization (nothing visible yet) there is none to
  * apply: everything counts.
  */
-function restrictedVisibility(contextValue: unknown): Visibility | undefined {
-  const v = (contextValue as Partial<RequestContext>).access?.visibility;
+function restrictedVisibility(contextValue: unknown, cluster?: string): Visibility | undefined {
+  const ctx = contextValue as Partial<RequestContext>;
+  const access = (cluster !== undefined ? ctx.clusterAccess?.get(cluster) : undefined) ?? ctx.access;
+  const v = access?.visibility;
   return v === SEE_EVERYTHING || v === SEE_NOTHING ? undefined : v;
 }
 
@@ -477,7 +483,8 @@ export function useCostLimit(gateway: Gateway, max: number, clusters?: ClusterRe
       args.document,
       args.variableValues as Record<string, unknown> | undefined,
       args.operationName,
-      restrictedVisibility(args.contextValue),
+      // Each cluster's own decisions (several clusters with --auth), else the request's.
+      (g) => restrictedVisibility(args.contextValue, g.cluster),
       clusters,
     );
     // One event's share of a subscription's estimate (its root field is one event).
@@ -523,8 +530,9 @@ export function useCostLimit(gateway: Gateway, max: number, clusters?: ClusterRe
       }
       // Re-decided permissions can widen what each event resolves: the stream checks its events'
       // cost again then (its initial burst is past, so it counts one event).
-      const access = (args.contextValue as Partial<RequestContext>).access;
-      if (access?.refresh) access.recheckCost = () => check(args, true, true);
+      const ctx = args.contextValue as Partial<RequestContext>;
+      for (const access of [ctx.access, ...(ctx.clusterAccess?.values() ?? [])])
+        if (access?.refresh) access.recheckCost = () => check(args, true, true);
     },
   };
 }
