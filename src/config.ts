@@ -45,7 +45,7 @@ export const OPTIONS = {
     type: "string",
     default: "none",
     arg: "none|kubernetes",
-    help: "none (loopback only), or check each caller's bearer token (TokenReview) and serve only what their RBAC lets them list (SubjectAccessReview)",
+    help: "none (loopback only), or check each caller's bearer token (TokenReview) and serve only what their RBAC lets them list (SubjectAccessReview); with several clusters each cluster reviews the token for itself, and fleet queries leave out (and name in forbiddenClusters) the clusters that refuse it",
   },
   insecure: { type: "boolean", help: "allow --auth none on a non-loopback address" },
   "disable-introspection": { type: "boolean", help: "reject introspection queries" },
