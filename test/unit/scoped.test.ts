@@ -6,8 +6,8 @@ import { after, before, describe, it } from "node:test";
 import type { KubeObject } from "../../src/informers/types.ts";
 import type { SandboxCluster } from "../../src/sandbox/index.ts";
 import type { GatewayServer } from "../../src/server/index.ts";
-import { gql, startKgqlOn } from "../helpers/kgql.ts";
-import { pod, startSandbox } from "../helpers/sandbox.ts";
+import { gql, startKgql, startKgqlOn } from "../helpers/kgql.ts";
+import { clientFor, pod, startSandbox, withReviews } from "../helpers/sandbox.ts";
 
 const namespace = (name: string): KubeObject => ({
   apiVersion: "v1",
@@ -136,6 +136,35 @@ describe("scoped mode (simulated)", () => {
       assert.equal(res.data.pods.totalCount, 4);
     } finally {
       unlisten();
+    }
+  });
+});
+
+describe("scoped mode with --auth kubernetes (simulated reviews)", () => {
+  it("reviews the caller's access in the scoped namespaces only, and filters by it", async () => {
+    const sim = await startSandbox();
+    for (const ns of ["a", "b", "c"]) {
+      sim.create("namespaces", namespace(ns));
+      sim.create("pods", pod(`${ns}-p`, ns));
+    }
+    const reviewed = new Set<string>();
+    const client = withReviews(await clientFor(sim), {
+      user: (t) => (t === "alice" ? { username: "alice" } : undefined),
+      allowed: (_user, resource, ns) => {
+        if (resource === "pods") reviewed.add(ns);
+        return resource === "pods" && (ns === "a" || ns === "c");
+      },
+    });
+    const kgql = await startKgql(client, { auth: "kubernetes", namespaces: ["a", "b"] });
+    try {
+      await kgql.gateway.factory.waitForCacheSync(5000);
+      const res = await gql(kgql.url, `{ pods { nodes { namespace name } } }`, undefined, { token: "alice" });
+      assert.equal(res.errors, undefined, res.text);
+      assert.deepEqual(res.data.pods.nodes, [{ namespace: "a", name: "a-p" }]);
+      assert.deepEqual([...reviewed].sort(), ["", "a", "b"], "no review for a namespace outside the scope");
+    } finally {
+      await kgql.close();
+      await sim.stop();
     }
   });
 });
