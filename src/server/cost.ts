@@ -377,8 +377,27 @@ function withDefaults(
  * The estimated number of cached objects a query resolves, or a subscription resolves per event
  * (0 for mutations and unknown operations).
  */
-/** The cached informers of the resources(...) fields an operation reads sizes of. */
-function genericInformersIn(gateway: Gateway, args: ExecutionArgs): SharedInformer[] {
+/** The clusters a root field reads (its cluster argument; "*": all of them). */
+function gatewaysOf(
+  root: FieldNode | undefined,
+  env: Env,
+  gateway: Gateway,
+  clusters?: ClusterRegistry,
+): Gateway[] {
+  const name = clusters && root ? stringArg(root, CLUSTER_ARGUMENT, env) : undefined;
+  if (name === undefined) return [gateway];
+  return name === ALL_CLUSTERS ? clusters!.all() : [clusters!.get(name) ?? gateway];
+}
+
+/**
+ * The cached informers of the resources(...) fields an operation reads sizes of, with the
+ * cluster (gateway) each is read in.
+ */
+function genericInformersIn(
+  gateway: Gateway,
+  args: ExecutionArgs,
+  clusters?: ClusterRegistry,
+): [Gateway, SharedInformer][] {
   const plan = compileOperation(args.schema, args.document, args.operationName);
   const env: Env = {
     gateway,
@@ -387,10 +406,17 @@ function genericInformersIn(gateway: Gateway, args: ExecutionArgs): SharedInform
       args.operationName,
       args.variableValues as Record<string, unknown>,
     ),
-    consulted: new Set(),
   };
-  evaluate(plan, env, 1);
-  return [...env.consulted!];
+  const out: [Gateway, SharedInformer][] = [];
+  for (const t of plan) {
+    for (const g of gatewaysOf(t.root, env, gateway, clusters)) {
+      env.gateway = g;
+      env.consulted = new Set();
+      evaluate([t], env, 1);
+      for (const informer of env.consulted) out.push([g, informer]);
+    }
+  }
+  return out;
 }
 
 export function estimateCost(
@@ -414,13 +440,7 @@ export function estimateCost(
   let heaviest: CostEstimate["heaviest"];
   for (const t of plan) {
     // Sized by the caches of the cluster the root field reads; cluster: "*" by all of them.
-    const name = clusters && t.root ? stringArg(t.root, CLUSTER_ARGUMENT, env) : undefined;
-    const gateways =
-      name === undefined
-        ? [gateway]
-        : name === ALL_CLUSTERS
-          ? clusters!.all()
-          : [clusters!.get(name) ?? gateway];
+    const gateways = gatewaysOf(t.root, env, gateway, clusters);
     let c = 0;
     for (const g of gateways) {
       env.gateway = g;
@@ -503,11 +523,14 @@ export function useCostLimit(gateway: Gateway, max: number, clusters?: ClusterRe
     args: ExecutionArgs,
     stop: (result: ExecutionResult) => void,
   ): Promise<boolean> => {
-    const access = (args.contextValue as Partial<RequestContext>).access;
-    if (!access?.authorizeResource || !restrictedVisibility(args.contextValue)) return true;
+    const ctx = args.contextValue as Partial<RequestContext>;
     try {
-      for (const informer of genericInformersIn(gateway, args))
+      for (const [g, informer] of genericInformersIn(gateway, args, clusters)) {
+        // Each cluster's own access (several clusters with --auth decide apart).
+        const access = ctx.clusterAccess?.get(g.cluster) ?? ctx.access;
+        if (!access?.authorizeResource || !restrictedVisibility(args.contextValue, g.cluster)) continue;
         await access.authorizeResource(informer.resource);
+      }
       return true;
     } catch (err) {
       if (!(err instanceof GraphQLError)) throw err;

@@ -40,11 +40,18 @@ describe("--auth kubernetes with several clusters (simulated reviews)", () => {
   };
   const westReviews: Reviews = {
     user: (t) => ({ "alice-west": { username: "alice" }, "bob-both": { username: "bob" } })[t],
-    allowed: () => true,
+    // alice may list everything in west but configmaps.
+    allowed: (user, resource) => !(user === "alice" && resource === "configmaps"),
   };
   before(async () => {
     east = await cluster({ a: 2, b: 3 });
     west = await cluster({ a: 60, w: 20 });
+    for (let i = 0; i < 60; i++)
+      west.create("configmaps", {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: `cm-${i}`, namespace: "w", uid: "", resourceVersion: "" },
+      });
     kgql = await startKgql(undefined as never, {
       auth: "kubernetes",
       // Above what alice may see in east (2 pods), below west's 80: sized whole, west's pods
@@ -150,5 +157,18 @@ describe("--auth kubernetes with several clusters (simulated reviews)", () => {
     // Where alice may read west, the same query is over the limit (80 pods there).
     const west = await as("alice-west", `{ pods(cluster: "west", first: 1000) { nodes { name } } }`);
     assert.equal(west.errors?.[0]?.extensions?.code, "LIMIT_EXCEEDED");
+  });
+
+  it("resources(...) in another cluster is decided there before the estimate: no count of it leaks", async () => {
+    const q = (first: number) =>
+      `{ resources(cluster: "west", group: "", version: "v1", resource: "configmaps", namespace: "w", first: ${first}) { totalCount nodes { name } } }`;
+    // bob may list configmaps in west: this starts their informer there.
+    const bob = await as("bob-both", q(10));
+    assert.equal(bob.errors, undefined, bob.text);
+    assert.equal(bob.data.resources.totalCount, 60);
+    // alice may not: told so, not that 60 of them are over the cost limit.
+    const alice = await as("alice-west", q(1000));
+    assert.equal(alice.errors?.[0]?.extensions?.code, "FORBIDDEN", alice.text);
+    assert.doesNotMatch(alice.text, /60/);
   });
 });
