@@ -23,6 +23,7 @@ import {
   authenticate,
   authorizationOf,
   type ClusterAuth,
+  ON_AUTHENTICATED,
   useFleetAuthorization,
   useKubernetesAuthorization,
 } from "./auth-plugin.ts";
@@ -282,7 +283,14 @@ export function createApp(
         const authorization = authorizationOf(initial as never);
         if (!/^Bearer\s+\S+\s*$/i.test(authorization ?? ""))
           await authenticate(opts.auth.authenticator, authorization, deadline); // throws the 401
-        Object.assign(ctx, { [AUTHORIZATION_HEADER]: authorization });
+        const record = recordOf(initial);
+        Object.assign(ctx, {
+          [AUTHORIZATION_HEADER]: authorization,
+          // The request line names the user as the first cluster that authenticated it did.
+          [ON_AUTHENTICATED]: (username: string) => {
+            if (record) record.user ??= username;
+          },
+        });
       } else if (opts.auth) {
         const { authenticator } = opts.auth;
         const authorization = authorizationOf(initial as never);

@@ -155,6 +155,9 @@ export const REFUSED: Visibility = {
 /** The request's property holding the caller's Authorization header (several clusters). */
 export const AUTHORIZATION_HEADER = "authorizationHeader";
 
+/** The request's property told the caller's name once a cluster has authenticated it (for the request log). */
+export const ON_AUTHENTICATED = "onAuthenticated";
+
 /** A refusal by one cluster, for the fields about it: named, and without the request's HTTP status. */
 function refusedBy(cluster: string, err: GraphQLError): GraphQLError {
   const { http: _http, ...extensions } = err.extensions;
@@ -182,7 +185,10 @@ export function useFleetAuthorization(
     variableValues?: Record<string, unknown> | null;
     contextValue: unknown;
   }) => {
-    const ctx = args.contextValue as RequestContext & { [AUTHORIZATION_HEADER]?: string };
+    const ctx = args.contextValue as RequestContext & {
+      [AUTHORIZATION_HEADER]?: string;
+      [ON_AUTHENTICATED]?: (username: string) => void;
+    };
     const header = ctx[AUTHORIZATION_HEADER];
     const kinds = kindsTouched(args.schema, args.document);
     const names = clustersRead(
@@ -203,6 +209,7 @@ export function useFleetAuthorization(
         }
         try {
           const user = await authenticate(authenticator, header, ctx.deadline);
+          ctx[ON_AUTHENTICATED]?.(user.username);
           access.reauthenticate = () => authenticate(authenticator, header);
           await decideAccess(access, user, reviewer, clusters.require(name), kinds, ctx.deadline);
         } catch (err) {

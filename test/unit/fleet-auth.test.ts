@@ -8,6 +8,7 @@ import type { KubeObject } from "../../src/informers/types.ts";
 import type { SandboxCluster } from "../../src/sandbox/index.ts";
 import type { GatewayServer } from "../../src/server/index.ts";
 import { gql, startKgql } from "../helpers/kgql.ts";
+import { captureLog } from "../helpers/log.ts";
 import { clientFor, pod, type Reviews, startSandbox, withReviews } from "../helpers/sandbox.ts";
 
 const namespace = (name: string): KubeObject => ({
@@ -29,6 +30,7 @@ describe("--auth kubernetes with several clusters (simulated reviews)", () => {
   let east: SandboxCluster;
   let west: SandboxCluster;
   let kgql: GatewayServer;
+  const log = captureLog();
   // Tokens are per cluster, as real ones are: "alice-east" is known to east only.
   const eastReviews: Reviews = {
     user: (t) => ({ "alice-east": { username: "alice" }, "bob-both": { username: "bob" } })[t],
@@ -57,6 +59,7 @@ describe("--auth kubernetes with several clusters (simulated reviews)", () => {
       // Above what alice may see in east (2 pods), below west's 80: sized whole, west's pods
       // would get alice's fleet query refused, telling her west's size.
       maxCost: 50,
+      logger: log.logger,
       clusters: [
         { name: "east", client: withReviews(await clientFor(east), eastReviews) },
         { name: "west", client: withReviews(await clientFor(west), westReviews) },
@@ -170,5 +173,16 @@ describe("--auth kubernetes with several clusters (simulated reviews)", () => {
     const alice = await as("alice-west", q(1000));
     assert.equal(alice.errors?.[0]?.extensions?.code, "FORBIDDEN", alice.text);
     assert.doesNotMatch(alice.text, /60/);
+  });
+
+  it("the request line names the user a cluster authenticated", async () => {
+    const res = await fetch(kgql.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: "Bearer alice-west" },
+      body: JSON.stringify({ query: `{ pods(cluster: "west", first: 1) { totalCount } }` }),
+    });
+    assert.equal(res.status, 200);
+    const lines = await log.linesOf(res.headers.get("x-request-id"));
+    assert.equal(lines.find((l) => l.msg === "request")?.user, "alice");
   });
 });
