@@ -166,6 +166,26 @@ function refusedBy(cluster: string, err: GraphQLError): GraphQLError {
   });
 }
 
+/** `work`, or SERVICE_UNAVAILABLE if it takes longer than `ms` (refusedBy names the cluster). */
+function withinReviewBudget(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new GraphQLError(
+            `cannot check the caller's access: the Kubernetes API did not answer the reviews within ${ms / 1000} s (--sync-timeout); retry shortly`,
+            { extensions: { code: "SERVICE_UNAVAILABLE" } },
+          ),
+        ),
+      ms,
+    );
+    timer.unref();
+  });
+  work.catch(() => {}); // its outcome no longer matters once late
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
 /**
  * --auth kubernetes with several clusters: each cluster the operation reads reviews the caller's
  * token (TokenReview) and access (SubjectAccessReviews) itself, cached per cluster. A cluster
@@ -207,11 +227,17 @@ export function useFleetAuthorization(
           access = { visibility: SEE_NOTHING };
           ctx.clusterAccess.set(name, access);
         }
-        try {
+        const gateway = clusters.require(name);
+        const review = async () => {
           const user = await authenticate(authenticator, header, ctx.deadline);
           ctx[ON_AUTHENTICATED]?.(user.username);
           access.reauthenticate = () => authenticate(authenticator, header);
-          await decideAccess(access, user, reviewer, clusters.require(name), kinds, ctx.deadline);
+          await decideAccess(access, user, reviewer, gateway, kinds, ctx.deadline);
+        };
+        try {
+          // Reading several clusters, a slow one must not hold up the others' answers: its
+          // reviews get --sync-timeout, as its first sync would, then it is refused for now.
+          await (names.length > 1 ? withinReviewBudget(review(), gateway.syncTimeoutMs) : review());
         } catch (err) {
           if (!(err instanceof GraphQLError)) throw err;
           access.visibility = REFUSED;

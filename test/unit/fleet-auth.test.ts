@@ -186,3 +186,47 @@ describe("--auth kubernetes with several clusters (simulated reviews)", () => {
     assert.equal(lines.find((l) => l.msg === "request")?.user, "alice");
   });
 });
+
+describe("--auth kubernetes with several clusters, one of them not answering its reviews", () => {
+  it("a fleet query answers from the others within --sync-timeout and names the slow one", async () => {
+    const fast = await cluster({ a: 2 });
+    const slow = await cluster({ a: 3 });
+    const all: Reviews = {
+      user: (t) => (t === "carol" ? { username: "carol" } : undefined),
+      allowed: () => true,
+    };
+    const hung = withReviews(await clientFor(slow), all);
+    const post = hung.postJSON.bind(hung);
+    // The slow cluster serves its objects but never answers a review (an overloaded apiserver).
+    hung.postJSON = ((path: string, body: unknown) =>
+      path.endsWith("reviews") ? new Promise(() => {}) : post(path, body)) as typeof hung.postJSON;
+    const kgql = await startKgql(undefined as never, {
+      auth: "kubernetes",
+      syncTimeoutMs: 300,
+      clusters: [
+        { name: "fast", client: withReviews(await clientFor(fast), all) },
+        { name: "slow", client: hung },
+      ],
+    });
+    try {
+      for (const g of kgql.clusters.all()) await g.factory.waitForCacheSync(5000);
+      const t0 = Date.now();
+      const res = await gql(kgql.url, `{ pods(cluster: "*") { totalCount forbiddenClusters } }`, undefined, {
+        token: "carol",
+      });
+      assert.ok(Date.now() - t0 < 3000, `answered in ${Date.now() - t0} ms`);
+      assert.equal(res.errors, undefined, res.text);
+      assert.deepEqual(res.data.pods, { totalCount: 2, forbiddenClusters: ["slow"] });
+      const access = res.extensions?.clusterAccess as { cluster: string; code: string; message: string }[];
+      assert.deepEqual(
+        access.map((r) => [r.cluster, r.code]),
+        [["slow", "SERVICE_UNAVAILABLE"]],
+      );
+      assert.match(access[0]!.message, /did not answer the reviews within 0.3 s/);
+    } finally {
+      await kgql.close();
+      await fast.stop();
+      await slow.stop();
+    }
+  });
+});
