@@ -198,13 +198,16 @@ export function useFleetAuthorization(
   clusters: ClusterRegistry,
   auth: ReadonlyMap<string, ClusterAuth>,
 ): Plugin {
-  const authorize = async (args: {
-    schema: never;
-    document: never;
-    operationName?: string | null;
-    variableValues?: Record<string, unknown> | null;
-    contextValue: unknown;
-  }) => {
+  const authorize = async (
+    args: {
+      schema: never;
+      document: never;
+      operationName?: string | null;
+      variableValues?: Record<string, unknown> | null;
+      contextValue: unknown;
+    },
+    subscription: boolean,
+  ) => {
     const ctx = args.contextValue as RequestContext & {
       [AUTHORIZATION_HEADER]?: string;
       [ON_AUTHENTICATED]?: (username: string) => void;
@@ -246,6 +249,9 @@ export function useFleetAuthorization(
         }
       }),
     );
+    // Subscriptions: the subscribe function fails with the refusal (cluster-arg.ts), delivered
+    // as the stream's error; throwing here would break graphql-ws's message handling.
+    if (subscription) return summary(refusals);
     if (refusals.length > 0 && refusals.length === names.length) {
       if (refusals.every((r) => r.error.extensions.code === "UNAUTHENTICATED")) {
         const listed = refusals.map((r) => `"${r.cluster}"`).join(", ");
@@ -255,13 +261,11 @@ export function useFleetAuthorization(
         );
       }
     }
-    return refusals
-      .sort((a, b) => a.cluster.localeCompare(b.cluster))
-      .map((r) => ({ cluster: r.cluster, code: r.error.extensions.code, message: r.error.message }));
+    return summary(refusals);
   };
   return {
     async onExecute({ args }) {
-      const refusals = await authorize(args as never);
+      const refusals = await authorize(args as never, false);
       if (refusals.length === 0) return;
       return {
         onExecuteDone({ result, setResult }) {
@@ -271,7 +275,14 @@ export function useFleetAuthorization(
       };
     },
     async onSubscribe({ args }) {
-      await authorize(args as never);
+      await authorize(args as never, true);
     },
   };
+}
+
+/** The refusals as extensions.clusterAccess lists them, by cluster name. */
+function summary(refusals: { cluster: string; error: GraphQLError }[]) {
+  return refusals
+    .sort((a, b) => a.cluster.localeCompare(b.cluster))
+    .map((r) => ({ cluster: r.cluster, code: r.error.extensions.code, message: r.error.message }));
 }

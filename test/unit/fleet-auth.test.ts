@@ -7,9 +7,9 @@ import { after, before, describe, it } from "node:test";
 import type { KubeObject } from "../../src/informers/types.ts";
 import type { SandboxCluster } from "../../src/sandbox/index.ts";
 import type { GatewayServer } from "../../src/server/index.ts";
-import { gql, startKgql } from "../helpers/kgql.ts";
+import { gql, startKgql, subscribe } from "../helpers/kgql.ts";
 import { captureLog } from "../helpers/log.ts";
-import { clientFor, pod, type Reviews, startSandbox, withReviews } from "../helpers/sandbox.ts";
+import { clientFor, eventually, pod, type Reviews, startSandbox, withReviews } from "../helpers/sandbox.ts";
 
 const namespace = (name: string): KubeObject => ({
   apiVersion: "v1",
@@ -174,6 +174,29 @@ describe("--auth kubernetes with several clusters (simulated reviews)", () => {
     assert.equal(alice.errors?.[0]?.extensions?.code, "FORBIDDEN", alice.text);
     assert.doesNotMatch(alice.text, /60/);
   });
+
+  for (const transport of ["sse", "ws"] as const) {
+    it(`subscriptions over ${transport} are reviewed by the cluster they stream from`, async () => {
+      const query = `subscription { podEvents(cluster: "west", namespace: "w") { type pod { cluster name } } }`;
+      const mine = subscribe(transport, kgql.url, query, undefined, { token: "alice-west" });
+      const theirs = subscribe(transport, kgql.url, query, undefined, { token: "alice-east" });
+      try {
+        await eventually(() => theirs.done || theirs.errors.length > 0, "the refusal");
+        assert.match(JSON.stringify(theirs.errors), /cluster \\"west\\": invalid bearer token/);
+        assert.match(JSON.stringify(theirs.errors), /"cluster":"west"/);
+        west.create("pods", pod(`live-${transport}`, "w"));
+        await eventually(
+          () => mine.events.some((e) => e.pod.name === `live-${transport}`),
+          "the live event for the token valid in west",
+        );
+        assert.ok(mine.events.every((e) => e.pod.cluster === "west"));
+        assert.deepEqual(theirs.events, []);
+      } finally {
+        mine.stop();
+        theirs.stop();
+      }
+    });
+  }
 
   it("the request line names the user a cluster authenticated", async () => {
     const res = await fetch(kgql.url, {
