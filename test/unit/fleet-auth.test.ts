@@ -132,6 +132,12 @@ describe("--auth kubernetes with several clusters (simulated reviews)", () => {
       nowhere.errors![0]!.message,
       /not valid in any cluster this operation reads: "east", "west"/,
     );
+    // Fields that read no cluster's caches are no way around it.
+    const meta = await as("nobody", `{ clusters { name server } __typename }`);
+    assert.equal(meta.status, 401);
+    assert.equal(meta.data, undefined);
+    const known = await as("alice-west", `{ clusters { name } }`);
+    assert.deepEqual(known.data.clusters, [{ name: "east" }, { name: "west" }]);
     const missing = await gql(kgql.url, `{ pods(cluster: "west") { totalCount } }`);
     assert.equal(missing.status, 401);
     // The same token where it is valid.
