@@ -31,7 +31,7 @@ export function readsDefaultCluster(
     // __typename, and fields about the fleet itself (clusters), read no cluster's caches.
     if (!field?.args.some((a) => a.name === CLUSTER_ARGUMENT)) continue;
     const arg = selection.arguments?.find((a) => a.name.value === CLUSTER_ARGUMENT);
-    const name = arg ? argumentValue(arg.value, variables) : undefined;
+    const name = arg ? argumentValue(arg.value, variables, operation) : undefined;
     if (name === undefined || name === null || name === defaultName) return true;
   }
   return false;
@@ -59,7 +59,7 @@ export function clustersRead(
     const field = fields[selection.name.value];
     if (!field?.args.some((a) => a.name === CLUSTER_ARGUMENT)) continue;
     const arg = selection.arguments?.find((a) => a.name.value === CLUSTER_ARGUMENT);
-    const name = arg ? argumentValue(arg.value, variables) : undefined;
+    const name = arg ? argumentValue(arg.value, variables, operation) : undefined;
     if (name === ALL_CLUSTERS) return [...all];
     const named = typeof name === "string" ? name : all[0]!;
     if (all.includes(named)) read.add(named);
@@ -78,8 +78,18 @@ function operationOf(
   return operations.find((o) => o.name?.value === operationName);
 }
 
-function argumentValue(node: ValueNode, variables: Record<string, unknown> | null | undefined): unknown {
-  if (node.kind === Kind.VARIABLE) return variables?.[node.name.value];
+function argumentValue(
+  node: ValueNode,
+  variables: Record<string, unknown> | null | undefined,
+  operation?: OperationDefinitionNode,
+): unknown {
+  if (node.kind === Kind.VARIABLE) {
+    const value = variables?.[node.name.value];
+    if (value !== undefined) return value;
+    // Left out: the operation's default for it, which execution will use too.
+    const def = operation?.variableDefinitions?.find((d) => d.variable.name.value === node.name.value);
+    return def?.defaultValue ? argumentValue(def.defaultValue, undefined) : undefined;
+  }
   if (node.kind === Kind.NULL) return null;
   return "value" in node ? node.value : undefined;
 }

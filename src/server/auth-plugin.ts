@@ -252,6 +252,17 @@ export function useFleetAuthorization(
         }
       }),
     );
+    // Defence in depth: a cluster this operation was not reviewed for answers nothing, rather
+    // than falling back to another cluster's decisions (RequestContext.inCluster's default).
+    for (const name of clusters.names()) {
+      if (names.includes(name)) continue;
+      const refusal = new GraphQLError(
+        `cluster "${name}": the caller's access to this cluster was not checked for this operation; name the cluster in the cluster argument (a literal or a variable)`,
+        { extensions: { code: "FORBIDDEN", cluster: name } },
+      );
+      if (name === clusters.default.cluster) ctx.access.refusal = refusal;
+      else ctx.clusterAccess.set(name, { visibility: REFUSED, refusal });
+    }
     // Subscriptions: the subscribe function fails with the refusal (cluster-arg.ts), delivered
     // as the stream's error; throwing here would break graphql-ws's message handling.
     if (subscription) return summary(refusals);

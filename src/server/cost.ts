@@ -373,10 +373,6 @@ function withDefaults(
   return out;
 }
 
-/**
- * The estimated number of cached objects a query resolves, or a subscription resolves per event
- * (0 for mutations and unknown operations).
- */
 /** The clusters a root field reads (its cluster argument; "*": all of them). */
 function gatewaysOf(
   root: FieldNode | undefined,
@@ -419,6 +415,10 @@ function genericInformersIn(
   return out;
 }
 
+/**
+ * The estimated number of cached objects a query resolves, or a subscription resolves per event
+ * (0 for mutations and unknown operations).
+ */
 export function estimateCost(
   gateway: Gateway,
   schema: GraphQLSchema,

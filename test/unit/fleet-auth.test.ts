@@ -121,6 +121,17 @@ describe("--auth kubernetes with several clusters (simulated reviews)", () => {
     assert.doesNotMatch(res.text, /w-0"/);
   });
 
+  it("a cluster named by a variable's default is reviewed as that cluster, never with another's decisions", async () => {
+    const q = `query($c: String = "west") { pods(cluster: $c, namespace: "a") { totalCount } }`;
+    const res = await gql(kgql.url, q, undefined, { token: "alice-east" });
+    // West is the one cluster it reads, and the token is not valid there.
+    assert.equal(res.status, 401, res.text);
+    assert.deepEqual(res.errors?.[0]?.extensions, { code: "UNAUTHENTICATED", clusters: ["west"] });
+    assert.equal(res.data, undefined);
+    const own = await gql(kgql.url, q, { c: "east" }, { token: "alice-east" });
+    assert.equal(own.data.pods.totalCount, 2);
+  });
+
   it("a token valid in none of the clusters read is HTTP 401", async () => {
     const west = await as("alice-west", `{ pods { totalCount } }`); // the default cluster is east
     assert.equal(west.status, 401);
