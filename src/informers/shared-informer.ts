@@ -53,8 +53,6 @@ export class SharedInformer {
   readonly lister: Lister;
   /** One reflector, or in scoped mode one per namespace (see `namespaces`). */
   private readonly reflectors: Reflector[];
-  /** The namespaces watched one by one (scoped mode), or undefined when watched whole. */
-  readonly scopedNamespaces: readonly string[] | undefined;
   private readonly registrations = new Set<HandlerRegistration>();
   private readonly syncListeners = new Set<(delta: StoreDelta) => void>();
   private readonly handlerQueueLimit: number;
@@ -74,7 +72,6 @@ export class SharedInformer {
     this.logger = opts.logger;
     const scoped = opts.resource.namespaced && opts.namespaces !== undefined && !opts.namespace;
     const namespaces: (string | undefined)[] = scoped ? [...new Set(opts.namespaces)] : [opts.namespace];
-    this.scopedNamespaces = scoped ? (namespaces as string[]) : undefined;
     // The same transform for every namespace: it is pure, and its cost is per object anyway.
     const transform = prepare(opts.transform ?? stripBulkyMetadata, opts.resource, opts.cluster);
     this.reflectors = namespaces.map(

@@ -83,7 +83,8 @@ const SAR = "subjectaccessreviews.authorization.k8s.io";
 /**
  * Decides what `user` may see in one cluster for an operation touching `kinds`, into `access`
  * (the request's access holder for that cluster), and how to decide it again (subscriptions'
- * re-checks) and for resources named later (resources(...)).
+ * re-checks) and for resources named later (resources(...)). Nothing is written to `access`
+ * unless `wanted()` still holds once decided (a review given up on must not land later).
  */
 async function decideAccess(
   access: RequestContext["access"],
@@ -92,10 +93,20 @@ async function decideAccess(
   gateway: Gateway,
   kinds: Iterable<string>,
   deadline: Deadline | undefined,
+  wanted: () => boolean = () => true,
 ): Promise<void> {
   // Resources decided during this request, so that a subscription's re-check covers them too.
   const resources = new Map<string, ResourceInfo>();
-  access.refresh = () => visibilityFor(user, reviewer, gateway, kinds, resources.values());
+  const refresh = () => visibilityFor(user, reviewer, gateway, kinds, resources.values());
+  const visibility = await beforeDeadline(
+    refresh(),
+    deadline,
+    "checking the caller's access (SubjectAccessReview)",
+  ).catch((err) => {
+    throw reviewFailed(err, "SubjectAccessReview", SAR);
+  });
+  if (!wanted()) return;
+  access.refresh = refresh;
   access.authorizeResource = async (resource) => {
     const allowed = await beforeDeadline(
       allowedFor(user, reviewer, gateway, resource),
@@ -105,16 +116,11 @@ async function decideAccess(
       throw reviewFailed(err, "SubjectAccessReview", SAR);
     });
     resources.set(`${resource.group}/${resource.resource}`, resource);
+    // The holder's current visibility: a subscription's re-check may have replaced it.
     const v = access.visibility;
     if (v instanceof RbacVisibility) v.add(resource, allowed);
   };
-  access.visibility = await beforeDeadline(
-    access.refresh(),
-    deadline,
-    "checking the caller's access (SubjectAccessReview)",
-  ).catch((err) => {
-    throw reviewFailed(err, "SubjectAccessReview", SAR);
-  });
+  access.visibility = visibility;
 }
 
 export function useKubernetesAuthorization(gateway: Gateway, reviewer: AccessReviewer): Plugin {
@@ -234,17 +240,21 @@ export function useFleetAuthorization(
           ctx.clusterAccess.set(name, access);
         }
         const gateway = clusters.require(name);
+        // Set once the reviews are given up on (too slow): their late results are dropped.
+        let late = false;
         const review = async () => {
           const user = await authenticate(authenticator, header, ctx.deadline);
+          if (late) return;
           ctx[ON_AUTHENTICATED]?.(user.username);
-          access.reauthenticate = () => authenticate(authenticator, header);
-          await decideAccess(access, user, reviewer, gateway, kinds, ctx.deadline);
+          await decideAccess(access, user, reviewer, gateway, kinds, ctx.deadline, () => !late);
+          if (!late) access.reauthenticate = () => authenticate(authenticator, header);
         };
         try {
           // Reading several clusters, a slow one must not hold up the others' answers: its
           // reviews get --sync-timeout, as its first sync would, then it is refused for now.
           await (names.length > 1 ? withinReviewBudget(review(), gateway.syncTimeoutMs) : review());
         } catch (err) {
+          late = true;
           if (!(err instanceof GraphQLError)) throw err;
           access.visibility = REFUSED;
           access.refusal = refusedBy(name, err);
