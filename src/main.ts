@@ -38,6 +38,23 @@ function seconds(flags: Flags, name: "sync-timeout" | "request-timeout"): number
   return value * 1000;
 }
 
+/** Namespace names are DNS labels (RFC 1123). */
+const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** --namespaces (repeatable, each comma-separated too): the scope, or undefined for none. */
+function scopedNamespaces(flags: Flags): string[] | undefined {
+  const names = flags.namespaces.flatMap((v) => v.split(",")).map((n) => n.trim());
+  for (const name of names) {
+    if (!NAMESPACE_NAME.test(name))
+      throw invalid(
+        flags,
+        "namespaces",
+        `"${name}" is not a namespace name (lowercase letters, digits and dashes)`,
+      );
+  }
+  return names.length ? [...new Set(names)] : undefined;
+}
+
 /** How long shutdown may take before the process exits anyway. */
 const SHUTDOWN_DEADLINE_MS = 15_000;
 
@@ -208,6 +225,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
           `invalid --cors-origin "${origin}" (${envName("cors-origin")}): give scheme://host[:port], e.g. https://portal.example`,
         );
     }
+    const namespaces = scopedNamespaces(flags);
     const syncTimeoutMs = seconds(flags, "sync-timeout");
     const requestTimeoutMs = seconds(flags, "request-timeout");
     const maxCost = Number(flags["max-cost"]);
@@ -229,11 +247,6 @@ export async function main(argv: string[]): Promise<number | undefined> {
       const given = flags.kubeconfig ? "--kubeconfig" : flags.context ? "--context" : "--demo";
       throw new UsageError(
         `--cluster names every cluster served, so ${given} (${envName(given.slice(2))}) would be ignored: give the default cluster as the first --cluster instead`,
-      );
-    }
-    if (flags.cluster.length > 1 && flags.auth === "kubernetes") {
-      throw new UsageError(
-        "--auth kubernetes with several clusters is not supported yet: each cluster's TokenReview and RBAC would have to decide for it; serve one cluster per kgql",
       );
     }
 
@@ -275,6 +288,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
       maxCost,
       bigQueryMs,
       corsOrigins: flags["cors-origin"],
+      namespaces,
       auth: flags.auth as "none" | "kubernetes",
       introspection: !flags["disable-introspection"],
       watchList: !flags["disable-watch-list"],
@@ -286,6 +300,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
         debug: (f, m) => log.debug(f, m),
       },
     });
+    if (namespaces) source += ` (namespaces ${namespaces.join(", ")} only)`;
     process.stderr.write(
       `kgql: serving ${source} at ${server.url} (GraphiQL in a browser${flags["disable-ui"] ? "" : `; topology at ${server.url.replace(/\/graphql$/, "/ui")}`})\n`,
     );

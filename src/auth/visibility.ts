@@ -77,7 +77,9 @@ export async function allowedFor(
 ): Promise<Allowed> {
   const ref = { group: resource.group, resource: resource.resource };
   if (!resource.namespaced) return (await reviewer.canList(user, ref, "")) ? "all" : new Set();
-  return reviewer.allowedNamespaces(user, ref, gateway.informer("Namespace").store.keys());
+  // In scoped mode only the watched namespaces hold objects: no review for the others.
+  const namespaces = gateway.factory.namespaces ?? gateway.informer("Namespace").store.keys();
+  return reviewer.allowedNamespaces(user, ref, namespaces);
 }
 
 export async function visibilityFor(

@@ -14,7 +14,7 @@ import { type GroupVersionResource, gvrString } from "./types.ts";
 
 export type FactoryOptions = Pick<
   SharedInformerOptions,
-  "namespace" | "transform" | "handlerQueueLimit" | "reflector" | "logger" | "cluster"
+  "namespace" | "namespaces" | "transform" | "handlerQueueLimit" | "reflector" | "logger" | "cluster"
 > & { discovery?: Discovery; logger?: ReflectorLogger };
 
 export class SharedInformerFactory {
@@ -24,6 +24,11 @@ export class SharedInformerFactory {
   private readonly byResource = new Map<string, SharedInformer>();
   private readonly addedListeners = new Set<(informer: SharedInformer) => void>();
   private started = false;
+
+  /** Scoped mode: the only namespaces whose objects are watched (namespaced resources). */
+  get namespaces(): readonly string[] | undefined {
+    return this.opts.namespaces;
+  }
 
   constructor(client: KubeClient, opts: FactoryOptions = {}) {
     this.client = client;

@@ -41,8 +41,12 @@ export class Store {
   private readonly items = new Map<string, KubeObject>();
   private readonly indexers = new Map<string, IndexFunc>();
   private readonly indices = new Map<string, Index>();
-  /** The keys seen by the newest unfinished replace session, if any. */
-  private replaceSeen: Set<string> | undefined;
+  /**
+   * The keys seen by the newest unfinished replace session of each scope: "" for the whole
+   * store, a namespace for a relist of that namespace only (scoped mode: one list+watch per
+   * namespace feeds one store, and their relists run independently).
+   */
+  private readonly replaceSeen = new Map<string, Set<string>>();
   /**
    * Bumped whenever the set of keys changes (adds, deletes, clear; not updates): lets readers
    * cache derived data such as sorted keys.
@@ -93,7 +97,11 @@ export class Store {
   upsert(obj: KubeObject): StoreDelta | undefined {
     const key = objectKey(obj);
     // During a relist, a newer state from elsewhere (a watch event) also keeps the key alive.
-    this.replaceSeen?.add(key);
+    if (this.replaceSeen.size) {
+      this.replaceSeen.get("")?.add(key);
+      const ns = obj.metadata.namespace;
+      if (ns) this.replaceSeen.get(ns)?.add(key);
+    }
     return this.apply(key, obj);
   }
 
@@ -127,14 +135,17 @@ export class Store {
   }
 
   /**
-   * Starts a relist. Starting another one supersedes this one: a superseded session's put() still
-   * applies its object, but its finish() deletes nothing (the newer relist decides what is gone).
-   * Objects removed while the session runs are simply gone, so they are never reported twice.
+   * Starts a relist, of the whole store or (given `namespace`) of that namespace only, whose
+   * finish() then deletes only that namespace's missing objects. Starting another one of the
+   * same scope supersedes this one: a superseded session's put() still applies its object, but
+   * its finish() deletes nothing (the newer relist decides what is gone). Objects removed while
+   * the session runs are simply gone, so they are never reported twice.
    */
-  beginReplace(): ReplaceSession {
+  beginReplace(namespace?: string): ReplaceSession {
     // Only the keys seen are recorded, never a copy of the list: memory matters at 50k objects.
     const seen = new Set<string>();
-    this.replaceSeen = seen;
+    const scope = namespace ?? "";
+    this.replaceSeen.set(scope, seen);
     let finished = false;
     return {
       put: (obj) => {
@@ -147,12 +158,13 @@ export class Store {
       finish: () => {
         if (finished) throw new Error("replace session already finished");
         finished = true;
-        if (this.replaceSeen !== seen) return [];
-        this.replaceSeen = undefined;
+        if (this.replaceSeen.get(scope) !== seen) return [];
+        this.replaceSeen.delete(scope);
         const deltas: StoreDelta[] = [];
         // Deleting the current entry while iterating a Map is well defined in JavaScript.
         for (const [key, obj] of this.items) {
           if (seen.has(key)) continue;
+          if (namespace !== undefined && obj.metadata.namespace !== namespace) continue;
           this.delete(key, obj);
           deltas.push({ type: "DELETED", object: obj, tombstone: true });
         }

@@ -49,9 +49,14 @@ export function installClusterArgument(schema: GraphQLSchema, fleet: Record<stri
 function inNamedCluster(inner: Resolver, all: Resolver): Resolver {
   return (source, args, ctx, info) => {
     const name = args[CLUSTER_ARGUMENT] as string | null | undefined;
-    if (name === undefined || name === null) return inner(source, args, ctx, info);
+    if (name === undefined || name === null) {
+      if (ctx.access.refusal) throw ctx.access.refusal;
+      return inner(source, args, ctx, info);
+    }
     if (name === ALL_CLUSTERS) return all(source, args, ctx, info);
     const target = ctx.inCluster(name);
+    // With --auth and several clusters: a cluster that refused the caller answers it nothing.
+    if (target.access.refusal) throw target.access.refusal;
     if (target.gateway === ctx.gateway) return inner(source, args, target, info);
     const unsynced = target.gateway.unsyncedKinds(touchedBy(info));
     if (unsynced.length === 0) return inner(source, args, target, info);

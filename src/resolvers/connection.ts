@@ -143,6 +143,8 @@ export interface Connection {
   totalCount: number;
   /** Fleet queries: clusters left out because the kind has not synced there. */
   unsyncedClusters: readonly string[];
+  /** Fleet queries with --auth: clusters left out because the caller may not read the kind there. */
+  forbiddenClusters: readonly string[];
 }
 
 const NO_CLUSTERS: readonly string[] = Object.freeze([]);
@@ -155,6 +157,7 @@ class Page implements Connection {
   readonly totalCount: number;
   readonly pageInfo: { hasNextPage: boolean; endCursor: string | null };
   readonly unsyncedClusters: readonly string[] = NO_CLUSTERS;
+  readonly forbiddenClusters: readonly string[] = NO_CLUSTERS;
   private readonly store: Store;
   private readonly ordered: Ordered;
   private readonly start: number;

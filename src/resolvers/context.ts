@@ -77,7 +77,19 @@ export class RequestContext {
      * cost limit when the visibility can be re-decided (with --auth). Undefined when within it.
      */
     recheckCost?: () => Error | undefined;
+    /**
+     * With --auth and several clusters: why this cluster answers this caller nothing (its token
+     * is not valid there, or the cluster could not review it). Fields about the cluster fail
+     * with it; fleet fields leave the cluster out and name it.
+     */
+    refusal?: Error;
   };
+  /**
+   * With --auth and several clusters, the access of each cluster other than the default one
+   * (the default cluster's is `access`): each cluster reviews the caller's token and RBAC for
+   * itself. Filled by the authorization plugin; a cluster missing here shares `access`.
+   */
+  readonly clusterAccess = new Map<string, RequestContext["access"]>();
   /** When the request must be answered by (--request-timeout); set by the app. */
   deadline: Deadline | undefined;
   private readonly memo = new Map<string, unknown>();
@@ -117,7 +129,11 @@ export class RequestContext {
       if (!this.clusters) throw unknownCluster(name, [this.gateway.cluster]);
       ctx = new RequestContext(this.clusters.require(name), undefined, this.deadline, this.clusters);
       const shared = ctx as unknown as Record<string, unknown>;
-      shared.access = this.access;
+      // Looked up at each use: the authorization plugin may decide after this context exists.
+      Object.defineProperty(ctx, "access", {
+        get: () => this.clusterAccess.get(name) ?? this.access,
+        enumerable: true,
+      });
       shared.stats = this.stats;
       shared.root = this;
       const user = (this as { user?: unknown }).user;

@@ -66,7 +66,12 @@ interface Item {
   index: number;
 }
 
-export function fleetConnection(parts: ClusterPart[], args: PageArgs, unsynced: string[]): Connection {
+export function fleetConnection(
+  parts: ClusterPart[],
+  args: PageArgs,
+  unsynced: string[],
+  forbidden: string[] = [],
+): Connection {
   const first = validateFirst(args.first);
   const order = args.orderBy ?? null;
   const descending = order?.direction === "DESC";
@@ -114,6 +119,7 @@ export function fleetConnection(parts: ClusterPart[], args: PageArgs, unsynced: 
   return {
     totalCount,
     unsyncedClusters: unsynced,
+    forbiddenClusters: forbidden,
     pageInfo: { hasNextPage, endCursor: last ? cursorOf(last) : null },
     get nodes() {
       nodes ??= items.map((it) => it.part.store.get(it.part.ordered.keys[it.index]!)!);

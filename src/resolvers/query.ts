@@ -1,5 +1,6 @@
 // Root query fields, generated from the kinds table: a connection per kind, a get per kind,
 // Namespace.<kind> lists; plus cacheStatus, apiResources and generic resources.
+import type { GraphQLError } from "graphql";
 import { UncacheableResourceError, UnknownResourceError } from "../informers/discovery.ts";
 import { NAMESPACE_INDEX } from "../informers/indexers.ts";
 import { type LabelSelector, LabelSelectorError, parseLabelSelector } from "../informers/labels.ts";
@@ -13,6 +14,7 @@ import { connectionFrom, orderedFor, type PageArgs, sortedKeys } from "./connect
 import type { RequestContext } from "./context.ts";
 import { userError } from "./errors.ts";
 import { type ClusterPart, fleetConnection } from "./fleet-connection.ts";
+import { checkInScope, inScope } from "./scope.ts";
 import type { FieldFn } from "./views.ts";
 
 type Args = PageArgs & { namespace?: string | null; labelSelector?: string | null; name?: string };
@@ -80,6 +82,7 @@ export function checkAllowed(
   /** The resource's name for messages (default: the core kind's). */
   resourceName?: string,
 ): void {
+  checkInScope(ctx, namespace);
   const v = ctx.access.visibility;
   const who = v.user ? `user "${v.user.username}"` : "you";
   const resource = resourceName ?? kindByName(kind)?.resource ?? kind;
@@ -113,11 +116,21 @@ export function listResolver(kind: string) {
  */
 export function fleetListResolver(kind: string) {
   return (_: unknown, args: Args, root: RequestContext) => {
+    checkInScope(root, args.namespace);
     const parts: ClusterPart[] = [];
     const unsynced: string[] = [];
+    // With --auth: clusters where the caller's token is not valid, or it may not list the kind
+    // (in the namespace asked for). Left out whole, counts included, and named.
+    const forbidden: string[] = [];
+    let refusal: unknown;
     let namespaceFound = !args.namespace;
     for (const gateway of root.clusters?.all() ?? [root.gateway]) {
       const ctx = root.inCluster(gateway.cluster);
+      if (ctx.access.refusal) {
+        forbidden.push(gateway.cluster);
+        refusal ??= ctx.access.refusal;
+        continue;
+      }
       const informer = ctx.gateway.informer(kind);
       if (!informer.hasSynced() || !ctx.gateway.informer("Namespace").hasSynced()) {
         unsynced.push(gateway.cluster);
@@ -127,7 +140,14 @@ export function fleetListResolver(kind: string) {
         if (!namespaceExists(ctx, args.namespace)) continue;
         namespaceFound = true;
       }
-      checkAllowed(ctx, kind, args.namespace);
+      try {
+        checkAllowed(ctx, kind, args.namespace);
+      } catch (err) {
+        if ((err as GraphQLError).extensions?.code !== "FORBIDDEN") throw err;
+        forbidden.push(gateway.cluster);
+        refusal ??= err;
+        continue;
+      }
       const [keys, whole] = matchingKeys(informer, kind, args, ctx, false);
       parts.push({
         cluster: gateway.cluster,
@@ -135,6 +155,8 @@ export function fleetListResolver(kind: string) {
         ordered: orderedFor(informer.store, keys, whole, args.orderBy ?? null),
       });
     }
+    // Refused everywhere it could answer: the refusal itself, as with one cluster.
+    if (parts.length === 0 && unsynced.length === 0 && refusal) throw refusal;
     if (!namespaceFound && unsynced.length === 0) {
       throw userError(
         `namespace "${args.namespace}" does not exist in any cluster (query namespaces(cluster: "*") for the list)`,
@@ -142,7 +164,7 @@ export function fleetListResolver(kind: string) {
         { argument: "namespace" },
       );
     }
-    return fleetConnection(parts, args, unsynced);
+    return fleetConnection(parts, args, unsynced, forbidden);
   };
 }
 
@@ -171,11 +193,12 @@ export function namespaceFieldResolvers(): Record<string, FieldFn> {
   return out;
 }
 
+/** The namespaces the caller may see; in scoped mode only those watched (--namespaces). */
 function visibleNamespaces(ctx: RequestContext): KubeObject[] {
   return ctx.gateway
     .informer("Namespace")
     .lister.list()
-    .filter((n) => ctx.visible("Namespace", n.metadata.name));
+    .filter((n) => inScope(ctx, n.metadata.name) && ctx.visible("Namespace", n.metadata.name));
 }
 
 export function rootQueryResolvers() {
@@ -186,8 +209,12 @@ export function rootQueryResolvers() {
     query[k.getField] = getResolver(k.kind, k.namespaced);
   }
   query.namespaces = (_: unknown, _a: unknown, ctx: RequestContext) => visibleNamespaces(ctx);
-  query.namespace = (_: unknown, args: { name: string }, ctx: RequestContext) =>
-    ctx.visible("Namespace", args.name) ? (ctx.gateway.get("Namespace", undefined, args.name) ?? null) : null;
+  query.namespace = (_: unknown, args: { name: string }, ctx: RequestContext) => {
+    checkInScope(ctx, args.name);
+    return ctx.visible("Namespace", args.name)
+      ? (ctx.gateway.get("Namespace", undefined, args.name) ?? null)
+      : null;
+  };
   query.cacheStatus = (_: unknown, _a: unknown, ctx: RequestContext) => cacheStatus(ctx);
   query.apiResources = async (_: unknown, _a: unknown, ctx: RequestContext) =>
     (await ctx.gateway.factory.discovery.resources()).filter(
@@ -207,6 +234,8 @@ export function fleetQueryResolvers(): Record<
   for (const k of CORE_KINDS) if (k.kind !== "Namespace") out[k.listField] = fleetListResolver(k.kind);
   const each = (root: RequestContext) =>
     (root.clusters?.all() ?? [root.gateway]).map((g) => root.inCluster(g.cluster));
+  // Clusters that refused the caller show nothing here (their visibility allows nothing); the
+  // response's extensions.clusterAccess names them.
   out.namespaces = (_s, _a, root) => each(root).flatMap(visibleNamespaces);
   out.cacheStatus = (_s, _a, root) => each(root).flatMap((ctx) => cacheStatus(ctx));
   return out;

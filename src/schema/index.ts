@@ -67,6 +67,8 @@ type ${t}Connection {
   totalCount: Int!
   "With cluster: \\"*\\": the clusters left out because this kind has not synced there yet (see clusters)."
   unsyncedClusters: [String!]!
+  "With cluster: \\"*\\" and --auth kubernetes: the clusters left out because the caller's token is not valid there or it may not list this kind there (nothing of them is counted; extensions.clusterAccess names the clusters that refused the token, and why)."
+  forbiddenClusters: [String!]!
 }`;
 }
 

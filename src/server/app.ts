@@ -18,7 +18,15 @@ import { exceededLimit, limitExceeded } from "../resolvers/errors.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
 import { buildSchema } from "../resolvers/index.ts";
 import { useSharedSubscriptionResults } from "../subscriptions/shared-results.ts";
-import { authenticate, authorizationOf, useKubernetesAuthorization } from "./auth-plugin.ts";
+import {
+  AUTHORIZATION_HEADER,
+  authenticate,
+  authorizationOf,
+  type ClusterAuth,
+  ON_AUTHENTICATED,
+  useFleetAuthorization,
+  useKubernetesAuthorization,
+} from "./auth-plugin.ts";
 import { useBigQueryLane } from "./big-query-lane.ts";
 import { DEFAULT_MAX_COST, useCostLimit } from "./cost.ts";
 import { DEFAULT_REQUEST_TIMEOUT_MS, deadlineFrom } from "./deadline.ts";
@@ -61,7 +69,12 @@ export interface AppOptions {
   /** Answer introspection queries (default true). */
   introspection?: boolean;
   /** --auth kubernetes: authenticate callers and filter by their RBAC. */
-  auth?: { authenticator: TokenAuthenticator; reviewer: AccessReviewer };
+  auth?: {
+    authenticator: TokenAuthenticator;
+    reviewer: AccessReviewer;
+    /** With several clusters: each cluster's own reviewers, by name (the default's are the above). */
+    clusters?: ReadonlyMap<string, ClusterAuth>;
+  };
   metrics?: Metrics;
   extraPlugins?: Plugin[];
   /**
@@ -166,6 +179,8 @@ export function createApp(
   opts: AppOptions = {},
 ): YogaServerInstance<object, RequestContext> {
   const schema = buildSchema();
+  // --auth kubernetes with several clusters: each reviews the caller for itself.
+  const fleetAuth = opts.auth?.clusters && opts.auth.clusters.size > 1 ? opts.auth.clusters : undefined;
   // Plain JSON queries from non-browser clients skip yoga's fetch layer (server/fast-path.ts):
   // they run every envelop hook below (parse, validate, context, execute), but not yoga's
   // request-level hooks (onRequest, onRequestParse, onParams, onResponse). Put per-operation
@@ -229,7 +244,13 @@ export function createApp(
     useExecutionDeadline(),
     useCacheSync(gateway, opts.clusters),
     useCacheExtensions(gateway, opts.clusters),
-    ...(opts.auth ? [useKubernetesAuthorization(gateway, opts.auth.reviewer)] : []),
+    ...(opts.auth
+      ? [
+          fleetAuth && opts.clusters
+            ? useFleetAuthorization(opts.clusters, fleetAuth)
+            : useKubernetesAuthorization(gateway, opts.auth.reviewer),
+        ]
+      : []),
     // After the sync wait (the sizes are known) and authorization (sized by what the caller sees).
     useCostLimit(gateway, opts.maxCost ?? DEFAULT_MAX_COST, opts.clusters),
     ...(opts.extraPlugins ?? []),
@@ -256,7 +277,21 @@ export function createApp(
       );
       // Authentication happens before anything else; authorization needs the operation, so it
       // runs in the plugin just before execution.
-      if (opts.auth) {
+      if (opts.auth && fleetAuth) {
+        // Each cluster reviews the token when the operation reads it (useFleetAuthorization): a
+        // cluster that is down must not hold up the others. Only its form is checked here.
+        const authorization = authorizationOf(initial as never);
+        if (!/^Bearer\s+\S+\s*$/i.test(authorization ?? ""))
+          await authenticate(opts.auth.authenticator, authorization, deadline); // throws the 401
+        const record = recordOf(initial);
+        Object.assign(ctx, {
+          [AUTHORIZATION_HEADER]: authorization,
+          // The request line names the user as the first cluster that authenticated it did.
+          [ON_AUTHENTICATED]: (username: string) => {
+            if (record) record.user ??= username;
+          },
+        });
+      } else if (opts.auth) {
         const { authenticator } = opts.auth;
         const authorization = authorizationOf(initial as never);
         const user = await authenticate(authenticator, authorization, deadline);

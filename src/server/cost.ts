@@ -373,12 +373,27 @@ function withDefaults(
   return out;
 }
 
+/** The clusters a root field reads (its cluster argument; "*": all of them). */
+function gatewaysOf(
+  root: FieldNode | undefined,
+  env: Env,
+  gateway: Gateway,
+  clusters?: ClusterRegistry,
+): Gateway[] {
+  const name = clusters && root ? stringArg(root, CLUSTER_ARGUMENT, env) : undefined;
+  if (name === undefined) return [gateway];
+  return name === ALL_CLUSTERS ? clusters!.all() : [clusters!.get(name) ?? gateway];
+}
+
 /**
- * The estimated number of cached objects a query resolves, or a subscription resolves per event
- * (0 for mutations and unknown operations).
+ * The cached informers of the resources(...) fields an operation reads sizes of, with the
+ * cluster (gateway) each is read in.
  */
-/** The cached informers of the resources(...) fields an operation reads sizes of. */
-function genericInformersIn(gateway: Gateway, args: ExecutionArgs): SharedInformer[] {
+function genericInformersIn(
+  gateway: Gateway,
+  args: ExecutionArgs,
+  clusters?: ClusterRegistry,
+): [Gateway, SharedInformer][] {
   const plan = compileOperation(args.schema, args.document, args.operationName);
   const env: Env = {
     gateway,
@@ -387,45 +402,54 @@ function genericInformersIn(gateway: Gateway, args: ExecutionArgs): SharedInform
       args.operationName,
       args.variableValues as Record<string, unknown>,
     ),
-    consulted: new Set(),
   };
-  evaluate(plan, env, 1);
-  return [...env.consulted!];
+  const out: [Gateway, SharedInformer][] = [];
+  for (const t of plan) {
+    for (const g of gatewaysOf(t.root, env, gateway, clusters)) {
+      env.gateway = g;
+      env.consulted = new Set();
+      evaluate([t], env, 1);
+      for (const informer of env.consulted) out.push([g, informer]);
+    }
+  }
+  return out;
 }
 
+/**
+ * The estimated number of cached objects a query resolves, or a subscription resolves per event
+ * (0 for mutations and unknown operations).
+ */
 export function estimateCost(
   gateway: Gateway,
   schema: GraphQLSchema,
   document: DocumentNode,
   variables: Record<string, unknown> | undefined,
   operationName?: string | null,
-  visibility?: Visibility,
+  /** The caller's visibility, or each cluster's (with --auth, several clusters decide apart). */
+  visibility?: Visibility | ((gateway: Gateway) => Visibility | undefined),
   clusters?: ClusterRegistry,
 ): CostEstimate {
   const plan = compileOperation(schema, document, operationName);
+  const visibilityIn = (g: Gateway) => (typeof visibility === "function" ? visibility(g) : visibility);
   const env: Env = {
     gateway,
     variables: withDefaults(document, operationName, variables),
-    visibility,
+    visibility: visibilityIn(gateway),
   };
   let cost = 0;
   let heaviest: CostEstimate["heaviest"];
   for (const t of plan) {
     // Sized by the caches of the cluster the root field reads; cluster: "*" by all of them.
-    const name = clusters && t.root ? stringArg(t.root, CLUSTER_ARGUMENT, env) : undefined;
-    const gateways =
-      name === undefined
-        ? [gateway]
-        : name === ALL_CLUSTERS
-          ? clusters!.all()
-          : [clusters!.get(name) ?? gateway];
+    const gateways = gatewaysOf(t.root, env, gateway, clusters);
     let c = 0;
     for (const g of gateways) {
       env.gateway = g;
+      env.visibility = visibilityIn(g);
       env.visibleSizes = undefined;
       c += evaluate([t], env, 1);
     }
     env.gateway = gateway;
+    env.visibility = visibilityIn(gateway);
     env.visibleSizes = undefined;
     cost += c;
     if (!heaviest || c > heaviest.cost) heaviest = { path: t.path, cost: c };
@@ -458,8 +482,10 @@ export function costLimitError(estimate: CostEstimate, max: number, subscription
  * --auth (everything visible) and before authorization (nothing visible yet) there is none to
  * apply: everything counts.
  */
-function restrictedVisibility(contextValue: unknown): Visibility | undefined {
-  const v = (contextValue as Partial<RequestContext>).access?.visibility;
+function restrictedVisibility(contextValue: unknown, cluster?: string): Visibility | undefined {
+  const ctx = contextValue as Partial<RequestContext>;
+  const access = (cluster !== undefined ? ctx.clusterAccess?.get(cluster) : undefined) ?? ctx.access;
+  const v = access?.visibility;
   return v === SEE_EVERYTHING || v === SEE_NOTHING ? undefined : v;
 }
 
@@ -477,7 +503,8 @@ export function useCostLimit(gateway: Gateway, max: number, clusters?: ClusterRe
       args.document,
       args.variableValues as Record<string, unknown> | undefined,
       args.operationName,
-      restrictedVisibility(args.contextValue),
+      // Each cluster's own decisions (several clusters with --auth), else the request's.
+      (g) => restrictedVisibility(args.contextValue, g.cluster),
       clusters,
     );
     // One event's share of a subscription's estimate (its root field is one event).
@@ -496,11 +523,14 @@ export function useCostLimit(gateway: Gateway, max: number, clusters?: ClusterRe
     args: ExecutionArgs,
     stop: (result: ExecutionResult) => void,
   ): Promise<boolean> => {
-    const access = (args.contextValue as Partial<RequestContext>).access;
-    if (!access?.authorizeResource || !restrictedVisibility(args.contextValue)) return true;
+    const ctx = args.contextValue as Partial<RequestContext>;
     try {
-      for (const informer of genericInformersIn(gateway, args))
+      for (const [g, informer] of genericInformersIn(gateway, args, clusters)) {
+        // Each cluster's own access (several clusters with --auth decide apart).
+        const access = ctx.clusterAccess?.get(g.cluster) ?? ctx.access;
+        if (!access?.authorizeResource || !restrictedVisibility(args.contextValue, g.cluster)) continue;
         await access.authorizeResource(informer.resource);
+      }
       return true;
     } catch (err) {
       if (!(err instanceof GraphQLError)) throw err;
@@ -523,8 +553,9 @@ export function useCostLimit(gateway: Gateway, max: number, clusters?: ClusterRe
       }
       // Re-decided permissions can widen what each event resolves: the stream checks its events'
       // cost again then (its initial burst is past, so it counts one event).
-      const access = (args.contextValue as Partial<RequestContext>).access;
-      if (access?.refresh) access.recheckCost = () => check(args, true, true);
+      const ctx = args.contextValue as Partial<RequestContext>;
+      for (const access of [ctx.access, ...(ctx.clusterAccess?.values() ?? [])])
+        if (access?.refresh) access.recheckCost = () => check(args, true, true);
     },
   };
 }

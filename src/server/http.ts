@@ -33,6 +33,8 @@ import { serveUi, type UiAssets } from "./ui.ts";
 export interface ServerOptions {
   host: string;
   port: number;
+  /** The clusters served besides the default one (reported by /readyz). */
+  otherClusters?: readonly Gateway[];
   /** Requests larger than this are refused with 413. */
   maxBodyBytes?: number;
   /** WebSocket subscriptions one connection may hold at once. */
@@ -86,12 +88,37 @@ export interface RunningServer {
   close(opts?: CloseOptions): Promise<void>;
 }
 
-function readiness(gateway: Gateway): { ready: boolean; unsynced: string[] } {
-  const unsynced = gateway.factory
+function unsyncedKinds(gateway: Gateway): string[] {
+  return gateway.factory
     .informers()
     .filter((i) => i.isStarted && !i.hasSynced())
     .map((i) => i.resource.kind);
-  return { ready: unsynced.length === 0, unsynced };
+}
+
+/**
+ * /readyz: ready once every started informer of the default cluster has synced. With several
+ * clusters every cluster is reported, a line each, but only the default one decides: readiness
+ * takes a replica out of its Service, and another cluster being unreachable is the same for every
+ * replica, so failing on it would stop answers about every cluster, which multi-cluster serving
+ * promises never to do (its fields say NOT_SYNCED, `clusters` says why).
+ */
+export function readiness(
+  gateway: Gateway,
+  others: readonly Gateway[] = [],
+): { ready: boolean; text: string } {
+  const unsynced = unsyncedKinds(gateway);
+  const ready = unsynced.length === 0;
+  const head = ready ? "ok" : `not ready: waiting for the first sync of ${unsynced.join(", ")}`;
+  if (others.length === 0) return { ready, text: head };
+  const lines = [head];
+  for (const g of [gateway, ...others]) {
+    const missing = g === gateway ? unsynced : unsyncedKinds(g);
+    const role = g === gateway ? " (default; decides readiness)" : "";
+    lines.push(
+      `cluster ${g.cluster}${role}: ${missing.length ? `not synced: waiting for ${missing.join(", ")}` : "synced"}`,
+    );
+  }
+  return { ready, text: lines.join("\n") };
 }
 
 function tooLarge(
@@ -193,10 +220,8 @@ export async function startServer(
       return;
     }
     if (path === "/readyz") {
-      const r = readiness(gateway);
-      res
-        .writeHead(r.ready ? 200 : 503, { "Content-Type": "text/plain" })
-        .end(r.ready ? "ok" : `not ready: waiting for the first sync of ${r.unsynced.join(", ")}`);
+      const r = readiness(gateway, opts.otherClusters);
+      res.writeHead(r.ready ? 200 : 503, { "Content-Type": "text/plain" }).end(r.text);
       return;
     }
     if (path === "/metrics" && metrics) {

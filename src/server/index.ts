@@ -45,6 +45,11 @@ export interface GatewayServerOptions extends GatewayOptions {
   shutdownGraceMs?: number;
   /** Execution time (ms) from which a query takes turns with other big ones (see big-query-lane.ts). */
   bigQueryMs?: number;
+  /**
+   * Scoped mode (--namespaces): watch the namespaced kinds only in these namespaces, in every
+   * cluster served; cluster-scoped kinds stay cluster-wide.
+   */
+  namespaces?: readonly string[];
   /** Serve the topology page at /ui (default true). */
   ui?: boolean;
   /** Where its built files are (default dist/ui, see scripts/build-ui.ts). */
@@ -65,14 +70,11 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
     opts.clusters ??
     (opts.client ? [{ name: opts.cluster ?? DEFAULT_CLUSTER_NAME, client: opts.client }] : []);
   if (named.length === 0) throw new Error("startGatewayServer needs a client or clusters");
-  if (opts.auth === "kubernetes" && named.length > 1)
-    throw new Error(
-      "--auth kubernetes serves one cluster: its TokenReview and RBAC decide for that cluster only",
-    );
   const gateways = named.map(({ name, client }, i) => {
     const factory = new SharedInformerFactory(client, {
       logger: named.length > 1 ? clusterLogger(opts.logger, name) : opts.logger,
       reflector: { useWatchList: opts.watchList },
+      namespaces: opts.namespaces?.length ? opts.namespaces : undefined,
       // The default cluster's objects are untagged (cluster-tag.ts).
       cluster: i === 0 ? undefined : name,
     });
@@ -81,18 +83,27 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
   const clusters = new ClusterRegistry(gateways);
   const gateway = clusters.default;
   clusters.start();
-  const client = gateway.factory.client;
-  const metrics = new Metrics(gateway);
-  const auth =
+  const metrics = new Metrics(clusters.all());
+  // A token is valid only in the cluster that issued it: each cluster has its own reviewers
+  // (and caches), and decides for itself.
+  const clusterAuth =
     opts.auth === "kubernetes"
-      ? {
-          authenticator: new TokenAuthenticator(client, { ttlMs: opts.tokenCacheTtlMs }),
-          reviewer: new AccessReviewer(client, { ttlMs: opts.accessCacheTtlMs }),
-        }
+      ? new Map(
+          clusters.all().map((g) => [
+            g.cluster,
+            {
+              authenticator: new TokenAuthenticator(g.factory.client, { ttlMs: opts.tokenCacheTtlMs }),
+              reviewer: new AccessReviewer(g.factory.client, { ttlMs: opts.accessCacheTtlMs }),
+            },
+          ]),
+        )
       : undefined;
-  if (auth) {
-    metrics.observeAuthCache("token", { stats: auth.authenticator.cacheStats });
-    metrics.observeAuthCache("access", { stats: auth.reviewer.cacheStats });
+  const auth = clusterAuth ? { ...clusterAuth.get(gateway.cluster)!, clusters: clusterAuth } : undefined;
+  if (clusterAuth) {
+    for (const [cluster, a] of clusterAuth) {
+      metrics.observeAuthCache("token", { stats: a.authenticator.cacheStats }, cluster);
+      metrics.observeAuthCache("access", { stats: a.reviewer.cacheStats }, cluster);
+    }
   }
   const yoga = createApp(gateway, {
     graphiql: opts.graphiql,
@@ -114,6 +125,7 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
       host: opts.host ?? "127.0.0.1",
       port: opts.port ?? 4000,
       maxSubscriptionsPerConnection: opts.maxSubscriptionsPerConnection,
+      otherClusters: clusters.all().slice(1),
       log: opts.logger,
       ui,
     });

@@ -45,23 +45,38 @@ export class Metrics {
   readonly limitRejections: client.Counter<"limit">;
   /** GraphQL HTTP requests by who answered them: the fast paths or yoga. */
   readonly httpRequests: client.Counter<"handler">;
-  private readonly authCaches = new Map<string, CacheStats>();
+  /** By cluster and cache ("token", "access"). */
+  private readonly authCaches = new Map<string, { cluster: string; cache: string; stats: CacheStats }>();
 
-  constructor(gateway: Gateway) {
+  /**
+   * Metrics of these clusters' gateways (one, or the default first). With several clusters the
+   * per-kind, subscription and auth-cache series carry a `cluster` label; with one they have
+   * none, as before multi-cluster serving, so existing dashboards keep working.
+   */
+  constructor(clusters: Gateway | readonly Gateway[]) {
+    const gateways = Array.isArray(clusters) ? (clusters as readonly Gateway[]) : [clusters as Gateway];
+    const labelled = gateways.length > 1;
+    const clusterLabel = (cluster: string): { cluster?: string } => (labelled ? { cluster } : {});
     client.collectDefaultMetrics({ register: this.registry });
+    const statuses = function* () {
+      for (const g of gateways) for (const s of g.factory.status()) yield { ...clusterLabel(g.cluster), s };
+    };
     const perKind = (name: string, help: string, pick: (s: InformerStatus) => number) =>
       new client.Gauge({
         name,
         help,
-        labelNames: ["kind"],
+        labelNames: ["cluster", "kind"],
         registers: [this.registry],
         collect() {
-          for (const s of gateway.factory.status()) this.set({ kind: s.kind }, pick(s));
+          for (const { s, ...labels } of statuses()) this.set({ ...labels, kind: s.kind }, pick(s));
         },
       });
     const perKindCounter = (name: string, help: string, pick: (s: InformerStatus) => number) =>
-      mirroredCounter(this.registry, name, help, ["kind"], () =>
-        gateway.factory.status().map((s) => [{ kind: s.kind }, pick(s)] as [{ kind: string }, number]),
+      mirroredCounter(this.registry, name, help, ["cluster", "kind"], () =>
+        [...statuses()].map(
+          ({ s, ...labels }) =>
+            [{ ...labels, kind: s.kind }, pick(s)] as [Record<"cluster" | "kind", string>, number],
+        ),
       );
     perKind("kgql_cache_objects", "Objects cached per kind", (s) => s.objects);
     perKind("kgql_cache_synced", "1 when the kind's cache has synced", (s) => (s.synced ? 1 : 0));
@@ -84,9 +99,10 @@ export class Metrics {
     new client.Gauge({
       name: "kgql_active_subscriptions",
       help: "Open subscription streams",
+      labelNames: ["cluster"],
       registers: [this.registry],
       collect() {
-        this.set(gateway.subscriberCount());
+        for (const g of gateways) this.set(clusterLabel(g.cluster), g.subscriberCount());
       },
     });
     const caches = this.authCaches;
@@ -95,8 +111,15 @@ export class Metrics {
         this.registry,
         `kgql_auth_cache_${outcome}_total`,
         `Authentication (cache="token") and authorization (cache="access") decisions ${outcome === "hits" ? "answered from" : "not found in"} the cache`,
-        ["cache"],
-        () => [...caches].map(([cache, c]) => [{ cache }, c.stats[outcome]] as [{ cache: string }, number]),
+        ["cluster", "cache"],
+        () =>
+          [...caches.values()].map(
+            (c) =>
+              [{ ...clusterLabel(c.cluster), cache: c.cache }, c.stats.stats[outcome]] as [
+                Record<"cluster" | "cache", string>,
+                number,
+              ],
+          ),
       );
     authCounter("hits");
     authCounter("misses");
@@ -124,8 +147,8 @@ export class Metrics {
     });
   }
 
-  /** Exposes a decision cache's hits and misses (cache="token" or "access"). */
-  observeAuthCache(cache: "token" | "access", stats: CacheStats): void {
-    this.authCaches.set(cache, stats);
+  /** Exposes a decision cache's hits and misses (cache="token" or "access"), of one cluster. */
+  observeAuthCache(cache: "token" | "access", stats: CacheStats, cluster = ""): void {
+    this.authCaches.set(`${cluster}\u0000${cache}`, { cluster, cache, stats });
   }
 }

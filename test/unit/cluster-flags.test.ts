@@ -55,10 +55,11 @@ describe("--cluster", () => {
       [["--cluster", `a=${kubeconfig}:nope`], {}, /context "nope" is not in .* \(--cluster a\)/],
       [["--cluster", "a=/nonexistent"], {}, /kubeconfig not found: \/nonexistent \(--cluster a\)/],
       [[], { KGQL_CLUSTER: `a=${kubeconfig},a=${kubeconfig}` }, /"a" is given twice.*KGQL_CLUSTER/],
+      [["--namespaces", "a,Bad_NS", "--demo"], {}, /invalid --namespaces .*"Bad_NS" is not a namespace name/],
       [
-        ["--cluster", `a=${kubeconfig}`, "--cluster", `b=${kubeconfig}`, "--auth", "kubernetes"],
-        {},
-        /--auth kubernetes with several clusters is not supported yet/,
+        [],
+        { KGQL_NAMESPACES: "ok,no/pe", KGQL_DEMO: "true" },
+        /KGQL_NAMESPACES.*"no\/pe" is not a namespace name/,
       ],
       // One cluster given this way is checked like --kubeconfig: unreachable is an error.
       [

@@ -164,6 +164,29 @@ test("20c. an object upserted by a watch event during a relist is kept; a supers
   assert.deepEqual(sorted(store.keys()), ["ns/a", "ns/b"]);
 });
 
+test("20d. scoped mode: a namespace's relist deletes only that namespace's missing objects, and relists of two namespaces do not supersede each other", () => {
+  const store = new Store();
+  for (const ns of ["a", "b"]) for (const name of ["x", "y"]) store.upsert(obj(ns, name, "1"));
+  const inA = store.beginReplace("a");
+  const inB = store.beginReplace("b"); // both run at once: one list+watch per namespace
+  inA.put(obj("a", "x", "1"));
+  inB.put(obj("b", "y", "1"));
+  store.upsert(obj("b", "z", "2")); // a watch event of b during b's relist: stays
+  assert.deepEqual(
+    inA
+      .finish()
+      .map((d) => d.type === "DELETED" && [d.object.metadata.namespace, d.object.metadata.name, d.tombstone]),
+    [["a", "y", true]],
+    "a's relist leaves b's objects alone",
+  );
+  assert.deepEqual(
+    inB.finish().map((d) => d.type === "DELETED" && [d.object.metadata.namespace, d.object.metadata.name]),
+    [["b", "x"]],
+    "b's relist was not superseded by a's",
+  );
+  assert.deepEqual(sorted(store.keys()), ["a/x", "b/y", "b/z"]);
+});
+
 test("21. empty index sets are dropped; multi-value index functions move keys on update and delete", () => {
   const store = new Store({ tag: byTag });
   store.upsert(obj("ns", "a", "1", { tags: ["x", "y"] }));
