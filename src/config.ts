@@ -42,6 +42,10 @@ export const OPTIONS = {
     help: "none (loopback only), or check each caller's bearer token (TokenReview) and serve only what their RBAC lets them list (SubjectAccessReview)",
   },
   insecure: { type: "boolean", help: "allow --auth none on a non-loopback address" },
+  "enable-mutations": {
+    type: "boolean",
+    help: "serve GraphQL mutations (scale, restart, delete, cordon/drain, suspend, server-side apply), sent as the caller: with --auth kubernetes by impersonating them, with --auth none with the kubeconfig's own credentials",
+  },
   "disable-introspection": { type: "boolean", help: "reject introspection queries" },
   "disable-graphiql": { type: "boolean", help: "do not serve GraphiQL to browsers" },
   "disable-ui": { type: "boolean", help: "do not serve the topology explorer page at /ui" },

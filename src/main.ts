@@ -280,6 +280,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
       watchList: !flags["disable-watch-list"],
       graphiql: !flags["disable-graphiql"],
       ui: !flags["disable-ui"],
+      enableMutations: flags["enable-mutations"],
       logger: {
         info: (f, m) => log.info(f, m),
         warn: (f, m) => log.warn(f, m),
