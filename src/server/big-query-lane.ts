@@ -13,7 +13,7 @@
 // Which documents are big is learned from their last execution (parsed documents are cached
 // and shared, so the DocumentNode identifies the query text): a document's first execution
 // runs at once, and one that later gets small again leaves the lane on its next run.
-import { type DocumentNode, GraphQLError } from "graphql";
+import { type DocumentNode, GraphQLError, getOperationAST } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { RequestContext } from "../resolvers/context.ts";
 import { beforeDeadline } from "./deadline.ts";
@@ -68,6 +68,9 @@ export function useBigQueryLane(opts: BigQueryLaneOptions = {}): Plugin {
   return {
     onExecute({ args, executeFn, setExecuteFn }) {
       const document = args.document;
+      // A mutation's time is mostly spent waiting (the apiserver, the cache catching up), not
+      // holding the event loop: in the lane it would hold up every big query for that long.
+      if (getOperationAST(document, args.operationName)?.operation === "mutation") return;
       const last = lastMs.get(document);
       const big = last !== undefined && last >= bigMs;
       const record = (start: number) => lastMs.set(document, performance.now() - start);
