@@ -10,8 +10,10 @@ import type { KubeObject } from "../../src/informers/types.ts";
 import { Gateway } from "../../src/resolvers/gateway.ts";
 import { SandboxCluster, seedDemo } from "../../src/sandbox/index.ts";
 import { createApp } from "../../src/server/app.ts";
+import type { GatewayServer } from "../../src/server/index.ts";
+import { gql, startKgql } from "../helpers/kgql.ts";
 import { captureLog } from "../helpers/log.ts";
-import { clientFor } from "../helpers/sandbox.ts";
+import { clientFor, startSandbox } from "../helpers/sandbox.ts";
 
 describe("mutations on the simulator (--auth none)", () => {
   let sim: SandboxCluster;
@@ -100,5 +102,49 @@ describe("mutations on the simulator (--auth none)", () => {
     } finally {
       sim.faults.stallWatches(false);
     }
+  });
+});
+
+describe("mutations on several clusters (simulated)", () => {
+  let east: SandboxCluster;
+  let west: SandboxCluster;
+  let kgql: GatewayServer;
+  before(async () => {
+    east = await startSandbox();
+    west = await startSandbox();
+    // The same names in both: only the cluster argument tells them apart.
+    seedDemo(east, { namespaces: 1, nodes: 1, deploymentsPerNamespace: 1, replicas: 1, seed: 1 });
+    seedDemo(west, { namespaces: 1, nodes: 1, deploymentsPerNamespace: 1, replicas: 1, seed: 1 });
+    kgql = await startKgql(undefined as never, {
+      clusters: [
+        { name: "east", client: await clientFor(east) },
+        { name: "west", client: await clientFor(west) },
+      ],
+      enableMutations: true,
+    });
+    for (const g of kgql.clusters.all()) await g.factory.waitForCacheSync(5000);
+  });
+  after(async () => {
+    await kgql?.close();
+    await east?.stop();
+    await west?.stop();
+  });
+
+  it("writes to the cluster named, and answers from that cluster's cache", async () => {
+    const d = [...kgql.clusters.require("west").informer("Deployment").store.values()][0]!;
+    const { namespace, name } = d.metadata;
+    const r = await gql(
+      kgql.url,
+      `mutation($ns: String!, $n: String!) { scaleDeployment(cluster: "west", namespace: $ns, name: $n, replicas: 5) { cluster replicas replicaSets { cluster } } }`,
+      { ns: namespace, n: name },
+    );
+    assert.equal(r.errors, undefined, r.text);
+    assert.equal(r.data.scaleDeployment.cluster, "west");
+    assert.equal(r.data.scaleDeployment.replicas, 5);
+    assert.ok(r.data.scaleDeployment.replicaSets.every((rs: { cluster: string }) => rs.cluster === "west"));
+    const replicas = (sim: SandboxCluster) =>
+      (sim.get("deployments", namespace, name)!.spec as { replicas: number }).replicas;
+    assert.equal(replicas(west), 5);
+    assert.equal(replicas(east), 1, "the default cluster is untouched");
   });
 });
