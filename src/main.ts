@@ -224,6 +224,11 @@ export async function main(argv: string[]): Promise<number | undefined> {
     closeLog = logger.close;
     if (flags.auth === "none" && !isLoopback(flags.host))
       log.warn({ host: flags.host }, "--insecure: serving without authentication on a non-loopback address");
+    if (flags["enable-mutations"] && flags.auth === "none")
+      log.warn(
+        {},
+        "--enable-mutations with --auth none: there is no caller to impersonate, so mutations write with the kubeconfig's own credentials",
+      );
 
     if (flags.cluster.length > 0 && (flags.kubeconfig || flags.context || flags.demo)) {
       const given = flags.kubeconfig ? "--kubeconfig" : flags.context ? "--context" : "--demo";
