@@ -70,11 +70,14 @@ export class Writer {
 
   /**
    * An object the apiserver returned, made to look like a cached one (a dry run's answer is
-   * never cached): no managedFields, and its cluster's tag, so what is selected below it is
+   * never cached): no managedFields, a resourceVersion, and its cluster's tag, so what is selected below it is
    * looked up in the right cluster.
    */
   asServed(obj: KubeObject): KubeObject {
     const out = stripBulkyMetadata(obj);
+    // A dry-run create (an apply of a new object) is never stored, so it has no resourceVersion;
+    // the field is non-null: "" says "none".
+    out.metadata.resourceVersion ??= "";
     const clusters = this.ctx.clusters;
     if (clusters && clusters.default !== this.ctx.gateway) tagCluster(out, this.ctx.gateway.cluster);
     return out;
