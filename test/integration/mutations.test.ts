@@ -4,10 +4,14 @@
 // resourceVersion a CONFLICT, bad input BAD_USER_INPUT, and one audit line each.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { renderManifests } from "../../deploy/render.ts";
 import { KubeClient } from "../../src/informers/client.ts";
 import type { GatewayServer } from "../../src/server/index.ts";
-import { kwokNodeAnnotation } from "../cluster/cluster.ts";
+import { kubeconfigYaml, kwokNodeAnnotation } from "../cluster/cluster.ts";
 import {
   type ClusterInfo,
   getCluster,
@@ -157,6 +161,9 @@ describe("mutations (--auth kubernetes --enable-mutations)", {
     assert.equal(stored.spec.replicas, 3);
     assert.ok(Number(stored.metadata.resourceVersion) >= answered);
     // Read-your-writes: the cache already holds the write when the mutation answers.
+    const cached = kgql.gateway.get("Deployment", ns.name, "web")!;
+    assert.ok(Number(cached.metadata.resourceVersion) >= answered, "cached at or past the answer");
+    assert.equal((cached.spec as { replicas: number }).replicas, 3);
     const next = await as("alice", `{ deployment(namespace: "${ns.name}", name: "web") { replicas } }`);
     assert.equal(next.data.deployment.replicas, 3, next.text);
     // The controllers act on it (kwok runs the pods), and kgql follows.
@@ -536,5 +543,110 @@ describe("mutations off (the default)", { skip: cluster ? false : NO_CLUSTER_REA
     } finally {
       await kgql.close();
     }
+  });
+});
+
+describe("mutations with kgql's deployed RBAC (render.ts --enable-mutations): impersonation is all it needs", {
+  skip: cluster ? false : NO_CLUSTER_REASON,
+}, () => {
+  const c = cluster as ClusterInfo;
+  let ns: TestNamespace;
+  let kgql: GatewayServer;
+  let docs: Json[];
+  let kgqlToken: string;
+  let dir: string;
+
+  before(async () => {
+    ns = await withNamespace("mutations-sa");
+    // kgql's own objects as deployed: its service account, ClusterRole (read + reviews +
+    // impersonate) and binding, in this namespace.
+    docs = renderManifests({ namespace: ns.name, enableMutations: true });
+    const sa = docs.find((d) => d.kind === "ServiceAccount")!;
+    await c.api.post(`/api/v1/namespaces/${ns.name}/serviceaccounts`, sa);
+    await c.api.post(
+      `/apis/${RBAC}/v1/clusterroles`,
+      docs.find((d) => d.kind === "ClusterRole"),
+    );
+    await c.api.post(
+      `/apis/${RBAC}/v1/clusterrolebindings`,
+      docs.find((d) => d.kind === "ClusterRoleBinding"),
+    );
+    kgqlToken = (
+      await c.api.post(`/api/v1/namespaces/${ns.name}/serviceaccounts/${sa.metadata.name}/token`, {
+        apiVersion: "authentication.k8s.io/v1",
+        kind: "TokenRequest",
+        spec: { expirationSeconds: 3600 },
+      })
+    ).body.status.token;
+    dir = mkdtempSync(join(tmpdir(), "kgql-sa-"));
+    writeFileSync(join(dir, "kubeconfig"), kubeconfigYaml(c.server, c.ca, "kgql", kgqlToken));
+    await c.api.post(`/apis/apps/v1/namespaces/${ns.name}/deployments`, {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "web" },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: "web" } },
+        template: { metadata: { labels: { app: "web" } }, spec: await kwokPodSpec(c) },
+      },
+    });
+    await c.api.post(`/apis/${RBAC}/v1/namespaces/${ns.name}/roles`, {
+      apiVersion: `${RBAC}/v1`,
+      kind: "Role",
+      metadata: { name: "scaler" },
+      rules: [{ apiGroups: ["apps"], resources: ["deployments"], verbs: ["get", "list", "watch", "patch"] }],
+    });
+    await c.api.post(`/apis/${RBAC}/v1/namespaces/${ns.name}/rolebindings`, {
+      apiVersion: `${RBAC}/v1`,
+      kind: "RoleBinding",
+      metadata: { name: "alice-scaler" },
+      roleRef: { apiGroup: RBAC, kind: "Role", name: "scaler" },
+      subjects: [{ kind: "User", name: "alice", apiGroup: RBAC }],
+    });
+    kgql = await startKgql(await KubeClient.fromFile(join(dir, "kubeconfig")), {
+      auth: "kubernetes",
+      enableMutations: true,
+    });
+    await kgql.gateway.factory.waitForCacheSync(20_000);
+  });
+  after(async () => {
+    await kgql?.close();
+    for (const kind of ["clusterrolebindings", "clusterroles"])
+      await c.api.delete(`/apis/${RBAC}/v1/${kind}/kgql-${ns.name}`, undefined, { allowError: true });
+    await ns?.delete();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const SCALE = `mutation($ns: String!) { scaleDeployment(namespace: $ns, name: "web", replicas: 2) { replicas } }`;
+
+  it("kgql may not write itself, yet alice's scale goes through as alice", async () => {
+    const own = await c.api
+      .as(kgqlToken)
+      .patch(
+        `/apis/apps/v1/namespaces/${ns.name}/deployments/web`,
+        { spec: { replicas: 9 } },
+        { allowError: true },
+      );
+    assert.equal(own.status, 403, "kgql's service account has no write verb");
+    const r = await gql(kgql.url, SCALE, { ns: ns.name }, { token: c.tokens.alice });
+    assert.equal(r.errors, undefined, r.text);
+    assert.equal(r.data.scaleDeployment.replicas, 2);
+    const stored = (await c.api.get(`/apis/apps/v1/namespaces/${ns.name}/deployments/web`)).body;
+    assert.equal(stored.spec.replicas, 2);
+    // The apiserver recorded alice as the writer (kgql's field manager, alice's identity in its audit).
+    const bob = await gql(kgql.url, SCALE, { ns: ns.name }, { token: c.tokens.bob });
+    assert.equal(bob.errors?.[0]?.extensions?.code, "FORBIDDEN", bob.text);
+  });
+
+  it("without the impersonation rules, a mutation says what kgql's service account lacks", async () => {
+    const plain = renderManifests({ namespace: ns.name }).find((d) => d.kind === "ClusterRole");
+    await c.api.put(`/apis/${RBAC}/v1/clusterroles/${plain.metadata.name}`, plain);
+    const r = await waitFor(() => gql(kgql.url, SCALE, { ns: ns.name }, { token: c.tokens.alice }), {
+      message: "the impersonation rules to be gone",
+      until: (res) => res.errors?.[0]?.extensions?.code === "SERVICE_UNAVAILABLE",
+      timeoutMs: 15_000,
+      intervalMs: 250,
+    });
+    assert.match(r.errors![0]!.message, /kgql may not impersonate user "alice".*mutations\.enabled/);
   });
 });
