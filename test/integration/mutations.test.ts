@@ -633,7 +633,7 @@ describe("mutations with kgql's deployed RBAC (render.ts --enable-mutations): im
     assert.equal(r.data.scaleDeployment.replicas, 2);
     const stored = (await c.api.get(`/apis/apps/v1/namespaces/${ns.name}/deployments/web`)).body;
     assert.equal(stored.spec.replicas, 2);
-      // The caller's RBAC decides, not kgql's: bob, with none, is refused.
+    // The caller's RBAC decides, not kgql's: bob, with none, is refused.
     const bob = await gql(kgql.url, SCALE, { ns: ns.name }, { token: c.tokens.bob });
     assert.equal(bob.errors?.[0]?.extensions?.code, "FORBIDDEN", bob.text);
   });
