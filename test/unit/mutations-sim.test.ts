@@ -68,6 +68,27 @@ describe("mutations on the simulator (--auth none)", () => {
     assert.equal(line.result, "ok");
   });
 
+  it("what a mutation selects counts against --max-cost, refused before anything is written", async () => {
+    const yoga = createApp(gateway, { maxCost: 50, mutations: true });
+    const { parse, execute, schema, contextFactory } = yoga.getEnveloped({});
+    const before = sim.get("deployments", target.metadata.namespace, target.metadata.name)!;
+    const document = parse(
+      `mutation($ns: String!, $n: String!) { scaleDeployment(namespace: $ns, name: $n, replicas: 9) { pods { node { pods { node { pods { name } } } } } } }`,
+    );
+    const variableValues = { ns: target.metadata.namespace, n: target.metadata.name };
+    // biome-ignore lint/suspicious/noExplicitAny: results are inspected freely
+    const r = (await execute({
+      schema,
+      document,
+      variableValues,
+      contextValue: await contextFactory(),
+    })) as any;
+    assert.equal(r.errors?.[0]?.extensions?.code, "LIMIT_EXCEEDED", JSON.stringify(r.errors));
+    assert.equal(r.errors[0].extensions.limit, "maxCost");
+    const after = sim.get("deployments", target.metadata.namespace, target.metadata.name)!;
+    assert.equal(after.metadata.resourceVersion, before.metadata.resourceVersion, "nothing written");
+  });
+
   it("a watch stalled after the write: CACHE_TIMEOUT saying it was written; big queries are not held up meanwhile", async () => {
     const { parse, run } = app();
     const mutation = parse(SCALE);
