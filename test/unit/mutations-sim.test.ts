@@ -76,15 +76,14 @@ describe("mutations on the simulator (--auth none)", () => {
       `mutation($ns: String!, $n: String!) { scaleDeployment(namespace: $ns, name: $n, replicas: 9) { pods { node { pods { node { pods { name } } } } } } }`,
     );
     const variableValues = { ns: target.metadata.namespace, n: target.metadata.name };
-    // biome-ignore lint/suspicious/noExplicitAny: results are inspected freely
     const r = (await execute({
       schema,
       document,
       variableValues,
       contextValue: await contextFactory(),
-    })) as any;
-    assert.equal(r.errors?.[0]?.extensions?.code, "LIMIT_EXCEEDED", JSON.stringify(r.errors));
-    assert.equal(r.errors[0].extensions.limit, "maxCost");
+    })) as { errors?: { extensions: Record<string, unknown> }[] };
+    assert.equal(r.errors?.[0]?.extensions.code, "LIMIT_EXCEEDED", JSON.stringify(r.errors));
+    assert.equal(r.errors?.[0]?.extensions.limit, "maxCost");
     const after = sim.get("deployments", target.metadata.namespace, target.metadata.name)!;
     assert.equal(after.metadata.resourceVersion, before.metadata.resourceVersion, "nothing written");
   });
