@@ -13,10 +13,11 @@
 // Which documents are big is learned from their last execution (parsed documents are cached
 // and shared, so the DocumentNode identifies the query text): a document's first execution
 // runs at once, and one that later gets small again leaves the lane on its next run.
-import { type DocumentNode, GraphQLError, getOperationAST } from "graphql";
+import { type DocumentNode, GraphQLError } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { RequestContext } from "../resolvers/context.ts";
 import { beforeDeadline } from "./deadline.ts";
+import { operationOf } from "./operation.ts";
 
 /** A FIFO lane: one holder at a time; the next is let in after the event loop's I/O phase. */
 export class Lane {
@@ -70,7 +71,7 @@ export function useBigQueryLane(opts: BigQueryLaneOptions = {}): Plugin {
       const document = args.document;
       // A mutation's time is mostly spent waiting (the apiserver, the cache catching up), not
       // holding the event loop: in the lane it would hold up every big query for that long.
-      if (getOperationAST(document, args.operationName)?.operation === "mutation") return;
+      if (operationOf(document, args.operationName)?.operation === "mutation") return;
       const last = lastMs.get(document);
       const big = last !== undefined && last >= bigMs;
       const record = (start: number) => lastMs.set(document, performance.now() - start);
