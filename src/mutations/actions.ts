@@ -2,7 +2,7 @@
 // Per-kind actions (scale, restart) are generated from the tables in schema.ts.
 import type { ResourceInfo, SharedInformer } from "../informers/shared-informer.ts";
 import type { KubeObject, Status } from "../informers/types.ts";
-import { type KindDescription, kindByName } from "../kinds.ts";
+import type { KindDescription } from "../kinds.ts";
 import { cachedAfterDelete, cachedAfterWrite } from "./read-your-writes.ts";
 import type { WriteTarget } from "./write-errors.ts";
 import type { Writer } from "./writer.ts";
@@ -107,5 +107,5 @@ export async function deleteObject(
 
 /** The informer of a core kind, as a lookup deleteObject can call. */
 export function coreInformer(w: Writer, kind: string): () => Promise<SharedInformer> {
-  return async () => w.ctx.gateway.informer(kindByName(kind)!.kind);
+  return async () => w.ctx.gateway.informer(kind);
 }

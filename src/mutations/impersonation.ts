@@ -25,9 +25,7 @@ export function extraKey(key: string): string {
   return [...Buffer.from(key, "utf8")]
     .map((b) => {
       const c = String.fromCharCode(b);
-      return /^[A-Za-z0-9!#$&'*+.^_`|~-]$/.test(c) && c !== "%"
-        ? c
-        : `%${b.toString(16).toUpperCase().padStart(2, "0")}`;
+      return /^[A-Za-z0-9!#$&'*+.^_`|~-]$/.test(c) ? c : `%${b.toString(16).toUpperCase().padStart(2, "0")}`;
     })
     .join("");
 }
