@@ -3,8 +3,9 @@
 import type { ResourceInfo, SharedInformer } from "../informers/shared-informer.ts";
 import type { KubeObject, Status } from "../informers/types.ts";
 import type { KindDescription } from "../kinds.ts";
+import { userError } from "../resolvers/errors.ts";
 import { cachedAfterDelete, cachedAfterWrite } from "./read-your-writes.ts";
-import type { WriteTarget } from "./write-errors.ts";
+import { resourceName, type WriteTarget } from "./write-errors.ts";
 import type { Writer } from "./writer.ts";
 
 const MERGE_PATCH = "application/merge-patch+json";
@@ -70,7 +71,8 @@ export interface DeleteOptions {
 export async function deleteObject(
   w: Writer,
   resource: ResourceInfo,
-  informer: () => Promise<SharedInformer>,
+  /** Where to read the deletion back; undefined for resources kgql cannot cache (no list/watch). */
+  informer: (() => Promise<SharedInformer>) | undefined,
   namespace: string | undefined,
   name: string,
   opts: DeleteOptions,
@@ -97,8 +99,27 @@ export async function deleteObject(
   }
   // Terminating (a deletionTimestamp): the cache must show that state; gone: its absence.
   const terminating = obj?.metadata.deletionTimestamp !== undefined;
+  // Nothing cached can be stale: the apiserver's answer is all there is.
+  if (!informer)
+    return {
+      deleted: !terminating,
+      object: terminating ? w.asServed(obj!) : undefined,
+      namespace,
+      name,
+      uid,
+    };
+  let cache: SharedInformer;
+  try {
+    cache = await informer();
+  } catch (err) {
+    throw userError(
+      `${resourceName(target)} "${name}" was deleted, but kgql cannot cache ${target.resource} to confirm it: ${(err as Error).message}`,
+      "CACHE_TIMEOUT",
+      { written: true },
+    );
+  }
   const cached = await cachedAfterDelete(
-    await informer(),
+    cache,
     { namespace, name, uid, resourceVersion: terminating ? obj?.metadata.resourceVersion : undefined },
     w.ctx.deadline,
   );

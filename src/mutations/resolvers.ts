@@ -1,7 +1,7 @@
 // The Mutation resolvers: each runs its action (actions.ts, drain.ts, apply.ts) with a Writer
 // acting as the caller, and writes one audit line, whatever the outcome.
 import type { GraphQLResolveInfo } from "graphql";
-import type { ResourceInfo } from "../informers/shared-informer.ts";
+import type { ApiResource } from "../informers/discovery.ts";
 import type { RequestContext } from "../resolvers/context.ts";
 import { userError } from "../resolvers/errors.ts";
 import type { Logger } from "../server/request-log.ts";
@@ -73,7 +73,9 @@ function actions(): Record<string, Action> {
       throw userError(`${resource.resource} are cluster-scoped: drop the namespace`, "BAD_USER_INPUT", {
         argument: "namespace",
       });
-    return deleteObject(w, resource, () => informerOf(w, resource), a.namespace ?? undefined, a.name, {
+    const cacheable = resource.verbs.includes("list") && resource.verbs.includes("watch");
+    const informer = cacheable ? () => informerOf(w, resource) : undefined;
+    return deleteObject(w, resource, informer, a.namespace ?? undefined, a.name, {
       gracePeriodSeconds: a.gracePeriodSeconds,
       propagationPolicy: a.propagationPolicy,
       resourceVersion: a.resourceVersion,
@@ -86,9 +88,9 @@ function actions(): Record<string, Action> {
 async function servedResource(
   w: Writer,
   gvr: { group: string; version: string; resource: string },
-): Promise<ResourceInfo> {
+): Promise<ApiResource> {
   const discovery = w.ctx.gateway.factory.discovery;
-  const find = (all: ResourceInfo[]) =>
+  const find = (all: ApiResource[]) =>
     all.find((r) => r.group === gvr.group && r.version === gvr.version && r.resource === gvr.resource);
   const found = find(await discovery.resources()) ?? find(await discovery.resources(true));
   if (found) return found;
