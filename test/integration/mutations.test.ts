@@ -135,10 +135,26 @@ describe("mutations (--auth kubernetes --enable-mutations)", {
   });
   after(async () => {
     await kgql?.close();
+    // alice's grants go at once: a namespace takes a while to delete, and other test files
+    // check exactly what alice may see.
+    await c.api.delete(`/apis/${RBAC}/v1/namespaces/${ns?.name}/rolebindings/alice-writer`, undefined, {
+      allowError: true,
+    });
     await c.api.delete(`/apis/${RBAC}/v1/clusterrolebindings/${clusterRole}`, undefined, {
       allowError: true,
     });
     await c.api.delete(`/apis/${RBAC}/v1/clusterroles/${clusterRole}`, undefined, { allowError: true });
+    // The node's pods go before it: without the node nothing would finish their termination.
+    const onNode = await c.api.get("/api/v1/pods", {
+      query: { fieldSelector: `spec.nodeName=${nodeName}` },
+      allowError: true,
+    });
+    for (const p of (onNode.body?.items ?? []) as Json[])
+      await c.api.delete(
+        `/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}`,
+        { apiVersion: "v1", kind: "DeleteOptions", gracePeriodSeconds: 0 },
+        { allowError: true },
+      );
     await c.api.delete(`/api/v1/nodes/${nodeName}`, undefined, { allowError: true });
     await ns?.delete();
   });
@@ -611,6 +627,9 @@ describe("mutations with kgql's deployed RBAC (render.ts --enable-mutations): im
   });
   after(async () => {
     await kgql?.close();
+    await c.api.delete(`/apis/${RBAC}/v1/namespaces/${ns?.name}/rolebindings/alice-scaler`, undefined, {
+      allowError: true,
+    });
     for (const kind of ["clusterrolebindings", "clusterroles"])
       await c.api.delete(`/apis/${RBAC}/v1/${kind}/kgql-${ns.name}`, undefined, { allowError: true });
     await ns?.delete();
