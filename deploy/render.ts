@@ -12,7 +12,10 @@ const TEMPLATE_NAMESPACE = "kgql-system";
  */
 export const IMPERSONATION_RULES = [
   { apiGroups: [""], resources: ["users", "groups", "serviceaccounts"], verbs: ["impersonate"] },
-  { apiGroups: ["authentication.k8s.io"], resources: ["uids", "userextras/*"], verbs: ["impersonate"] },
+  // A caller's uid, and its extras, whose keys are arbitrary (a bound token's credential id,
+  // an OIDC provider's claims). RBAC has no "userextras/*" wildcard (a rule names a
+  // subresource exactly, or "*/sub"), so the whole group: impersonate means nothing else in it.
+  { apiGroups: ["authentication.k8s.io"], resources: ["*"], verbs: ["impersonate"] },
 ];
 
 export interface RenderOptions {

@@ -51,7 +51,7 @@ export function writeError(err: unknown, target: WriteTarget, who: string | unde
       if (/\bcannot impersonate\b/.test(reason))
         return userError(
           `kgql may not impersonate ${caller}, so it cannot write as them: grant kgql's service account ` +
-            "`impersonate` on users, groups, serviceaccounts, uids and userextras (the Helm chart's mutations.enabled, " +
+            "`impersonate` on users, groups and serviceaccounts, and on * of authentication.k8s.io (uids, extras) (the Helm chart's mutations.enabled, " +
             `or deploy/render.ts --enable-mutations). The apiserver said: ${reason}`,
           "SERVICE_UNAVAILABLE",
           where,

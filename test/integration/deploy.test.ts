@@ -73,7 +73,7 @@ describe("deployment manifests", { skip: cluster ? false : NO_CLUSTER_REASON }, 
       .filter((r: { verbs: string[] }) => r.verbs.includes("impersonate"))
       .flatMap((r: { resources: string[] }) => r.resources)
       .sort();
-    assert.deepEqual(impersonated, ["groups", "serviceaccounts", "uids", "userextras/*", "users"]);
+    assert.deepEqual(impersonated, ["*", "groups", "serviceaccounts", "users"]);
     // Without the option, none of it.
     const plain = renderManifests({ namespace: ns.name });
     assert.ok(!JSON.stringify(plain).includes("impersonate"));

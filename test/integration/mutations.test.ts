@@ -657,6 +657,38 @@ describe("mutations with kgql's deployed RBAC (render.ts --enable-mutations): im
     assert.equal(bob.errors?.[0]?.extensions?.code, "FORBIDDEN", bob.text);
   });
 
+  it("a service account caller is impersonated with its groups, uid and extras", async () => {
+    await c.api.post(`/api/v1/namespaces/${ns.name}/serviceaccounts`, {
+      apiVersion: "v1",
+      kind: "ServiceAccount",
+      metadata: { name: "deployer" },
+    });
+    // Bound through its group only: the impersonated groups must reach the apiserver.
+    await c.api.post(`/apis/${RBAC}/v1/namespaces/${ns.name}/rolebindings`, {
+      apiVersion: `${RBAC}/v1`,
+      kind: "RoleBinding",
+      metadata: { name: "service-accounts-scale" },
+      roleRef: { apiGroup: RBAC, kind: "Role", name: "scaler" },
+      subjects: [{ kind: "Group", name: `system:serviceaccounts:${ns.name}`, apiGroup: RBAC }],
+    });
+    // A bound token: its TokenReview has a uid and extras (the credential id), impersonated too.
+    const token = (
+      await c.api.post(`/api/v1/namespaces/${ns.name}/serviceaccounts/deployer/token`, {
+        apiVersion: "authentication.k8s.io/v1",
+        kind: "TokenRequest",
+        spec: { expirationSeconds: 3600 },
+      })
+    ).body.status.token;
+    const q = `mutation($ns: String!) { scaleDeployment(namespace: $ns, name: "web", replicas: 3) { replicas } }`;
+    const r = await waitFor(() => gql(kgql.url, q, { ns: ns.name }, { token }), {
+      message: "the deployer's scale (its RoleBinding applied)",
+      until: (res) => res.errors === undefined,
+      timeoutMs: 10_000,
+      intervalMs: 250,
+    });
+    assert.equal(r.data.scaleDeployment.replicas, 3, r.text);
+  });
+
   it("without the impersonation rules, a mutation says what kgql's service account lacks", async () => {
     const plain = renderManifests({ namespace: ns.name }).find((d) => d.kind === "ClusterRole");
     await c.api.put(`/apis/${RBAC}/v1/clusterroles/${plain.metadata.name}`, plain);
