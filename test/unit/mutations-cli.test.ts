@@ -101,6 +101,16 @@ describe("--enable-mutations", () => {
         ],
       );
       assert.ok(lines().some((l) => l.includes("write with the kubeconfig's own credentials")));
+      // The request log has them too, with their codes, as for queries.
+      const requests = lines()
+        .filter((l) => l.includes('"msg":"request"'))
+        .map((l) => JSON.parse(l));
+      assert.ok(
+        requests.some(
+          (l) => l.method === "POST" && (l.errors as string[] | undefined)?.includes("NOT_FOUND"),
+        ),
+        lines().join("\n"),
+      );
     } finally {
       await stop(child);
     }
