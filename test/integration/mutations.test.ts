@@ -701,3 +701,48 @@ describe("mutations with kgql's deployed RBAC (render.ts --enable-mutations): im
     assert.match(r.errors![0]!.message, /kgql may not impersonate user "alice".*mutations\.enabled/);
   });
 });
+
+describe("read-your-writes when kgql's cache cannot catch up", {
+  skip: cluster ? false : NO_CLUSTER_REASON,
+}, () => {
+  it("the write is done, the answer is CACHE_TIMEOUT within the request timeout", async (t) => {
+    const c = cluster as ClusterInfo;
+    const ns = await withNamespace(t);
+    await c.api.post(`/apis/apps/v1/namespaces/${ns.name}/deployments`, {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "web" },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: "web" } },
+        template: { metadata: { labels: { app: "web" } }, spec: await kwokPodSpec(c) },
+      },
+    });
+    const kgql = await startKgql(await KubeClient.fromFile(c.kubeconfig), {
+      enableMutations: true,
+      requestTimeoutMs: 1500,
+    });
+    t.after(() => kgql.close());
+    await kgql.gateway.factory.waitForCacheSync(20_000);
+    const informer = kgql.gateway.informer("Deployment");
+    await waitFor(() => informer.store.has(`${ns.name}/web`), {
+      message: "the deployment cached",
+      until: Boolean,
+    });
+    // The Deployment watch ends: the cache keeps its last state and never sees the write.
+    await informer.stop();
+    const started = Date.now();
+    const r = await gql(
+      kgql.url,
+      `mutation($ns: String!) { scaleDeployment(namespace: $ns, name: "web", replicas: 2) { replicas } }`,
+      { ns: ns.name },
+    );
+    const err = r.errors?.[0];
+    assert.equal(err?.extensions?.code, "CACHE_TIMEOUT", r.text);
+    assert.equal(err?.extensions?.written, true);
+    assert.match(err!.message, /was written \(resourceVersion \d+\).*do not repeat it/);
+    assert.ok(Date.now() - started < 5000, "bounded by the request timeout");
+    const stored = (await c.api.get(`/apis/apps/v1/namespaces/${ns.name}/deployments/web`)).body;
+    assert.equal(stored.spec.replicas, 2, "the write itself happened");
+  });
+});
