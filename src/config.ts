@@ -48,6 +48,10 @@ export const OPTIONS = {
     help: "none (loopback only), or check each caller's bearer token (TokenReview) and serve only what their RBAC lets them list (SubjectAccessReview); with several clusters each cluster reviews the token for itself, and fleet queries leave out (and name in forbiddenClusters) the clusters that refuse it",
   },
   insecure: { type: "boolean", help: "allow --auth none on a non-loopback address" },
+  "enable-mutations": {
+    type: "boolean",
+    help: "serve GraphQL mutations (scale, restart, delete, cordon/drain, suspend, server-side apply), sent as the caller: with --auth kubernetes by impersonating them, with --auth none with the kubeconfig's own credentials",
+  },
   "disable-introspection": { type: "boolean", help: "reject introspection queries" },
   "disable-graphiql": { type: "boolean", help: "do not serve GraphiQL to browsers" },
   "disable-ui": { type: "boolean", help: "do not serve the topology explorer page at /ui" },

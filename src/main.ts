@@ -242,6 +242,11 @@ export async function main(argv: string[]): Promise<number | undefined> {
     closeLog = logger.close;
     if (flags.auth === "none" && !isLoopback(flags.host))
       log.warn({ host: flags.host }, "--insecure: serving without authentication on a non-loopback address");
+    if (flags["enable-mutations"] && flags.auth === "none")
+      log.warn(
+        {},
+        "--enable-mutations with --auth none: there is no caller to impersonate, so mutations write with the kubeconfig's own credentials",
+      );
 
     if (flags.cluster.length > 0 && (flags.kubeconfig || flags.context || flags.demo)) {
       const given = flags.kubeconfig ? "--kubeconfig" : flags.context ? "--context" : "--demo";
@@ -294,6 +299,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
       watchList: !flags["disable-watch-list"],
       graphiql: !flags["disable-graphiql"],
       ui: !flags["disable-ui"],
+      enableMutations: flags["enable-mutations"],
       logger: {
         info: (f, m) => log.info(f, m),
         warn: (f, m) => log.warn(f, m),

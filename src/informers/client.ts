@@ -50,6 +50,16 @@ export function isNetworkError(err: unknown): boolean {
 }
 
 export type Verb = "list" | "watch" | "get";
+export type WriteMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+export interface SendOptions {
+  query?: Query;
+  /** JSON (serialized here) or text as is (a YAML apply patch). */
+  body?: unknown;
+  contentType?: string;
+  headers?: http.OutgoingHttpHeaders;
+  signal?: AbortSignal;
+}
 export type Query = Record<string, string | number | boolean | undefined>;
 
 export function resourcePath(gvr: GroupVersionResource, namespace?: string, name?: string): string {
@@ -65,7 +75,13 @@ export class KubeClient {
   private readonly kubeConfig: KubeConfig;
   private readonly agent: http.Agent;
   /** Counts requests by verb, for cache-status and metrics. */
-  readonly requestCounts: Record<Verb | "create", number> = { list: 0, watch: 0, get: 0, create: 0 };
+  readonly requestCounts: Record<Verb | "create" | "write", number> = {
+    list: 0,
+    watch: 0,
+    get: 0,
+    create: 0,
+    write: 0,
+  };
 
   private constructor(kubeConfig: KubeConfig, tlsOptions: https.RequestOptions) {
     const cluster = kubeConfig.getCurrentCluster();
@@ -148,6 +164,42 @@ export class KubeClient {
     const text = await readText(res);
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) throw new ApiError(status, parseStatus(text), `POST ${path}`);
+    return JSON.parse(text) as T;
+  }
+
+  /**
+   * A write (POST, PUT, PATCH, DELETE, or a GET made for one) with a JSON answer; `headers` add
+   * to the kubeconfig's (impersonation). Throws ApiError for a non-2xx answer. Mutations only:
+   * queries are answered from the caches.
+   */
+  async send<T>(method: WriteMethod, path: string, opts: SendOptions = {}): Promise<T> {
+    const url = new URL(path, this.server);
+    for (const [k, v] of Object.entries(opts.query ?? {}))
+      if (v !== undefined) url.searchParams.set(k, String(v));
+    const payload =
+      opts.body === undefined
+        ? undefined
+        : Buffer.from(typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body));
+    const headers: http.OutgoingHttpHeaders = {
+      ...(await this.authHeaders()),
+      ...opts.headers,
+      Accept: "application/json",
+      "Accept-Encoding": "identity",
+    };
+    if (payload) {
+      headers["Content-Type"] = opts.contentType ?? "application/json";
+      headers["Content-Length"] = payload.length;
+    }
+    const mod = url.protocol === "https:" ? https : http;
+    this.requestCounts.write++;
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = mod.request(url, { method, headers, agent: this.agent, signal: opts.signal }, resolve);
+      req.on("error", reject);
+      req.end(payload);
+    });
+    const text = await readText(res);
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) throw new ApiError(status, parseStatus(text), `${method} ${path}`);
     return JSON.parse(text) as T;
   }
 

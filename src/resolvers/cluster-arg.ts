@@ -27,7 +27,7 @@ type Resolver = GraphQLFieldResolver<unknown, RequestContext>;
  */
 export function installClusterArgument(schema: GraphQLSchema, fleet: Record<string, Resolver>): void {
   const fleetNames = Object.keys(fleet).sort().join(", ");
-  for (const type of [schema.getQueryType(), schema.getSubscriptionType()]) {
+  for (const type of [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]) {
     for (const field of Object.values(type?.getFields() ?? {})) {
       if (!field.args.some((a) => a.name === CLUSTER_ARGUMENT)) continue;
       const all: Resolver =
@@ -35,7 +35,7 @@ export function installClusterArgument(schema: GraphQLSchema, fleet: Record<stri
           ? fleet[field.name]!
           : () => {
               throw userError(
-                `cluster: "${ALL_CLUSTERS}" (every cluster) is for the list fields ${fleetNames}; ${field.name} reads one cluster: name it`,
+                `cluster: "${ALL_CLUSTERS}" (every cluster) is for the list fields ${fleetNames}; ${field.name} ${type === schema.getMutationType() ? "writes to" : "reads"} one cluster: name it`,
                 "BAD_USER_INPUT",
                 { argument: CLUSTER_ARGUMENT },
               );

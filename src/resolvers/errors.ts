@@ -11,6 +11,12 @@ export type ErrorCode =
   | "SERVICE_UNAVAILABLE"
   /** A request kgql cannot read at all (a content type no parser takes: HTTP 415). */
   | "BAD_REQUEST"
+  /** A write refused because the object changed meanwhile (stale resourceVersion, apply conflicts). */
+  | "CONFLICT"
+  /** A write's object does not exist. */
+  | "NOT_FOUND"
+  /** A write was applied, but kgql's cache did not reach it within the request's time. */
+  | "CACHE_TIMEOUT"
   /** A stream without markers (podEvents) lost events: the client must rebuild its view. */
   | "RESYNC_REQUIRED";
 

@@ -4,6 +4,7 @@
 import { GraphQLError, GraphQLScalarType, type GraphQLSchema, Kind, type ValueNode } from "graphql";
 import { createSchema } from "graphql-yoga";
 import { CORE_KINDS } from "../kinds.ts";
+import { type AuditLog, mutationResolvers } from "../mutations/resolvers.ts";
 import { buildTypeDefs } from "../schema/index.ts";
 import { installClusterArgument } from "./cluster-arg.ts";
 import { kindFieldResolvers, resourceFieldResolvers } from "./common.ts";
@@ -66,12 +67,18 @@ export function kindFieldFunctions(): Record<string, Record<string, FieldFn>> {
   return out;
 }
 
-export function buildSchema(): GraphQLSchema {
+export interface SchemaOptions {
+  /** Serve the Mutation type (--enable-mutations), auditing each mutation to this log. */
+  mutations?: { audit: AuditLog | undefined };
+}
+
+export function buildSchema(opts: SchemaOptions = {}): GraphQLSchema {
   const schema = createSchema<RequestContext>({
-    typeDefs: buildTypeDefs(),
+    typeDefs: buildTypeDefs({ mutations: opts.mutations !== undefined }),
     resolvers: {
       JSONObject,
       Query: rootQueryResolvers(),
+      ...(opts.mutations ? { Mutation: mutationResolvers(opts.mutations.audit) } : {}),
       Subscription: subscriptionResolvers(),
       // Set by installViews: a view knows its type.
       Resource: { __resolveType: () => null },

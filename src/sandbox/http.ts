@@ -1,12 +1,21 @@
 // The HTTP face of the simulated apiserver: listening (and refusing, for fault tests), the
 // request log, bearer-token authentication, injected failures, routing of the REST paths, and
 // the verbs: get, list and watch, plus create (POST), update (PUT), merge patch (PATCH) and
-// delete (DELETE) of JSON objects.
+// delete (DELETE) of JSON objects, each with dryRun=All (answered, nothing stored).
 import http from "node:http";
 import type net from "node:net";
 import type { KubeObject } from "../informers/types.ts";
 import { discoveryDocument, VERSION_INFO } from "./discovery.ts";
-import { badRequest, injected, notFound, SandboxError, type StatusBody, statusBody } from "./errors.ts";
+import {
+  alreadyExists,
+  badRequest,
+  conflict,
+  injected,
+  notFound,
+  SandboxError,
+  type StatusBody,
+  statusBody,
+} from "./errors.ts";
 import type { FailRules, Verb } from "./faults.ts";
 import { type Lister, writeList } from "./list.ts";
 import { parseListOptions, validateListOptions } from "./options.ts";
@@ -162,6 +171,8 @@ export class ApiServer {
     }
     const { res: resource, namespace, name } = route;
     const { store } = this.deps;
+    // dryRun=All: validated and answered as the write would be, nothing stored (kgql's dryRun).
+    const dryRun = query.dryRun === "All";
     switch (verb) {
       case "get": {
         const obj = store.get(resource, namespace, name!);
@@ -198,6 +209,11 @@ export class ApiServer {
             statusBody(500, "InternalError", "resourceVersion should not be set on objects to be created"),
           );
         }
+        if (dryRun) {
+          const exists = store.get(resource, namespace, obj.metadata.name);
+          if (exists) throw new SandboxError(alreadyExists(resource, obj.metadata.name));
+          return sendJSON(res, 201, { ...obj, metadata: { ...obj.metadata, resourceVersion: undefined } });
+        }
         return sendJSON(res, 201, store.create(resource, obj, { trustMetadata: false }));
       }
       case "update": {
@@ -221,6 +237,7 @@ export class ApiServer {
                 metadata: { ...current.metadata, resourceVersion: obj.metadata.resourceVersion },
               }
             : { ...obj, status: current.status ?? obj.status };
+        if (dryRun) return sendJSON(res, 200, dryRunUpdate(resource, current, next));
         return sendJSON(res, 200, store.update(resource, next));
       }
       case "patch": {
@@ -243,10 +260,11 @@ export class ApiServer {
           ...merged,
           metadata: { ...merged.metadata, name: name!, namespace, resourceVersion: patchRV },
         };
+        if (dryRun) return sendJSON(res, 200, dryRunUpdate(resource, current, next));
         return sendJSON(res, 200, store.update(resource, next));
       }
       case "delete": {
-        const obj = store.delete(resource, namespace, name!);
+        const obj = dryRun ? store.get(resource, namespace, name!) : store.delete(resource, namespace, name!);
         return obj ? sendJSON(res, 200, obj) : sendStatus(res, notFound(resource, name!));
       }
     }
@@ -305,6 +323,14 @@ function verbOf(method: string, route: Route, watch: boolean): Verb | undefined 
     default:
       return undefined;
   }
+}
+
+/** What an update would store, without storing it: a stale resourceVersion is a conflict. */
+function dryRunUpdate(resource: SandboxResource, current: KubeObject, next: KubeObject): KubeObject {
+  const rv = next.metadata.resourceVersion;
+  if (rv && rv !== current.metadata.resourceVersion)
+    throw new SandboxError(conflict(resource, current.metadata.name));
+  return { ...next, metadata: { ...next.metadata, resourceVersion: current.metadata.resourceVersion } };
 }
 
 function checkNamespace(obj: KubeObject, namespace: string | undefined): void {

@@ -12,6 +12,7 @@ import {
   visit,
 } from "graphql";
 import { CORE_KINDS, type KindDescription } from "../kinds.ts";
+import { mutationTypeDefs } from "../mutations/schema.ts";
 
 /** The Resource interface's fields, as the public contract names them. */
 const INTERFACE_FIELDS = `
@@ -103,21 +104,24 @@ export const CLUSTER_ARGUMENT = "cluster";
 /** The cluster argument's value that reads every cluster (names are DNS labels: no clash). */
 export const ALL_CLUSTERS = "*";
 
+/** The types whose fields take the cluster argument. */
+const ROOT_TYPES = new Set(["Query", "Mutation", "Subscription"]);
+
 /** Root fields about the clusters themselves, which take no cluster argument. */
 const FLEET_FIELDS = new Set(["clusters"]);
 
 const CLUSTER_ARGUMENT_SDL = parse(
-  `type T { f("The cluster to read (see clusters); left out: the default cluster." ${CLUSTER_ARGUMENT}: String): Int }`,
+  `type T { f("The cluster to read (mutations: to write to; see clusters); left out: the default cluster." ${CLUSTER_ARGUMENT}: String): Int }`,
 ).definitions[0] as ObjectTypeDefinitionNode;
 
 /**
- * Adds the optional cluster argument to every field of Query and Subscription (definitions and
+ * Adds the optional cluster argument to every field of Query, Mutation and Subscription (definitions and
  * extensions, however they are written), so no root field can be added without it.
  */
 export function withClusterArgument(sdl: string): string {
   const argument = CLUSTER_ARGUMENT_SDL.fields![0]!.arguments![0]!;
   const addTo = (node: ObjectTypeDefinitionNode | ObjectTypeExtensionNode) => {
-    if (node.name.value !== "Query" && node.name.value !== "Subscription") return undefined;
+    if (!ROOT_TYPES.has(node.name.value)) return undefined;
     const fields = node.fields?.map((f): FieldDefinitionNode => {
       if (FLEET_FIELDS.has(f.name.value) || f.arguments?.some((a) => a.name.value === CLUSTER_ARGUMENT))
         return f;
@@ -133,8 +137,8 @@ export function withClusterArgument(sdl: string): string {
   );
 }
 
-export function buildTypeDefs(): string {
-  return withClusterArgument(baseTypeDefs());
+export function buildTypeDefs(opts: { mutations?: boolean } = {}): string {
+  return withClusterArgument(baseTypeDefs() + (opts.mutations ? mutationTypeDefs() : ""));
 }
 
 function baseTypeDefs(): string {

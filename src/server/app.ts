@@ -92,11 +92,14 @@ export interface AppOptions {
   bigQueryMs?: number;
   /** Every cluster served, `gateway`'s (the default) first; without it, only `gateway`'s. */
   clusters?: ClusterRegistry;
+  /** Serve mutations (--enable-mutations), each written to `log` as an audit line. */
+  mutations?: boolean;
 }
 
 /**
  * graphql-js validation accepts an operation whose root type the schema lacks (it only fails at
- * execution, here as a 500): kgql has no mutations, so say so during validation.
+ * execution, here as a 500): without --enable-mutations kgql has no mutations, so say so during
+ * validation.
  */
 const KnownOperationTypes = (context: ValidationContext): ASTVisitor => ({
   OperationDefinition(node) {
@@ -108,12 +111,11 @@ const KnownOperationTypes = (context: ValidationContext): ASTVisitor => ({
           ? schema.getMutationType()
           : schema.getSubscriptionType();
     if (!root) {
-      context.reportError(
-        new GraphQLError(
-          `kgql has no ${node.operation}s: it serves cached cluster state read-only; send a query (or a subscription)`,
-          { nodes: node },
-        ),
-      );
+      const message =
+        node.operation === "mutation"
+          ? "kgql has no mutations unless started with --enable-mutations (KGQL_ENABLE_MUTATIONS=true); without it, it serves cached cluster state read-only"
+          : `kgql has no ${node.operation}s: it serves cached cluster state read-only; send a query (or a subscription)`;
+      context.reportError(new GraphQLError(message, { nodes: node }));
     }
   },
 });
@@ -178,7 +180,7 @@ export function createApp(
   gateway: Gateway,
   opts: AppOptions = {},
 ): YogaServerInstance<object, RequestContext> {
-  const schema = buildSchema();
+  const schema = buildSchema(opts.mutations ? { mutations: { audit: opts.log } } : {});
   // --auth kubernetes with several clusters: each reviews the caller for itself.
   const fleetAuth = opts.auth?.clusters && opts.auth.clusters.size > 1 ? opts.auth.clusters : undefined;
   // Plain JSON queries from non-browser clients skip yoga's fetch layer (server/fast-path.ts):

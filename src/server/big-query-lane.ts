@@ -17,6 +17,7 @@ import { type DocumentNode, GraphQLError } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { RequestContext } from "../resolvers/context.ts";
 import { beforeDeadline } from "./deadline.ts";
+import { operationOf } from "./operation.ts";
 
 /** A FIFO lane: one holder at a time; the next is let in after the event loop's I/O phase. */
 export class Lane {
@@ -68,6 +69,9 @@ export function useBigQueryLane(opts: BigQueryLaneOptions = {}): Plugin {
   return {
     onExecute({ args, executeFn, setExecuteFn }) {
       const document = args.document;
+      // A mutation's time is mostly spent waiting (the apiserver, the cache catching up), not
+      // holding the event loop: in the lane it would hold up every big query for that long.
+      if (operationOf(document, args.operationName)?.operation === "mutation") return;
       const last = lastMs.get(document);
       const big = last !== undefined && last >= bigMs;
       const record = (start: number) => lastMs.set(document, performance.now() - start);

@@ -112,12 +112,14 @@ function compileOperation(schema: GraphQLSchema, document: DocumentNode, operati
 
 function compile(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode): Term[] {
   planStats.compiled++;
+  // A mutation's root field is one object, and what it selects below is read from the caches
+  // like a query's: estimated the same way, and refused before anything is written.
   const root =
     operation.operation === "query"
       ? schema.getQueryType()
       : operation.operation === "subscription"
         ? schema.getSubscriptionType()
-        : undefined;
+        : schema.getMutationType();
   if (!root) return [];
   const subscription = operation.operation === "subscription";
   const fragments = new Map<string, FragmentDefinitionNode>();
@@ -417,7 +419,7 @@ function genericInformersIn(
 
 /**
  * The estimated number of cached objects a query resolves, or a subscription resolves per event
- * (0 for mutations and unknown operations).
+ * (0 for unknown operations).
  */
 export function estimateCost(
   gateway: Gateway,

@@ -54,6 +54,8 @@ export interface GatewayServerOptions extends GatewayOptions {
   ui?: boolean;
   /** Where its built files are (default dist/ui, see scripts/build-ui.ts). */
   uiDir?: string;
+  /** Serve mutations (--enable-mutations): written as the caller, audited to `logger`. */
+  enableMutations?: boolean;
 }
 
 export interface GatewayServer {
@@ -116,6 +118,7 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
     log: opts.logger,
     bigQueryMs: opts.bigQueryMs,
     clusters,
+    mutations: opts.enableMutations,
   });
   const ui = opts.ui === false ? undefined : loadUiAssets(opts.uiDir);
   if (ui && "missing" in ui) opts.logger?.warn({ path: "/ui" }, `${ui.missing}; /ui answers 503 until then`);

@@ -51,4 +51,41 @@ describe("deployment manifests", { skip: cluster ? false : NO_CLUSTER_REASON }, 
     const sa = await c.api.get(`/api/v1/namespaces/${ns.name}/serviceaccounts/kgql`, { allowError: true });
     assert.equal(sa.status, 404);
   });
+
+  it("--enable-mutations: the variable, and impersonation as kgql's only extra right", async (t) => {
+    const c = cluster!;
+    const ns = await withNamespace(t);
+    const docs = renderManifests({ namespace: ns.name, enableMutations: true });
+    const env = docs.find((d) => d.kind === "Deployment").spec.template.spec.containers[0].env;
+    assert.ok(
+      env.some(
+        (e: { name: string; value: string }) => e.name === "KGQL_ENABLE_MUTATIONS" && e.value === "true",
+      ),
+    );
+    const role = docs.find((d) => d.kind === "ClusterRole");
+    const verbs = new Set(role.rules.flatMap((r: { verbs: string[] }) => r.verbs));
+    assert.deepEqual(
+      [...verbs].sort(),
+      ["create", "get", "impersonate", "list", "watch"],
+      "no write verb of its own",
+    );
+    const impersonated = role.rules
+      .filter((r: { verbs: string[] }) => r.verbs.includes("impersonate"))
+      .flatMap((r: { resources: string[] }) => r.resources)
+      .sort();
+    assert.deepEqual(impersonated, ["*", "groups", "serviceaccounts", "users"]);
+    // Without the option, none of it.
+    const plain = renderManifests({ namespace: ns.name });
+    assert.ok(!JSON.stringify(plain).includes("impersonate"));
+    assert.ok(!JSON.stringify(plain).includes("KGQL_ENABLE_MUTATIONS"));
+    const res = await c.api.patch(resourcePaths.ClusterRole!(ns.name, role.metadata.name), role, {
+      patchType: "apply",
+      query: { dryRun: "All", fieldManager: "kgql-test", force: "true" },
+      allowError: true,
+    });
+    assert.ok(
+      [200, 201].includes(res.status),
+      `HTTP ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`,
+    );
+  });
 });

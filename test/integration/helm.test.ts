@@ -236,10 +236,9 @@ describe("helm chart", { skip: cluster ? false : NO_CLUSTER_REASON }, () => {
     assert.deepEqual(policy.spec.policyTypes, ["Ingress", "Egress"]);
     const role = one(docs, "ClusterRole");
     assert.deepEqual(resourcesIn(role.rules, "impersonate"), [
+      "*.authentication.k8s.io",
       "groups",
       "serviceaccounts",
-      "uids.authentication.k8s.io",
-      "userextras/*.authentication.k8s.io",
       "users",
     ]);
     assert.deepEqual(
