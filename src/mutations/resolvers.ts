@@ -121,7 +121,7 @@ export function mutationResolvers(audit: AuditLog | undefined): Record<string, u
             audit: "mutation",
             // With --auth none there is no caller: the kubeconfig's credentials wrote.
             user: w.user?.username ?? null,
-            as: w.user ? "impersonated" : "kubeconfig",
+            as: w.user ? "impersonated" : w.refused ? "refused" : "kubeconfig",
             action: field,
             verb: t?.verb,
             cluster: ctx.gateway.cluster,

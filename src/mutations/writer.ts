@@ -6,10 +6,28 @@ import { resourcePath, type SendOptions, type WriteMethod } from "../informers/c
 import { tagCluster } from "../informers/cluster-tag.ts";
 import { stripBulkyMetadata } from "../informers/transform.ts";
 import type { KubeObject } from "../informers/types.ts";
-import type { RequestContext } from "../resolvers/context.ts";
+import { type RequestContext, SEE_EVERYTHING } from "../resolvers/context.ts";
 import { userError } from "../resolvers/errors.ts";
 import { impersonationHeaders } from "./impersonation.ts";
 import { resourceName, type WriteTarget, writeError } from "./write-errors.ts";
+
+/**
+ * Whom a mutation writes as in the context's cluster: the user that cluster's TokenReview
+ * returned. Without --auth (everything visible, no review) nobody: the kubeconfig's
+ * credentials. With --auth, a cluster that did not accept the caller refuses the write: it
+ * must never fall back to kgql's own rights or to another cluster's user of the same name.
+ */
+function callerIn(ctx: RequestContext): UserInfo | undefined {
+  const access = ctx.access;
+  if (access.user) return access.user;
+  if (access.refusal) throw access.refusal;
+  if (access.visibility === SEE_EVERYTHING) return undefined;
+  throw userError(
+    `cluster "${ctx.gateway.cluster}": kgql has not authenticated the caller there, so it cannot write as them`,
+    "UNAUTHENTICATED",
+    { cluster: ctx.gateway.cluster },
+  );
+}
 
 export class Writer {
   readonly ctx: RequestContext;
@@ -19,9 +37,16 @@ export class Writer {
   /** The write the audit line names: the mutation's main one (see audited). */
   subject: WriteTarget | undefined;
 
+  /** Why the context's cluster refuses to write for the caller: every send() throws it. */
+  readonly refused: Error | undefined;
+
   constructor(ctx: RequestContext, dryRun: boolean) {
     this.ctx = ctx;
-    this.user = (ctx as { user?: UserInfo }).user;
+    try {
+      this.user = callerIn(ctx);
+    } catch (err) {
+      this.refused = err as Error;
+    }
     this.dryRun = dryRun;
   }
 
@@ -41,6 +66,7 @@ export class Writer {
    * admission and validation and stores nothing), except to reads.
    */
   async send<T>(target: WriteTarget, method: WriteMethod, opts: SendOptions = {}): Promise<T> {
+    if (this.refused) throw this.refused;
     const deadline = this.ctx.deadline;
     const left = deadline ? deadline.at - Date.now() : undefined;
     if (left !== undefined && left <= 0) throw this.timedOut(target, false);

@@ -2,6 +2,7 @@
 // snapshot of the caches; within it, each distinct index lookup is done once (DataLoader's
 // per-request caching, without wrapping synchronous map reads in promises).
 import DataLoader from "dataloader";
+import type { UserInfo } from "../auth/authenticator.ts";
 import { type ClusterRegistry, unknownCluster } from "../clusters/registry.ts";
 import { clusterTagOf } from "../informers/cluster-tag.ts";
 import type { ResourceInfo, SharedInformer } from "../informers/shared-informer.ts";
@@ -62,6 +63,12 @@ export class RequestContext {
    */
   readonly access: {
     visibility: Visibility;
+    /**
+     * With --auth, who the caller is in this cluster (its TokenReview's answer), set with the
+     * visibility. Mutations write as this user; a token is only valid in the cluster that
+     * issued it, so each cluster has its own.
+     */
+    user?: UserInfo;
     /** Re-decides the visibility (RBAC may have changed); set by the authorization plugin. */
     refresh?: () => Promise<Visibility>;
     /** Checks the caller's token again (with --auth); rejects with UNAUTHENTICATED when no longer valid. */

@@ -106,6 +106,7 @@ async function decideAccess(
     throw reviewFailed(err, "SubjectAccessReview", SAR);
   });
   if (!wanted()) return;
+  access.user = user;
   access.refresh = refresh;
   access.authorizeResource = async (resource) => {
     const allowed = await beforeDeadline(
