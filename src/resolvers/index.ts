@@ -5,6 +5,7 @@ import { GraphQLError, GraphQLScalarType, type GraphQLSchema, Kind, type ValueNo
 import { createSchema } from "graphql-yoga";
 import { CORE_KINDS } from "../kinds.ts";
 import { buildTypeDefs } from "../schema/index.ts";
+import type { TypedKind, TypedSchema } from "../typed/types.ts";
 import { installClusterArgument } from "./cluster-arg.ts";
 import { kindFieldResolvers, resourceFieldResolvers } from "./common.ts";
 import type { RequestContext } from "./context.ts";
@@ -16,6 +17,13 @@ import {
   rootQueryResolvers,
 } from "./query.ts";
 import { subscriptionResolvers } from "./subscriptions.ts";
+import {
+  renamedFieldResolvers,
+  typedFieldFunctions,
+  typedNamespaceFields,
+  typedQueryResolvers,
+  typedSubscriptionResolvers,
+} from "./typed.ts";
 import { type FieldFn, GENERIC_TYPE, installViews } from "./views.ts";
 
 function literal(node: ValueNode): unknown {
@@ -66,13 +74,37 @@ export function kindFieldFunctions(): Record<string, Record<string, FieldFn>> {
   return out;
 }
 
-export function buildSchema(): GraphQLSchema {
+/** int-or-string values (Kubernetes intstr) as they are: a number or a string. */
+const IntOrString = new GraphQLScalarType({
+  name: "IntOrString",
+  description: "An int-or-string value (Kubernetes intstr): a number or a string, as the object holds it.",
+  serialize: (v) => v,
+  parseValue: (v) => {
+    if (typeof v !== "string" && !Number.isInteger(v))
+      throw new GraphQLError("IntOrString must be an integer or a string");
+    return v;
+  },
+  parseLiteral: (node) =>
+    node.kind === Kind.INT ? Number(node.value) : node.kind === Kind.STRING ? node.value : undefined,
+});
+
+/** The typed resource a generated kind type serves, on the type's extensions (cost, plugins). */
+export const TYPED_EXTENSION = "kgqlTyped";
+
+/** The typed resource behind a type of `schema`, if it is one (--resources). */
+export function typedKindOf(schema: GraphQLSchema, typeName: string): TypedKind | undefined {
+  return schema.getType(typeName)?.extensions?.[TYPED_EXTENSION] as TypedKind | undefined;
+}
+
+export function buildSchema(typed?: TypedSchema): GraphQLSchema {
+  const kinds = typed?.kinds ?? [];
   const schema = createSchema<RequestContext>({
-    typeDefs: buildTypeDefs(),
+    typeDefs: buildTypeDefs(typed),
     resolvers: {
       JSONObject,
-      Query: rootQueryResolvers(),
-      Subscription: subscriptionResolvers(),
+      ...(typed ? { IntOrString, ...renamedFieldResolvers(typed.renames) } : {}),
+      Query: { ...rootQueryResolvers(), ...typedQueryResolvers(kinds) },
+      Subscription: { ...subscriptionResolvers(), ...typedSubscriptionResolvers(kinds) },
       // Set by installViews: a view knows its type.
       Resource: { __resolveType: () => null },
     } as never,
@@ -80,6 +112,16 @@ export function buildSchema(): GraphQLSchema {
   // Before installViews, which wraps these resolvers: what they return (from any cluster)
   // becomes views in each object's own cluster.
   installClusterArgument(schema, fleetQueryResolvers() as never);
-  installViews(schema, kindFieldFunctions());
+  const fields = { ...kindFieldFunctions(), ...typedFieldFunctions(kinds) };
+  fields.Namespace = { ...fields.Namespace, ...typedNamespaceFields(kinds) };
+  const typedTypes = new Map<string, string>();
+  for (const k of kinds) {
+    typedTypes.set(`${k.group ? `${k.group}/` : ""}${k.version} ${k.kind}`, k.typeName);
+    const type = schema.getType(k.typeName)!;
+    // For the cost estimate and the plugins: which resource a type (and its connection) reads.
+    for (const t of [type, schema.getType(`${k.typeName}Connection`)!])
+      (t as { extensions: object }).extensions = { ...t.extensions, [TYPED_EXTENSION]: k };
+  }
+  installViews(schema, fields, typedTypes);
   return schema;
 }

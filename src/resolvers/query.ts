@@ -28,7 +28,7 @@ export function parseSelectorArg(text: string | null | undefined): LabelSelector
   }
 }
 
-function checkNamespace(ctx: RequestContext, namespace: string | null | undefined): void {
+export function checkNamespace(ctx: RequestContext, namespace: string | null | undefined): void {
   if (!namespace) return;
   if (!namespaceExists(ctx, namespace)) {
     throw userError(
@@ -287,7 +287,7 @@ export async function genericResource(
   return { informer, key, name };
 }
 
-async function genericResources(_: unknown, args: Args & GenericResourceArgs, ctx: RequestContext) {
+export async function genericResources(_: unknown, args: Args & GenericResourceArgs, ctx: RequestContext) {
   const { informer, key } = await genericResource(ctx, args);
   const [keys, whole] = matchingKeys(informer, key, args, ctx);
   return connectionFrom(informer.lister, keys, whole, args);

@@ -1,5 +1,4 @@
 // The graphql-yoga app: schema from SDL + generated resolvers, JIT execution, cache plugins.
-import { useGraphQlJit } from "@envelop/graphql-jit";
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
 import {
   type ASTVisitor,
@@ -18,6 +17,7 @@ import { exceededLimit, limitExceeded } from "../resolvers/errors.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
 import { buildSchema } from "../resolvers/index.ts";
 import { useSharedSubscriptionResults } from "../subscriptions/shared-results.ts";
+import type { TypedResources } from "../typed/registry.ts";
 import { authenticate, authorizationOf, useKubernetesAuthorization } from "./auth-plugin.ts";
 import { useBigQueryLane } from "./big-query-lane.ts";
 import { DEFAULT_MAX_COST, useCostLimit } from "./cost.ts";
@@ -27,6 +27,12 @@ import { operationLabel } from "./operation.ts";
 import { useCacheExtensions, useCacheSync, useExecutionDeadline } from "./plugins.ts";
 import { type Logger, loggedMaskedErrors, recordOf, useRequestLog } from "./request-log.ts";
 import { useRequestParseErrors } from "./request-parse.ts";
+import {
+  useGraphQlJitPerSchema,
+  useRemovedFieldErrors,
+  useSchemaReload,
+  useTypedResourceAccess,
+} from "./typed-resources.ts";
 import { useVariableCoercionErrors } from "./variables.ts";
 
 export const MAX_DEPTH = 12;
@@ -79,6 +85,8 @@ export interface AppOptions {
   bigQueryMs?: number;
   /** Every cluster served, `gateway`'s (the default) first; without it, only `gateway`'s. */
   clusters?: ClusterRegistry;
+  /** Typed resources (--resources): their types are in the schema, which follows their changes. */
+  typed?: TypedResources;
 }
 
 /**
@@ -165,7 +173,7 @@ export function createApp(
   gateway: Gateway,
   opts: AppOptions = {},
 ): YogaServerInstance<object, RequestContext> {
-  const schema = buildSchema();
+  const schema = buildSchema(opts.typed?.current());
   // Plain JSON queries from non-browser clients skip yoga's fetch layer (server/fast-path.ts):
   // they run every envelop hook below (parse, validate, context, execute), but not yoga's
   // request-level hooks (onRequest, onRequestParse, onParams, onResponse). Put per-operation
@@ -173,7 +181,8 @@ export function createApp(
   const plugins: Plugin[] = [
     // Queries run JIT-compiled; subscriptions use graphql-js, whose subscribe() passes field
     // arguments to subscribe resolvers (graphql-jit's compiled subscribe did not).
-    useGraphQlJit(
+    // Compiled per schema: the schema changes with the typed resources (--resources).
+    useGraphQlJitPerSchema(
       {},
       {
         enableIf: (args) =>
@@ -181,7 +190,8 @@ export function createApp(
             (d) => d.kind === Kind.OPERATION_DEFINITION && d.operation === "subscription",
           ),
       },
-    ) as Plugin,
+    ),
+    ...(opts.typed ? [useSchemaReload(opts.typed), useRemovedFieldErrors(opts.typed)] : []),
     // Static limits on the document (graphql-armor): depth, aliases, tokens. Each rejection is a
     // LIMIT_EXCEEDED error naming the limit and its value (armorLimit).
     EnvelopArmorPlugin({
@@ -230,6 +240,8 @@ export function createApp(
     useCacheSync(gateway, opts.clusters),
     useCacheExtensions(gateway, opts.clusters),
     ...(opts.auth ? [useKubernetesAuthorization(gateway, opts.auth.reviewer)] : []),
+    // After authorization (decides the caller's access to them), before the cost limit (sizes them).
+    ...(opts.typed ? [useTypedResourceAccess()] : []),
     // After the sync wait (the sizes are known) and authorization (sized by what the caller sees).
     useCostLimit(gateway, opts.maxCost ?? DEFAULT_MAX_COST, opts.clusters),
     ...(opts.extraPlugins ?? []),

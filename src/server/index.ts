@@ -6,6 +6,8 @@ import { KubeClient } from "../informers/client.ts";
 import { SharedInformerFactory } from "../informers/factory.ts";
 import type { ReflectorLogger } from "../informers/reflector.ts";
 import { DEFAULT_CLUSTER_NAME, Gateway, type GatewayOptions } from "../resolvers/gateway.ts";
+import { schemaNames } from "../schema/index.ts";
+import { TypedResources } from "../typed/registry.ts";
 import { createApp } from "./app.ts";
 import { startServer } from "./http.ts";
 import { Metrics } from "./metrics.ts";
@@ -49,6 +51,11 @@ export interface GatewayServerOptions extends GatewayOptions {
   ui?: boolean;
   /** Where its built files are (default dist/ui, see scripts/build-ui.ts). */
   uiDir?: string;
+  /**
+   * --resources: served resources to type from the default cluster's OpenAPI. Throws
+   * ResourceEntryError for an entry that cannot be parsed or is not served.
+   */
+  resources?: readonly string[];
 }
 
 export interface GatewayServer {
@@ -57,6 +64,8 @@ export interface GatewayServer {
   /** The default cluster's. */
   gateway: Gateway;
   clusters: ClusterRegistry;
+  /** The typed resources (--resources), when any are enabled. */
+  typed?: TypedResources;
   close(): Promise<void>;
 }
 
@@ -82,6 +91,23 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
   const gateway = clusters.default;
   clusters.start();
   const client = gateway.factory.client;
+  let typed: TypedResources | undefined;
+  if (opts.resources?.length) {
+    try {
+      typed = new TypedResources({
+        client,
+        discovery: gateway.factory.discovery,
+        entries: opts.resources,
+        names: schemaNames(),
+        logger: opts.logger,
+      });
+      await typed.load();
+    } catch (err) {
+      await clusters.stop();
+      throw err;
+    }
+    typed.watch();
+  }
   const metrics = new Metrics(gateway);
   const auth =
     opts.auth === "kubernetes"
@@ -105,6 +131,7 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
     log: opts.logger,
     bigQueryMs: opts.bigQueryMs,
     clusters,
+    typed,
   });
   const ui = opts.ui === false ? undefined : loadUiAssets(opts.uiDir);
   if (ui && "missing" in ui) opts.logger?.warn({ path: "/ui" }, `${ui.missing}; /ui answers 503 until then`);
@@ -119,7 +146,7 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
     });
   } catch (err) {
     // e.g. the port is taken: the watches already started would keep the process alive.
-    await clusters.stop();
+    await Promise.all([clusters.stop(), typed?.stop()]);
     throw err;
   }
   let closing: Promise<void> | undefined;
@@ -128,10 +155,16 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
     port: server.port,
     gateway,
     clusters,
+    typed,
     // Stop accepting; end the subscriptions (each completes) and stop the watches; let
     // requests in flight finish within the grace period; close the rest.
     close: () => {
-      closing ??= server.close({ endStreams: () => clusters.stop(), graceMs: opts.shutdownGraceMs });
+      closing ??= server.close({
+        endStreams: async () => {
+          await Promise.all([clusters.stop(), typed?.stop()]);
+        },
+        graceMs: opts.shutdownGraceMs,
+      });
       return closing;
     },
   };

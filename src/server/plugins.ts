@@ -28,14 +28,20 @@ const kindTypeNames = new Map<string, string>([
 
 // Parsed documents are cached (yoga's parser cache hands back the same object for the same
 // text), so the walk below runs once per distinct operation, not once per request.
-const touchedCache = new WeakMap<DocumentNode, ReadonlySet<string>>();
+// Per schema too: the schema changes with the typed resources (--resources).
+const touchedCache = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, ReadonlySet<string>>>();
 
 /** Core kinds an operation reads: every selected field's type, interfaces meaning all kinds. */
 export function kindsTouched(schema: GraphQLSchema, document: DocumentNode): ReadonlySet<string> {
-  let kinds = touchedCache.get(document);
+  let perSchema = touchedCache.get(schema);
+  if (!perSchema) {
+    perSchema = new WeakMap();
+    touchedCache.set(schema, perSchema);
+  }
+  let kinds = perSchema.get(document);
   if (!kinds) {
     kinds = walkKinds(schema, document);
-    touchedCache.set(document, kinds);
+    perSchema.set(document, kinds);
   }
   return kinds;
 }
