@@ -5,7 +5,7 @@ import { GraphQLError, GraphQLScalarType, type GraphQLSchema, Kind, type ValueNo
 import { createSchema } from "graphql-yoga";
 import { CORE_KINDS } from "../kinds.ts";
 import { buildTypeDefs } from "../schema/index.ts";
-import type { TypedKind, TypedSchema } from "../typed/types.ts";
+import { TYPED_EXTENSION, type TypedSchema } from "../typed/types.ts";
 import { installClusterArgument } from "./cluster-arg.ts";
 import { kindFieldResolvers, resourceFieldResolvers } from "./common.ts";
 import type { RequestContext } from "./context.ts";
@@ -87,14 +87,6 @@ const IntOrString = new GraphQLScalarType({
   parseLiteral: (node) =>
     node.kind === Kind.INT ? Number(node.value) : node.kind === Kind.STRING ? node.value : undefined,
 });
-
-/** The typed resource a generated kind type serves, on the type's extensions (cost, plugins). */
-export const TYPED_EXTENSION = "kgqlTyped";
-
-/** The typed resource behind a type of `schema`, if it is one (--resources). */
-export function typedKindOf(schema: GraphQLSchema, typeName: string): TypedKind | undefined {
-  return schema.getType(typeName)?.extensions?.[TYPED_EXTENSION] as TypedKind | undefined;
-}
 
 export function buildSchema(typed?: TypedSchema): GraphQLSchema {
   const kinds = typed?.kinds ?? [];

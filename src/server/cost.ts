@@ -44,9 +44,8 @@ import { DEFAULT_FIRST, MAX_FIRST } from "../resolvers/connection.ts";
 import { type RequestContext, SEE_EVERYTHING, SEE_NOTHING, type Visibility } from "../resolvers/context.ts";
 import { limitExceeded } from "../resolvers/errors.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
-import { typedKindOf } from "../resolvers/index.ts";
 import { ALL_CLUSTERS, CLUSTER_ARGUMENT } from "../schema/index.ts";
-import type { TypedKind } from "../typed/types.ts";
+import { type TypedKind, typedKindOf } from "../typed/types.ts";
 import { operationOf } from "./operation.ts";
 
 /**

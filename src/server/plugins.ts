@@ -17,6 +17,7 @@ import type { ClusterRegistry } from "../clusters/registry.ts";
 import { CORE_KINDS } from "../kinds.ts";
 import type { RequestContext } from "../resolvers/context.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
+import { typedKindOf } from "../typed/types.ts";
 import { beforeDeadline } from "./deadline.ts";
 
 const kindTypeNames = new Map<string, string>([
@@ -61,6 +62,8 @@ function walkKinds(schema: GraphQLSchema, document: DocumentNode): Set<string> {
         if (kind) kinds.add(kind);
         else if (isInterfaceType(named) && named.name === "Resource")
           for (const k of CORE_KINDS) kinds.add(k.kind);
+        // A typed resource (--resources): its namespace arguments are checked against Namespace.
+        else if (typedKindOf(schema, named.name)) kinds.add("Namespace");
       },
     }),
   );

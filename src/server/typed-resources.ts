@@ -24,9 +24,9 @@ import {
 import type { Plugin } from "graphql-yoga";
 import { UncacheableResourceError, UnknownResourceError } from "../informers/discovery.ts";
 import type { RequestContext } from "../resolvers/context.ts";
-import { buildSchema, typedKindOf } from "../resolvers/index.ts";
+import { buildSchema } from "../resolvers/index.ts";
 import type { TypedResources } from "../typed/registry.ts";
-import type { TypedKind } from "../typed/types.ts";
+import { type TypedKind, typedKindOf } from "../typed/types.ts";
 
 /** Swaps the schema in whenever the typed resources change. */
 export function useSchemaReload(typed: TypedResources, onSwap?: (schema: GraphQLSchema) => void): Plugin {

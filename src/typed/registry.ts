@@ -10,7 +10,6 @@ import type { KubeObject } from "../informers/types.ts";
 import {
   parseResourceEntries,
   type ResourceEntries,
-  ResourceEntryError,
   resolveEntry,
   selectResources,
   unservedMessage,

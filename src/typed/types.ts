@@ -17,6 +17,7 @@
 //   x-kubernetes-preserve-unknown-fields without properties -> JSONObject; integers -> Int
 //   when int32, else Float (exact to 2^53: int64 values overflow GraphQL's Int); arrays ->
 //   lists of the element's type; anything else without a type -> JSONObject.
+import type { GraphQLSchema } from "graphql";
 import type { ApiResource } from "../informers/discovery.ts";
 import type { OpenApiDocument, OpenApiSchema } from "./openapi.ts";
 import { groupVersionPath, kindSchema } from "./openapi.ts";
@@ -34,6 +35,14 @@ export interface TypedKind {
   eventsField: string;
   /** Top-level properties served as fields of the type: GraphQL name -> property. */
   topFields: Map<string, string>;
+}
+
+/** Where a generated kind type (and its connection) names its typed resource: type extensions. */
+export const TYPED_EXTENSION = "kgqlTyped";
+
+/** The typed resource behind a type of `schema`, if it is one (cost estimate, plugins). */
+export function typedKindOf(schema: GraphQLSchema, typeName: string): TypedKind | undefined {
+  return schema.getType(typeName)?.extensions?.[TYPED_EXTENSION] as TypedKind | undefined;
 }
 
 export interface TypedSchema {
