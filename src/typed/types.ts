@@ -6,6 +6,7 @@
 // - Root fields: the plural resource name in camelCase (`applications`, the connection), the
 //   singular (`application`, one object) and `<singular>Events` (a subscription); taken root
 //   names get the lower-camel group prefix (`argoprojIoApplications`), as a prefixed type does.
+//   Should a prefixed name be taken too, `_` is appended until it is free.
 // - Nested object schemas are types named after their path: `ApplicationSpec`,
 //   `ApplicationSpecSource`; shared schemas ($ref, built-in group versions) after the last
 //   segment of their definition's name (`LabelSelector`), with the type name of the first
@@ -119,11 +120,14 @@ export function typedSchema(
   const kinds: TypedKind[] = [];
 
   // Kind types' names first, so that no nested type can take one.
+  // A kind type comes with its connection, edge and event types: all four names must be free.
+  const withDerived = (t: string) => [t, `${t}Connection`, `${t}Edge`, `${t}Event`];
   const plan = resources.map((r) => {
-    const prefixed = kindCount.get(r.kind)! > 1 || usedTypes.has(r.kind);
-    const typeName = prefixed ? `${pascal(r.group || "core")}${r.kind}` : r.kind;
-    if (usedTypes.has(typeName)) throw new Error(`typed resources: type name ${typeName} is taken twice`);
-    usedTypes.add(typeName);
+    const prefixed = kindCount.get(r.kind)! > 1 || withDerived(r.kind).some((n) => usedTypes.has(n));
+    let typeName = prefixed ? `${pascal(r.group || "core")}${r.kind}` : r.kind;
+    // Last resort (a prefixed name taken too): `_` appended until free.
+    while (withDerived(typeName).some((n) => usedTypes.has(n))) typeName += "_";
+    for (const n of withDerived(typeName)) usedTypes.add(n);
     return { r, typeName, prefixed };
   });
 
@@ -216,8 +220,8 @@ export function typedSchema(
 
     const groupPrefix = camel(r.group || "core");
     const root = (name: string) => {
-      const n = prefixed || usedRoot.has(name) ? `${groupPrefix}${pascal(name)}` : name;
-      if (usedRoot.has(n)) throw new Error(`typed resources: root field ${n} is taken`);
+      let n = prefixed || usedRoot.has(name) ? `${groupPrefix}${pascal(name)}` : name;
+      while (usedRoot.has(n)) n += "_";
       usedRoot.add(n);
       return n;
     };

@@ -307,6 +307,45 @@ describe("typed resources on the real control plane", { skip: cluster ? false : 
     }
   });
 
+  it("all: every served resource that is not a built-in kind, typed through shared definitions ($ref)", async () => {
+    const everything = await startKgql(await KubeClient.fromFile(c.kubeconfig), { resources: ["all"] });
+    try {
+      await c.api.post(`/apis/policy/v1/namespaces/${ns.name}/poddisruptionbudgets`, {
+        apiVersion: "policy/v1",
+        kind: "PodDisruptionBudget",
+        metadata: { name: "pdb" },
+        spec: { minAvailable: "50%", selector: { matchLabels: { app: "web" } } },
+      });
+      const r = await waitFor(
+        () =>
+          gql(
+            everything.url,
+            `query($ns: String) {
+              podDisruptionBudgets(namespace: $ns) { nodes { name spec { minAvailable selector { matchLabels } } } }
+              applications(namespace: $ns) { totalCount }
+            }`,
+            { ns: ns.name },
+          ),
+        {
+          message: "the PodDisruptionBudget typed",
+          until: (r) => r.data?.podDisruptionBudgets?.nodes?.length === 1,
+        },
+      );
+      assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+      assert.deepEqual(r.data.podDisruptionBudgets.nodes[0], {
+        name: "pdb",
+        spec: { minAvailable: "50%", selector: { matchLabels: { app: "web" } } },
+      });
+      assert.equal(r.data.applications.totalCount, 3);
+      // Built-in kinds keep their own types, and Secrets stay built-in (never typed with values).
+      const builtIn = await gql(everything.url, `{ __type(name: "Secret") { fields { name } } }`);
+      const fields = builtIn.data.__type.fields.map((f: Json) => f.name);
+      assert.ok(fields.includes("keys") && !fields.includes("data"), fields.join(","));
+    } finally {
+      await everything.close();
+    }
+  });
+
   describe("while a client is subscribed", () => {
     let stream: Collected;
     const modified = async (name: string, project: string) => {
