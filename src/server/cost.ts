@@ -130,7 +130,11 @@ function compile(schema: GraphQLSchema, document: DocumentNode, operation: Opera
         : undefined;
   if (!root) return [];
   const subscription = operation.operation === "subscription";
-  const typed: TypedLookup = (name) => typedKindOf(schema, name);
+  // Kind types only (their connections carry the same extension, but count as the core ones do: not at all).
+  const typed: TypedLookup = (name) => {
+    const k = typedKindOf(schema, name);
+    return k?.typeName === name ? k : undefined;
+  };
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const d of document.definitions) {
     if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);

@@ -102,11 +102,11 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
         logger: opts.logger,
       });
       await typed.load();
+      await typed.watch();
     } catch (err) {
-      await clusters.stop();
+      await Promise.all([clusters.stop(), typed?.stop()]);
       throw err;
     }
-    typed.watch();
   }
   const metrics = new Metrics(gateway);
   const auth =

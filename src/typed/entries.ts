@@ -23,7 +23,8 @@ const isGroup = (g: string) => g.split(".").every((p) => DNS_LABEL.test(p));
 /** Parses the entries' syntax (no cluster needed); throws ResourceEntryError. */
 export function parseResourceEntries(texts: readonly string[]): ResourceEntries {
   const out: ResourceEntries = { all: false, entries: [] };
-  for (const raw of texts) {
+  // Commas separate entries on the command line too (--resources a.x,b.y), as in KGQL_RESOURCES.
+  for (const raw of texts.flatMap((t) => t.split(","))) {
     const text = raw.trim();
     if (!text) continue;
     if (text === "all") {

@@ -39,7 +39,15 @@ export async function fetchOpenApi(
   groupVersions: Iterable<string>,
   previous: Map<string, OpenApiDocument> = new Map(),
 ): Promise<{ documents: Map<string, OpenApiDocument>; byUrl: Map<string, OpenApiDocument> }> {
-  const index = await client.getJSON<{ paths: Record<string, { serverRelativeURL: string }> }>("/openapi/v3");
+  let index: { paths: Record<string, { serverRelativeURL: string }> };
+  try {
+    index = await client.getJSON("/openapi/v3");
+  } catch (err) {
+    // A server without OpenAPI v3 (before Kubernetes 1.27; the demo cluster): no schemas, so
+    // typed resources get untyped spec and status (JSONObject).
+    if ((err as { status?: number }).status === 404) return { documents: new Map(), byUrl: new Map() };
+    throw err;
+  }
   const documents = new Map<string, OpenApiDocument>();
   const byUrl = new Map<string, OpenApiDocument>();
   await Promise.all(

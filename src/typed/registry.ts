@@ -116,7 +116,15 @@ export class TypedResources {
   }
 
   /** Watches CRDs: a change to one that the entries select rebuilds the schema. */
-  watch(): void {
+  async watch(): Promise<void> {
+    const served = await this.opts.discovery.resources();
+    if (!served.some((r) => r.group === CRD_RESOURCE.group && r.resource === CRD_RESOURCE.resource)) {
+      this.opts.logger?.info(
+        {},
+        "typed resources: the cluster serves no CRDs; the typed schema stays as loaded",
+      );
+      return;
+    }
     const informer = new SharedInformer({
       client: this.opts.client,
       resource: CRD_RESOURCE,

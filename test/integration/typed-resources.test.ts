@@ -28,9 +28,20 @@ const CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
 const fixture = (file: string): Json =>
   parseYaml(readFileSync(new URL(`../fixtures/crds/${file}`, import.meta.url), "utf8"));
 
-/** Creates a CRD (kept if a run before left it) and waits until the apiserver serves it. */
+/**
+ * Creates a CRD (kept if a run before left it, once that one is not being deleted any more)
+ * and waits until the apiserver serves it.
+ */
 async function applyCrd(c: ClusterInfo, crd: Json): Promise<void> {
-  await c.api.post(CRDS, crd, { expect: [201, 409] });
+  await waitFor(
+    async () => {
+      const created = await c.api.post(CRDS, crd, { expect: [201, 409] });
+      if (created.status === 201) return true;
+      const existing = await c.api.get(`${CRDS}/${crd.metadata.name}`, { allowError: true });
+      return existing.status === 200 && !existing.body.metadata.deletionTimestamp;
+    },
+    { message: `${crd.metadata.name} created`, until: Boolean, timeoutMs: 60_000 },
+  );
   const v = crd.spec.versions.find((x: Json) => x.storage).name;
   await waitFor(
     async () =>
