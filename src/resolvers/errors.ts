@@ -12,7 +12,9 @@ export type ErrorCode =
   /** A request kgql cannot read at all (a content type no parser takes: HTTP 415). */
   | "BAD_REQUEST"
   /** A stream without markers (podEvents) lost events: the client must rebuild its view. */
-  | "RESYNC_REQUIRED";
+  | "RESYNC_REQUIRED"
+  /** A typed resource's stream ended: its CRD was removed (or no longer serves that version). */
+  | "RESOURCE_REMOVED";
 
 export function userError(
   message: string,

@@ -5,6 +5,7 @@ import { ClusterRegistry } from "../clusters/registry.ts";
 import { KubeClient } from "../informers/client.ts";
 import { SharedInformerFactory } from "../informers/factory.ts";
 import type { ReflectorLogger } from "../informers/reflector.ts";
+import { userError } from "../resolvers/errors.ts";
 import { DEFAULT_CLUSTER_NAME, Gateway, type GatewayOptions } from "../resolvers/gateway.ts";
 import { schemaNames } from "../schema/index.ts";
 import { TypedResources } from "../typed/registry.ts";
@@ -103,6 +104,17 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
       });
       await typed.load();
       await typed.watch();
+      // Streams of a resource no longer served end with why (others, and other fields, go on).
+      typed.onChange((_schema, removed) => {
+        for (const { kind, why } of removed) {
+          const informer = gateway.factory.get({
+            group: kind.group,
+            version: kind.version,
+            resource: kind.resource,
+          });
+          if (informer) gateway.hub(informer).endSubscribers(userError(why, "RESOURCE_REMOVED"));
+        }
+      });
     } catch (err) {
       await Promise.all([clusters.stop(), typed?.stop()]);
       throw err;

@@ -15,7 +15,7 @@ import {
   unservedMessage,
 } from "./entries.ts";
 import { fetchOpenApi, groupVersionPath, type OpenApiDocument } from "./openapi.ts";
-import { type SchemaNames, type TypedSchema, typedSchema } from "./types.ts";
+import { type SchemaNames, type TypedKind, type TypedSchema, typedSchema } from "./types.ts";
 
 export const CRD_RESOURCE = {
   group: "apiextensions.k8s.io",
@@ -58,11 +58,17 @@ export interface TypedResourcesOptions {
   publishTimeoutMs?: number;
 }
 
+/**
+ * Told the new typed schema, and the resources (group/version/resource) it no longer serves
+ * with why: their open streams end (server/index.ts).
+ */
+type Listener = (schema: TypedSchema, removed: { kind: TypedKind; why: string }[]) => void;
+
 export class TypedResources {
   private readonly opts: TypedResourcesOptions;
   private readonly entries: ResourceEntries;
   private schema: TypedSchema | undefined;
-  private readonly listeners = new Set<(schema: TypedSchema) => void>();
+  private readonly listeners = new Set<Listener>();
   private crdInformer: SharedInformer | undefined;
   private timer: NodeJS.Timeout | undefined;
   private rebuilding: Promise<void> | undefined;
@@ -110,7 +116,7 @@ export class TypedResources {
     return this.removed.get(name);
   }
 
-  onChange(listener: (schema: TypedSchema) => void): () => void {
+  onChange(listener: Listener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -173,12 +179,12 @@ export class TypedResources {
         if (before && before.sdl === next.sdl && sameKinds(before, next)) return;
         this.schema = next;
         this.generation++;
-        this.noteRemoved(before, next);
+        const removed = this.noteRemoved(before, next);
         this.opts.logger?.info(
           { typedResources: next.kinds.map((k) => k.typeName) },
           "typed resources changed: schema rebuilt",
         );
-        for (const l of this.listeners) l(next);
+        for (const l of this.listeners) l(next, removed);
       } catch (err) {
         this.opts.logger?.warn(
           { err: (err as Error).message },
@@ -224,19 +230,25 @@ export class TypedResources {
     return typedSchema(resources, documents, this.opts.names);
   }
 
-  private noteRemoved(before: TypedSchema | undefined, next: TypedSchema): void {
+  /** Records the root fields gone; returns the resources (group/version/resource) gone. */
+  private noteRemoved(
+    before: TypedSchema | undefined,
+    next: TypedSchema,
+  ): { kind: TypedKind; why: string }[] {
     const now = new Set(next.kinds.flatMap((k) => [k.listField, k.getField, k.eventsField]));
     for (const f of now) this.removed.delete(f);
+    const gvr = (k: TypedKind) => `${k.group}/${k.version}/${k.resource}`;
+    const served = new Set(next.kinds.map(gvr));
+    const gone: { kind: TypedKind; why: string }[] = [];
     for (const k of before?.kinds ?? []) {
       const id = k.group ? `${k.resource}.${k.group}` : k.resource;
-      for (const f of [k.listField, k.getField, k.eventsField]) {
-        if (!now.has(f))
-          this.removed.set(
-            f,
-            `${id} is no longer served by the cluster (its CustomResourceDefinition was removed or changed)`,
-          );
-      }
+      const why = `${id} is no longer served by the cluster (its CustomResourceDefinition was removed or changed)`;
+      for (const f of [k.listField, k.getField, k.eventsField]) if (!now.has(f)) this.removed.set(f, why);
+      const version = `${k.group ? `${k.group}/` : ""}${k.version}`;
+      if (!served.has(gvr(k)))
+        gone.push({ kind: k, why: why.replace(" is no longer", ` (${version}) is no longer`) });
     }
+    return gone;
   }
 
   async stop(): Promise<void> {

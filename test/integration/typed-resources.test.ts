@@ -441,6 +441,18 @@ describe("typed resources on the real control plane", { skip: cluster ? false : 
     it("a CRD removed: its fields are gone with a clear error; the open stream goes on", async () => {
       const ok = await admin(`{ certificates { totalCount } }`);
       assert.equal(ok.errors, undefined, JSON.stringify(ok.errors));
+      // A stream of the resource removed ends, saying why.
+      const certs = subscribe(
+        "sse",
+        kgql.url,
+        `subscription($ns: String) { certificateEvents(namespace: $ns, initial: true) { type object { name } } }`,
+        { ns: ns.name },
+        { token: c.adminToken },
+      );
+      await waitFor(() => certs.events.some((e) => e.type === "SYNCED"), {
+        message: "certificates synced",
+        until: Boolean,
+      });
       await c.api.delete(`${CRDS}/${certCrd.metadata.name}`);
       const r = await waitFor(() => admin(`{ certificates { totalCount } }`), {
         message: "certificates to be refused",
@@ -452,6 +464,15 @@ describe("typed resources on the real control plane", { skip: cluster ? false : 
       assert.match(
         messages,
         /certificates: certificates\.cert-manager\.io is no longer served by the cluster/,
+      );
+      await waitFor(() => certs.errors.length > 0 || certs.done, {
+        message: "the certificate stream to end",
+        until: Boolean,
+      });
+      certs.stop();
+      assert.match(
+        JSON.stringify(certs.errors),
+        /certificates\.cert-manager\.io \(cert-manager\.io\/v1\) is no longer served by the cluster.*RESOURCE_REMOVED/,
       );
       await modified("db-1", "after-removal");
     });
