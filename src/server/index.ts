@@ -104,15 +104,15 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
       });
       await typed.load();
       await typed.watch();
-      // Streams of a resource no longer served end with why (others, and other fields, go on).
+      // Streams of a resource no longer served end with why (others, and other fields, go on),
+      // and its informer stops: it would retry a resource that is gone, and show as unhealthy.
       typed.onChange((_schema, removed) => {
         for (const { kind, why } of removed) {
-          const informer = gateway.factory.get({
-            group: kind.group,
-            version: kind.version,
-            resource: kind.resource,
-          });
-          if (informer) gateway.hub(informer).endSubscribers(userError(why, "RESOURCE_REMOVED"));
+          const gvr = { group: kind.group, version: kind.version, resource: kind.resource };
+          const informer = gateway.factory.get(gvr);
+          if (!informer) continue;
+          gateway.hub(informer).endSubscribers(userError(why, "RESOURCE_REMOVED"));
+          void gateway.factory.remove(gvr);
         }
       });
     } catch (err) {

@@ -474,6 +474,11 @@ describe("typed resources on the real control plane", { skip: cluster ? false : 
         JSON.stringify(certs.errors),
         /certificates\.cert-manager\.io \(cert-manager\.io\/v1\) is no longer served by the cluster.*RESOURCE_REMOVED/,
       );
+      // Its cache is dropped, not left retrying a resource that is gone.
+      await waitFor(() => admin(`{ cacheStatus { group resource } }`), {
+        message: "certificates gone from cacheStatus",
+        until: (r) => !r.data.cacheStatus.some((s: Json) => s.group === "cert-manager.io"),
+      });
       await modified("db-1", "after-removal");
     });
   });
