@@ -20,6 +20,7 @@ import { subscriptionResolvers } from "./subscriptions.ts";
 import {
   renamedFieldResolvers,
   typedFieldFunctions,
+  typedFleetResolvers,
   typedNamespaceFields,
   typedQueryResolvers,
   typedSubscriptionResolvers,
@@ -103,7 +104,7 @@ export function buildSchema(typed?: TypedSchema): GraphQLSchema {
   });
   // Before installViews, which wraps these resolvers: what they return (from any cluster)
   // becomes views in each object's own cluster.
-  installClusterArgument(schema, fleetQueryResolvers() as never);
+  installClusterArgument(schema, { ...fleetQueryResolvers(), ...typedFleetResolvers(kinds) } as never);
   const fields = { ...kindFieldFunctions(), ...typedFieldFunctions(kinds) };
   fields.Namespace = { ...fields.Namespace, ...typedNamespaceFields(kinds) };
   const typedTypes = new Map<string, string>();

@@ -15,7 +15,7 @@ import { userError } from "./errors.ts";
 import { type ClusterPart, fleetConnection } from "./fleet-connection.ts";
 import type { FieldFn } from "./views.ts";
 
-type Args = PageArgs & { namespace?: string | null; labelSelector?: string | null; name?: string };
+export type Args = PageArgs & { namespace?: string | null; labelSelector?: string | null; name?: string };
 
 export function parseSelectorArg(text: string | null | undefined): LabelSelector | undefined {
   if (!text) return undefined;
@@ -112,38 +112,53 @@ export function listResolver(kind: string) {
  * waits for no cluster, so one that is down cannot hold it up.
  */
 export function fleetListResolver(kind: string) {
-  return (_: unknown, args: Args, root: RequestContext) => {
-    const parts: ClusterPart[] = [];
-    const unsynced: string[] = [];
-    let namespaceFound = !args.namespace;
-    for (const gateway of root.clusters?.all() ?? [root.gateway]) {
-      const ctx = root.inCluster(gateway.cluster);
-      const informer = ctx.gateway.informer(kind);
-      if (!informer.hasSynced() || !ctx.gateway.informer("Namespace").hasSynced()) {
-        unsynced.push(gateway.cluster);
-        continue;
-      }
-      if (args.namespace) {
-        if (!namespaceExists(ctx, args.namespace)) continue;
-        namespaceFound = true;
-      }
-      checkAllowed(ctx, kind, args.namespace);
-      const [keys, whole] = matchingKeys(informer, kind, args, ctx, false);
-      parts.push({
-        cluster: gateway.cluster,
-        store: informer.store,
-        ordered: orderedFor(informer.store, keys, whole, args.orderBy ?? null),
-      });
+  return (_: unknown, args: Args, root: RequestContext) =>
+    fleetList(root, args, kind, undefined, (ctx) => ctx.gateway.informer(kind));
+}
+
+/**
+ * fleetListResolver's merge, for any resource: `informerIn` gives its informer in a cluster's
+ * context (undefined: that cluster does not serve it, so it has none of its objects), `key`
+ * its access key and `name` its name for messages (defaults: the core kind's).
+ */
+export function fleetList(
+  root: RequestContext,
+  args: Args,
+  key: string,
+  name: string | undefined,
+  informerIn: (ctx: RequestContext) => SharedInformer | undefined,
+) {
+  const parts: ClusterPart[] = [];
+  const unsynced: string[] = [];
+  let namespaceFound = !args.namespace;
+  for (const gateway of root.clusters?.all() ?? [root.gateway]) {
+    const ctx = root.inCluster(gateway.cluster);
+    const informer = informerIn(ctx);
+    if (!informer) continue;
+    if (!informer.hasSynced() || !ctx.gateway.informer("Namespace").hasSynced()) {
+      unsynced.push(gateway.cluster);
+      continue;
     }
-    if (!namespaceFound && unsynced.length === 0) {
-      throw userError(
-        `namespace "${args.namespace}" does not exist in any cluster (query namespaces(cluster: "*") for the list)`,
-        "BAD_USER_INPUT",
-        { argument: "namespace" },
-      );
+    if (args.namespace) {
+      if (!namespaceExists(ctx, args.namespace)) continue;
+      namespaceFound = true;
     }
-    return fleetConnection(parts, args, unsynced);
-  };
+    checkAllowed(ctx, key, args.namespace, name);
+    const [keys, whole] = matchingKeys(informer, key, args, ctx, false);
+    parts.push({
+      cluster: gateway.cluster,
+      store: informer.store,
+      ordered: orderedFor(informer.store, keys, whole, args.orderBy ?? null),
+    });
+  }
+  if (!namespaceFound && unsynced.length === 0) {
+    throw userError(
+      `namespace "${args.namespace}" does not exist in any cluster (query namespaces(cluster: "*") for the list)`,
+      "BAD_USER_INPUT",
+      { argument: "namespace" },
+    );
+  }
+  return fleetConnection(parts, args, unsynced);
 }
 
 export function getResolver(kind: string, namespaced: boolean) {

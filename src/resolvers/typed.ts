@@ -3,11 +3,20 @@
 // on demand, decide the caller's RBAC per group/resource, wait for the first sync and refuse
 // bad arguments exactly as the generic fields do.
 import type { GraphQLFieldResolver } from "graphql";
+import { UncacheableResourceError, UnknownResourceError } from "../informers/discovery.ts";
+import type { SharedInformer } from "../informers/shared-informer.ts";
 import { accessKey } from "../kinds.ts";
 import type { TypedKind } from "../typed/types.ts";
 import { kindFieldResolvers } from "./common.ts";
 import type { RequestContext } from "./context.ts";
-import { checkNamespace, genericResource, genericResources, parseSelectorArg } from "./query.ts";
+import {
+  checkNamespace,
+  fleetList,
+  genericResource,
+  genericResources,
+  type Args as ListArgs,
+  parseSelectorArg,
+} from "./query.ts";
 import { resourceEventsField } from "./subscriptions.ts";
 import type { FieldFn } from "./views.ts";
 
@@ -25,6 +34,36 @@ export function typedQueryResolvers(kinds: readonly TypedKind[]): Record<string,
       const { informer, key } = await genericResource(ctx, { ...gvrOf(k), namespace });
       if (namespace) checkNamespace(ctx, namespace);
       return ctx.visible(key, namespace) ? (informer.lister.get(namespace, args.name!) ?? null) : null;
+    };
+  }
+  return out;
+}
+
+/**
+ * The typed lists over every cluster (cluster: "*"), as the built-in kinds': each cluster's
+ * informer of the resource is started if needed but not waited for (a cluster still syncing
+ * is named in unsyncedClusters), and a cluster that does not serve the resource has none of
+ * its objects. Access is decided per cluster as resources(...) decides it.
+ */
+export function typedFleetResolvers(kinds: readonly TypedKind[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of kinds) {
+    const gvr = gvrOf(k);
+    const name = k.group ? `${k.resource}.${k.group}` : k.resource;
+    out[k.listField] = async (_: unknown, args: ListArgs, root: RequestContext) => {
+      parseSelectorArg(args.labelSelector);
+      const informers = new Map<RequestContext, SharedInformer>();
+      for (const gateway of root.clusters?.all() ?? [root.gateway]) {
+        const ctx = root.inCluster(gateway.cluster);
+        try {
+          const informer = await ctx.gateway.factory.informerFor(gvr);
+          await ctx.access.authorizeResource?.(informer.resource);
+          informers.set(ctx, informer);
+        } catch (err) {
+          if (!(err instanceof UnknownResourceError || err instanceof UncacheableResourceError)) throw err;
+        }
+      }
+      return fleetList(root, args, accessKey(k), name, (ctx) => informers.get(ctx));
     };
   }
   return out;

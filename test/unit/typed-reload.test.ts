@@ -103,6 +103,15 @@ describe("typed resources: the schema follows changes without a restart", () => 
     const r = await gql(server.url, query);
     assert.equal(r.errors, undefined, JSON.stringify(r.errors));
     assert.deepEqual(r.data.widgets.nodes, [{ name: "w1", spec: { size: 3 } }]);
+    const fleet = await gql(
+      server.url,
+      `{ widgets(cluster: "*", namespace: "team-1") { nodes { cluster name } unsyncedClusters } }`,
+    );
+    assert.equal(fleet.errors, undefined, JSON.stringify(fleet.errors));
+    assert.deepEqual(fleet.data.widgets, {
+      nodes: [{ cluster: "default", name: "w1" }],
+      unsyncedClusters: [],
+    });
     stream = subscribe(
       "sse",
       server.url,
