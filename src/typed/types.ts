@@ -4,8 +4,9 @@
 //   the kind is a name the schema already has (a built-in kind such as `Job`, or a hand-written
 //   type), it gets its group in front in PascalCase: `ArgoprojIoApplication`.
 // - Root fields: the plural resource name in camelCase (`applications`, the connection), the
-//   singular (`application`, one object) and `<singular>Events` (a subscription); taken root
-//   names get the lower-camel group prefix (`argoprojIoApplications`), as a prefixed type does.
+//   singular (`application`, one object) and `<singular>Events` (a subscription). They get
+//   the lower-camel group prefix (`argoprojIoApplications`) when the name is taken, and when
+//   two typed resources share the kind.
 //   Should a prefixed name be taken too, `_` is appended until it is free.
 // - Nested object schemas are types named after their path: `ApplicationSpec`,
 //   `ApplicationSpecSource`; shared schemas ($ref, built-in group versions) after the last
@@ -123,15 +124,16 @@ export function typedSchema(
   // A kind type comes with its connection, edge and event types: all four names must be free.
   const withDerived = (t: string) => [t, `${t}Connection`, `${t}Edge`, `${t}Event`];
   const plan = resources.map((r) => {
-    const prefixed = kindCount.get(r.kind)! > 1 || withDerived(r.kind).some((n) => usedTypes.has(n));
+    const shared = kindCount.get(r.kind)! > 1;
+    const prefixed = shared || withDerived(r.kind).some((n) => usedTypes.has(n));
     let typeName = prefixed ? `${pascal(r.group || "core")}${r.kind}` : r.kind;
     // Last resort (a prefixed name taken too): `_` appended until free.
     while (withDerived(typeName).some((n) => usedTypes.has(n))) typeName += "_";
     for (const n of withDerived(typeName)) usedTypes.add(n);
-    return { r, typeName, prefixed };
+    return { r, typeName, shared };
   });
 
-  for (const { r, typeName, prefixed } of plan) {
+  for (const { r, typeName, shared } of plan) {
     const doc = documents.get(groupVersionPath(r.group, r.version));
     const found = doc && kindSchema(doc, r.group, r.version, r.kind);
     const components = doc?.components?.schemas ?? {};
@@ -220,7 +222,8 @@ export function typedSchema(
 
     const groupPrefix = camel(r.group || "core");
     const root = (name: string) => {
-      let n = prefixed || usedRoot.has(name) ? `${groupPrefix}${pascal(name)}` : name;
+      // Two resources of one kind: both prefixed, so neither keeps the plain name by order.
+      let n = shared || usedRoot.has(name) ? `${groupPrefix}${pascal(name)}` : name;
       while (usedRoot.has(n)) n += "_";
       usedRoot.add(n);
       return n;

@@ -96,6 +96,30 @@ describe("typed resources: OpenAPI to GraphQL", () => {
     assert.equal(field(schema, "Namespace", "certificates"), "[Certificate!]!");
   });
 
+  it("an Argo Rollouts Rollout: int-or-string strategy fields, a typed pod template, quantity maps", () => {
+    const schema = build([served(fixture("argo-rollouts-rollout.yaml"))]);
+    // kgql has a Rollout type of its own (a Deployment's rollout state): the kind is prefixed,
+    // its root fields, free, are not.
+    assert.equal(field(schema, "Query", "rollouts"), "ArgoprojIoRolloutConnection!");
+    assert.equal(field(schema, "Query", "rollout"), "ArgoprojIoRollout");
+    assert.equal(field(schema, "ArgoprojIoRolloutSpecStrategyCanary", "maxSurge"), "IntOrString");
+    assert.equal(field(schema, "ArgoprojIoRolloutSpecStrategyCanary", "maxUnavailable"), "IntOrString");
+    assert.equal(
+      field(schema, "ArgoprojIoRolloutSpecTemplateSpec", "containers"),
+      "[ArgoprojIoRolloutSpecTemplateSpecContainers]",
+    );
+    assert.equal(field(schema, "ArgoprojIoRolloutSpecTemplateSpecContainers", "image"), "String");
+    // resources.limits: a map of int-or-string quantities
+    assert.equal(
+      field(schema, "ArgoprojIoRolloutSpecTemplateSpecContainersResources", "limits"),
+      "JSONObject",
+    );
+    assert.equal(
+      field(schema, "ArgoprojIoRolloutSpecTemplateSpecContainersReadinessProbeHttpGet", "port"),
+      "IntOrString",
+    );
+  });
+
   it("int-or-string, preserve-unknown-fields, additionalProperties maps, nested arrays", () => {
     const schema = build([app, cert]);
     const sdl = Object.values(schema.getTypeMap())
