@@ -288,6 +288,19 @@ describe("typed resources on the real control plane", { skip: cluster ? false : 
     assert.match(other.errors![0]!.message, /cannot list applications\.argoproj\.io in namespace/);
     const certs = await alice(`{ certificates { totalCount } }`);
     assert.equal(certs.errors?.[0]?.extensions?.code, "FORBIDDEN", JSON.stringify(certs.errors));
+    // Subscriptions are refused the same way, before the stream starts.
+    const stream = subscribe("sse", kgql.url, `subscription { certificateEvents { type } }`, undefined, {
+      token: c.tokens.alice,
+    });
+    try {
+      await waitFor(() => stream.done || stream.errors.length > 0, {
+        message: "the refusal",
+        until: Boolean,
+      });
+      assert.match(JSON.stringify(stream.errors), /cannot list certificates\.cert-manager\.io.*FORBIDDEN/);
+    } finally {
+      stream.stop();
+    }
     // A nested list of a typed resource is filtered, never an error or a leak.
     const nested = await alice(`query($ns: String!) { namespace(name: $ns) { certificates { name } } }`, {
       ns: ns.name,
@@ -313,6 +326,21 @@ describe("typed resources on the real control plane", { skip: cluster ? false : 
       );
       assert.equal(narrow.errors, undefined, JSON.stringify(narrow.errors));
       assert.deepEqual(narrow.data.applications.nodes, [{ name: "other" }]);
+      // A typed subscription's initial state counts too, before its stream starts.
+      const stream = subscribe(
+        "sse",
+        small.url,
+        `subscription { applicationEvents(initial: true) { object { name } } }`,
+      );
+      try {
+        await waitFor(() => stream.done || stream.errors.length > 0, {
+          message: "the refusal",
+          until: Boolean,
+        });
+        assert.match(JSON.stringify(stream.errors), /subscription too expensive.*LIMIT_EXCEEDED/);
+      } finally {
+        stream.stop();
+      }
     } finally {
       await small.close();
     }
