@@ -29,13 +29,11 @@ import type { TypedResources } from "../typed/registry.ts";
 import { type TypedKind, typedKindOf } from "../typed/types.ts";
 
 /** Swaps the schema in whenever the typed resources change. */
-export function useSchemaReload(typed: TypedResources, onSwap?: (schema: GraphQLSchema) => void): Plugin {
+export function useSchemaReload(typed: TypedResources): Plugin {
   return {
     onPluginInit({ setSchema }) {
       typed.onChange((next) => {
-        const schema = buildSchema(next);
-        setSchema(schema);
-        onSwap?.(schema);
+        setSchema(buildSchema(next));
       });
     },
   };

@@ -4,9 +4,13 @@
 import { type ApiResource, similarResources } from "../informers/discovery.ts";
 import { CORE_KINDS } from "../kinds.ts";
 
-export type ResourceEntry =
-  | { text: string; group: string; version: string; resource: string }
-  | { text: string; group: string; version?: undefined; resource: string };
+/** One entry: without a version (`<resource>.<group>`), the group's preferred one is served. */
+export interface ResourceEntry {
+  text: string;
+  group: string;
+  version?: string;
+  resource: string;
+}
 
 export interface ResourceEntries {
   /** Every served resource that is not a built-in kind (see `all` in the README). */

@@ -77,17 +77,11 @@ export class TypedResources {
   private documentsByUrl = new Map<string, OpenApiDocument>();
   /** Root fields of typed resources that were served and are not any more, with why. */
   private readonly removed = new Map<string, string>();
-  /** Rebuilds done since start (tests wait on it). */
-  generation = 0;
 
   /** Throws ResourceEntryError (entries.ts) for an entry that cannot be parsed. */
   constructor(opts: TypedResourcesOptions) {
     this.opts = opts;
     this.entries = parseResourceEntries(opts.entries);
-  }
-
-  get enabled(): boolean {
-    return this.entries.all || this.entries.entries.length > 0;
   }
 
   /**
@@ -178,7 +172,6 @@ export class TypedResources {
         const before = this.schema;
         if (before && before.sdl === next.sdl && sameKinds(before, next)) return;
         this.schema = next;
-        this.generation++;
         const removed = this.noteRemoved(before, next);
         this.opts.logger?.info(
           { typedResources: next.kinds.map((k) => k.typeName) },
