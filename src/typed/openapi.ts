@@ -38,18 +38,25 @@ export async function fetchOpenApi(
   client: KubeClient,
   groupVersions: Iterable<string>,
   previous: Map<string, OpenApiDocument> = new Map(),
-): Promise<{ documents: Map<string, OpenApiDocument>; byUrl: Map<string, OpenApiDocument> }> {
+): Promise<{
+  documents: Map<string, OpenApiDocument>;
+  byUrl: Map<string, OpenApiDocument>;
+  /** Each group version's URL (its content hash changes with its schemas). */
+  urls: Map<string, string>;
+}> {
   let index: { paths: Record<string, { serverRelativeURL: string }> };
   try {
     index = await client.getJSON("/openapi/v3");
   } catch (err) {
     // A server without OpenAPI v3 (before Kubernetes 1.27; the demo cluster): no schemas, so
     // typed resources get untyped spec and status (JSONObject).
-    if ((err as { status?: number }).status === 404) return { documents: new Map(), byUrl: new Map() };
+    if ((err as { status?: number }).status === 404)
+      return { documents: new Map(), byUrl: new Map(), urls: new Map() };
     throw err;
   }
   const documents = new Map<string, OpenApiDocument>();
   const byUrl = new Map<string, OpenApiDocument>();
+  const urls = new Map<string, string>();
   await Promise.all(
     [...new Set(groupVersions)].map(async (gv) => {
       const url = index.paths[gv]?.serverRelativeURL;
@@ -57,9 +64,10 @@ export async function fetchOpenApi(
       const doc = previous.get(url) ?? (await client.getJSON<OpenApiDocument>(url));
       documents.set(gv, doc);
       byUrl.set(url, doc);
+      urls.set(gv, url);
     }),
   );
-  return { documents, byUrl };
+  return { documents, byUrl, urls };
 }
 
 /** The schema of a kind in a group version's document (x-kubernetes-group-version-kind). */

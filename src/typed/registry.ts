@@ -75,6 +75,10 @@ export class TypedResources {
   private again = false;
   private stopped = false;
   private documentsByUrl = new Map<string, OpenApiDocument>();
+  /** The group versions' document URLs of the last build (their hashes change with them). */
+  private urlsByGv = new Map<string, string>();
+  /** Groups whose CRDs were added, changed or removed since the last rebuild began. */
+  private readonly changedGroups = new Set<string>();
   /** Root fields of typed resources that were served and are not any more, with why. */
   private readonly removed = new Map<string, string>();
 
@@ -136,7 +140,10 @@ export class TypedResources {
       onAdd: (o, initial) => {
         if (!initial) this.changed(o);
       },
-      onUpdate: (_old, o) => this.changed(o),
+      // Only spec changes (a new generation) can change the schema, not status updates.
+      onUpdate: (old, o) => {
+        if (old.metadata.generation !== o.metadata.generation) this.changed(o);
+      },
       onDelete: (o) => this.changed(o),
       // CRDs changed between load() and the first list, or events dropped: one rebuild.
       onSynced: () => this.schedule(),
@@ -149,8 +156,10 @@ export class TypedResources {
     const spec = crd.spec as { group?: string; names?: { plural?: string } };
     const group = spec?.group ?? "";
     const resource = spec?.names?.plural ?? "";
-    if (this.entries.all || this.entries.entries.some((e) => e.group === group && e.resource === resource))
+    if (this.entries.all || this.entries.entries.some((e) => e.group === group && e.resource === resource)) {
+      this.changedGroups.add(group);
       this.schedule();
+    }
   }
 
   private schedule(): void {
@@ -168,7 +177,7 @@ export class TypedResources {
     this.rebuilding = (async () => {
       try {
         const next = await this.buildWhenPublished();
-        if (this.stopped || !next) return;
+        if (this.stopped) return;
         const before = this.schema;
         if (before && before.sdl === next.sdl && sameKinds(before, next)) return;
         this.schema = next;
@@ -195,17 +204,22 @@ export class TypedResources {
   }
 
   /**
-   * A new schema once every selected resource's schema is in /openapi/v3: the apiserver
-   * publishes a CRD's schema shortly after serving it, so a rebuild right after the CRD event
-   * may not find it yet. Waits (bounded), then builds with what there is.
+   * A new schema once /openapi/v3 shows the changes: the apiserver publishes a CRD's schema
+   * shortly after the CRD changes, so a rebuild right after the event may find the previous
+   * one (or none). Waits (bounded) until every selected resource has a schema and the document
+   * of every changed group is another one, then builds with what there is.
    */
-  private async buildWhenPublished(): Promise<TypedSchema | undefined> {
+  private async buildWhenPublished(): Promise<TypedSchema> {
     const deadline = Date.now() + (this.opts.publishTimeoutMs ?? 10_000);
+    const changed = [...this.changedGroups];
+    this.changedGroups.clear();
+    const before = this.urlsByGv;
     let delay = 100;
     for (;;) {
       const served = await this.opts.discovery.resources(true);
       const next = await this.build(served);
-      if (next.missing.length === 0 || Date.now() > deadline || this.stopped) return next;
+      const published = changed.every((g) => groupDocumentsDiffer(g, before, this.urlsByGv));
+      if ((next.missing.length === 0 && published) || Date.now() > deadline || this.stopped) return next;
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 1000);
     }
@@ -213,12 +227,13 @@ export class TypedResources {
 
   private async build(served: readonly ApiResource[]): Promise<TypedSchema> {
     const resources = selectResources(this.entries, served);
-    const { documents, byUrl } = await fetchOpenApi(
+    const { documents, byUrl, urls } = await fetchOpenApi(
       this.opts.client,
       resources.map((r) => groupVersionPath(r.group, r.version)),
       this.documentsByUrl,
     );
     this.documentsByUrl = byUrl;
+    this.urlsByGv = urls;
     // A resource whose kind's schema is not published gets untyped spec/status (`missing`).
     return typedSchema(resources, documents, this.opts.names);
   }
@@ -257,4 +272,16 @@ function sameKinds(a: TypedSchema, b: TypedSchema): boolean {
       s.kinds.map((k) => [k.typeName, k.group, k.version, k.resource, k.namespaced, [...k.topFields]]),
     );
   return key(a) === key(b);
+}
+
+/** Whether a group's documents (any version) were added, removed or changed between two builds. */
+function groupDocumentsDiffer(
+  group: string,
+  a: ReadonlyMap<string, string>,
+  b: ReadonlyMap<string, string>,
+): boolean {
+  const prefix = `apis/${group}/`;
+  const of = (m: ReadonlyMap<string, string>) =>
+    JSON.stringify([...m].filter(([gv]) => gv.startsWith(prefix)).sort());
+  return of(a) !== of(b);
 }

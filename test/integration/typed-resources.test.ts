@@ -424,7 +424,7 @@ describe("typed resources on the real control plane", { skip: cluster ? false : 
       await modified("web-1", "first-change");
     });
 
-    it("a CRD installed while subscribed becomes typed fields; the open stream goes on", async () => {
+    it("a CRD installed, then changed, while subscribed becomes typed fields; the open stream goes on", async () => {
       const before = await admin(`{ gizmos { totalCount } }`);
       assert.equal(before.errors?.[0]?.extensions?.code, "GRAPHQL_VALIDATION_FAILED", JSON.stringify(before));
       await applyCrd(c, gizmoCrd(group));
@@ -463,6 +463,25 @@ describe("typed resources on the real control plane", { skip: cluster ? false : 
           extra: { anything: ["goes", 1] },
         },
       });
+      // The CRD changed (a property added): the new field is served, without a restart.
+      const crd = (await c.api.get(`${CRDS}/gizmos.${group}`)).body;
+      crd.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.color = { type: "string" };
+      await c.api.put(`${CRDS}/gizmos.${group}`, crd);
+      const colorQuery = `query($ns: String) { gizmos(namespace: $ns) { nodes { spec { color port } } } }`;
+      await waitFor(() => admin(colorQuery, { ns: ns.name }), {
+        message: "the added property in the schema",
+        until: (r) => r.errors === undefined,
+        timeoutMs: 30_000,
+      });
+      // Written once the new schema is served (kube-apiserver's watch may deliver objects
+      // written while it switches pruned of the new property, until they change again).
+      await c.api.patch(`/apis/${group}/v1beta1/namespaces/${ns.name}/gizmos/g`, { spec: { color: "teal" } });
+      const changed = await waitFor(() => admin(colorQuery, { ns: ns.name }), {
+        message: "the added property's value",
+        until: (r) => r.data?.gizmos?.nodes?.[0]?.spec?.color === "teal",
+        timeoutMs: 15_000,
+      });
+      assert.deepEqual(changed.data.gizmos.nodes[0].spec, { color: "teal", port: 8080 });
       await modified("web-2", "after-gizmos");
     });
 
