@@ -59,6 +59,12 @@ export const OPTIONS = {
     type: "boolean",
     help: "sync with paged lists then watches, not watch-list streams (servers without the WatchList gate fall back by themselves)",
   },
+  resources: {
+    type: "string",
+    multiple: true,
+    arg: "<resource>",
+    help: "serve these resources with typed GraphQL generated from the apiserver's OpenAPI (repeatable or comma-separated): <resource>.<group> (widgets.example.com: its preferred version), group/version/resource (argoproj.io/v1alpha1/applications; core: v1/configmaps), or all (every served resource that is not a built-in kind). The schema follows their CRDs as they are added, changed or removed",
+  },
   "sync-timeout": {
     type: "string",
     default: "10",

@@ -11,6 +11,7 @@ import { KubeClient } from "./informers/client.ts";
 import { createLogger } from "./log.ts";
 import { SandboxCluster, seedDemo, startChurn } from "./sandbox/index.ts";
 import { startGatewayServer } from "./server/index.ts";
+import { parseResourceEntries, ResourceEntryError } from "./typed/entries.ts";
 
 class UsageError extends Error {}
 
@@ -226,6 +227,12 @@ export async function main(argv: string[]): Promise<number | undefined> {
         );
     }
     const namespaces = scopedNamespaces(flags);
+    try {
+      parseResourceEntries(flags.resources); // a bad entry fails before connecting to anything
+    } catch (err) {
+      if (err instanceof ResourceEntryError) throw new UsageError(`${err.message} (${envName("resources")})`);
+      throw err;
+    }
     const syncTimeoutMs = seconds(flags, "sync-timeout");
     const requestTimeoutMs = seconds(flags, "request-timeout");
     const maxCost = Number(flags["max-cost"]);
@@ -284,6 +291,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
       await checkReachable(client, source);
     }
     const server = await startGatewayServer({
+      resources: flags.resources,
       client,
       clusters: fleet.length ? fleet.map((c) => ({ name: c.spec.name, client: c.client })) : undefined,
       host: flags.host,
@@ -327,9 +335,14 @@ export async function main(argv: string[]): Promise<number | undefined> {
     process.once("SIGINT", () => void shutdown("SIGINT"));
     process.once("SIGTERM", () => void shutdown("SIGTERM"));
     return undefined;
-  } catch (err) {
+  } catch (thrown) {
     // After the log's last lines, so the error line comes last.
     await release();
+    // An entry the apiserver does not serve is found once connected (startGatewayServer).
+    const err =
+      thrown instanceof ResourceEntryError
+        ? new UsageError(`${thrown.message} (${envName("resources")})`)
+        : thrown;
     if (err instanceof UsageError) {
       process.stderr.write(`kgql: ${err.message}\n`);
       exitWithin(2, ERROR_EXIT_DEADLINE_MS);

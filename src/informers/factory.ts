@@ -23,6 +23,7 @@ export class SharedInformerFactory {
   private readonly opts: FactoryOptions;
   private readonly byResource = new Map<string, SharedInformer>();
   private readonly addedListeners = new Set<(informer: SharedInformer) => void>();
+  private readonly removedListeners = new Set<(informer: SharedInformer) => void>();
   private started = false;
 
   /** Scoped mode: the only namespaces whose objects are watched (namespaced resources). */
@@ -73,6 +74,28 @@ export class SharedInformerFactory {
     this.addedListeners.add(listener);
     return () => {
       this.addedListeners.delete(listener);
+    };
+  }
+
+  /**
+   * Stops and forgets the informer of a resource the apiserver no longer serves (a CRD
+   * removed), telling the onInformerRemoved listeners first; a later informerFor starts afresh.
+   */
+  async remove(gvr: GroupVersionResource): Promise<void> {
+    const key = gvrString(gvr);
+    const informer = this.byResource.get(key);
+    if (!informer) return;
+    this.byResource.delete(key);
+    for (const listener of this.removedListeners) listener(informer);
+    await informer.stop();
+  }
+
+  /** Calls `fn` for each informer removed (remove()). Returns the unsubscribe. */
+  onInformerRemoved(fn: (informer: SharedInformer) => void): () => void {
+    const listener = (informer: SharedInformer) => fn(informer);
+    this.removedListeners.add(listener);
+    return () => {
+      this.removedListeners.delete(listener);
     };
   }
 

@@ -18,7 +18,9 @@ export type ErrorCode =
   /** A write was applied, but kgql's cache did not reach it within the request's time. */
   | "CACHE_TIMEOUT"
   /** A stream without markers (podEvents) lost events: the client must rebuild its view. */
-  | "RESYNC_REQUIRED";
+  | "RESYNC_REQUIRED"
+  /** A typed resource's stream ended: its CRD was removed (or no longer serves that version). */
+  | "RESOURCE_REMOVED";
 
 export function userError(
   message: string,

@@ -60,7 +60,23 @@ export class Gateway {
       this.byKind.set(kind.kind, informer);
       this.track(informer);
     }
-    this.untrack = factory.onInformerAdded((informer) => this.track(informer));
+    const untrackAdded = factory.onInformerAdded((informer) => this.track(informer));
+    const untrackRemoved = factory.onInformerRemoved((informer) => this.forget(informer));
+    this.untrack = () => {
+      untrackAdded();
+      untrackRemoved();
+    };
+  }
+
+  /** An informer the factory removed (its resource is no longer served): its hub closes. */
+  private forget(informer: SharedInformer): void {
+    if (!this.tracked.delete(informer)) return;
+    const key = groupKind(informer.resource.group, informer.resource.kind);
+    const rest = (this.byGroupKind.get(key) ?? []).filter((i) => i !== informer);
+    if (rest.length) this.byGroupKind.set(key, rest);
+    else this.byGroupKind.delete(key);
+    this.hubs.get(informer)?.close();
+    this.hubs.delete(informer);
   }
 
   private track(informer: SharedInformer): void {

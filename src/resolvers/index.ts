@@ -6,6 +6,7 @@ import { createSchema } from "graphql-yoga";
 import { CORE_KINDS } from "../kinds.ts";
 import { type AuditLog, mutationResolvers } from "../mutations/resolvers.ts";
 import { buildTypeDefs } from "../schema/index.ts";
+import { TYPED_EXTENSION, type TypedSchema } from "../typed/types.ts";
 import { installClusterArgument } from "./cluster-arg.ts";
 import { kindFieldResolvers, resourceFieldResolvers } from "./common.ts";
 import type { RequestContext } from "./context.ts";
@@ -17,6 +18,14 @@ import {
   rootQueryResolvers,
 } from "./query.ts";
 import { subscriptionResolvers } from "./subscriptions.ts";
+import {
+  renamedFieldResolvers,
+  typedFieldFunctions,
+  typedFleetResolvers,
+  typedNamespaceFields,
+  typedQueryResolvers,
+  typedSubscriptionResolvers,
+} from "./typed.ts";
 import { type FieldFn, GENERIC_TYPE, installViews } from "./views.ts";
 
 function literal(node: ValueNode): unknown {
@@ -67,26 +76,55 @@ export function kindFieldFunctions(): Record<string, Record<string, FieldFn>> {
   return out;
 }
 
+/** int-or-string values (Kubernetes intstr) as they are: a number or a string. */
+const IntOrString = new GraphQLScalarType({
+  name: "IntOrString",
+  description: "An int-or-string value (Kubernetes intstr): a number or a string, as the object holds it.",
+  serialize: (v) => v,
+  parseValue: (v) => {
+    if (typeof v !== "string" && !Number.isInteger(v))
+      throw new GraphQLError("IntOrString must be an integer or a string");
+    return v;
+  },
+  parseLiteral: (node) =>
+    node.kind === Kind.INT ? Number(node.value) : node.kind === Kind.STRING ? node.value : undefined,
+});
+
 export interface SchemaOptions {
   /** Serve the Mutation type (--enable-mutations), auditing each mutation to this log. */
   mutations?: { audit: AuditLog | undefined };
+  /** Typed resources (--resources): their types, root fields and subscriptions. */
+  typed?: TypedSchema;
 }
 
 export function buildSchema(opts: SchemaOptions = {}): GraphQLSchema {
+  const { typed } = opts;
+  const kinds = typed?.kinds ?? [];
   const schema = createSchema<RequestContext>({
-    typeDefs: buildTypeDefs({ mutations: opts.mutations !== undefined }),
+    typeDefs: buildTypeDefs({ mutations: opts.mutations !== undefined, typed }),
     resolvers: {
       JSONObject,
-      Query: rootQueryResolvers(),
+      ...(typed ? { IntOrString, ...renamedFieldResolvers(typed.renames) } : {}),
+      Query: { ...rootQueryResolvers(), ...typedQueryResolvers(kinds) },
       ...(opts.mutations ? { Mutation: mutationResolvers(opts.mutations.audit) } : {}),
-      Subscription: subscriptionResolvers(),
+      Subscription: { ...subscriptionResolvers(), ...typedSubscriptionResolvers(kinds) },
       // Set by installViews: a view knows its type.
       Resource: { __resolveType: () => null },
     } as never,
   });
   // Before installViews, which wraps these resolvers: what they return (from any cluster)
   // becomes views in each object's own cluster.
-  installClusterArgument(schema, fleetQueryResolvers() as never);
-  installViews(schema, kindFieldFunctions());
+  installClusterArgument(schema, { ...fleetQueryResolvers(), ...typedFleetResolvers(kinds) } as never);
+  const fields = { ...kindFieldFunctions(), ...typedFieldFunctions(kinds) };
+  fields.Namespace = { ...fields.Namespace, ...typedNamespaceFields(kinds) };
+  const typedTypes = new Map<string, string>();
+  for (const k of kinds) {
+    typedTypes.set(`${k.group ? `${k.group}/` : ""}${k.version} ${k.kind}`, k.typeName);
+    const type = schema.getType(k.typeName)!;
+    // For the cost estimate and the plugins: which resource a type (and its connection) reads.
+    for (const t of [type, schema.getType(`${k.typeName}Connection`)!])
+      (t as { extensions: object }).extensions = { ...t.extensions, [TYPED_EXTENSION]: k };
+  }
+  installViews(schema, fields, typedTypes);
   return schema;
 }

@@ -17,7 +17,7 @@ import { type ClusterPart, fleetConnection } from "./fleet-connection.ts";
 import { checkInScope, inScope } from "./scope.ts";
 import type { FieldFn } from "./views.ts";
 
-type Args = PageArgs & { namespace?: string | null; labelSelector?: string | null; name?: string };
+export type Args = PageArgs & { namespace?: string | null; labelSelector?: string | null; name?: string };
 
 export function parseSelectorArg(text: string | null | undefined): LabelSelector | undefined {
   if (!text) return undefined;
@@ -30,7 +30,7 @@ export function parseSelectorArg(text: string | null | undefined): LabelSelector
   }
 }
 
-function checkNamespace(ctx: RequestContext, namespace: string | null | undefined): void {
+export function checkNamespace(ctx: RequestContext, namespace: string | null | undefined): void {
   if (!namespace) return;
   if (!namespaceExists(ctx, namespace)) {
     throw userError(
@@ -115,57 +115,72 @@ export function listResolver(kind: string) {
  * waits for no cluster, so one that is down cannot hold it up.
  */
 export function fleetListResolver(kind: string) {
-  return (_: unknown, args: Args, root: RequestContext) => {
-    checkInScope(root, args.namespace);
-    const parts: ClusterPart[] = [];
-    const unsynced: string[] = [];
-    // With --auth: clusters where the caller's token is not valid, or it may not list the kind
-    // (in the namespace asked for). Left out whole, counts included, and named.
-    const forbidden: string[] = [];
-    let refusal: unknown;
-    let namespaceFound = !args.namespace;
-    for (const gateway of root.clusters?.all() ?? [root.gateway]) {
-      const ctx = root.inCluster(gateway.cluster);
-      if (ctx.access.refusal) {
-        forbidden.push(gateway.cluster);
-        refusal ??= ctx.access.refusal;
-        continue;
-      }
-      const informer = ctx.gateway.informer(kind);
-      if (!informer.hasSynced() || !ctx.gateway.informer("Namespace").hasSynced()) {
-        unsynced.push(gateway.cluster);
-        continue;
-      }
-      if (args.namespace) {
-        if (!namespaceExists(ctx, args.namespace)) continue;
-        namespaceFound = true;
-      }
-      try {
-        checkAllowed(ctx, kind, args.namespace);
-      } catch (err) {
-        if ((err as GraphQLError).extensions?.code !== "FORBIDDEN") throw err;
-        forbidden.push(gateway.cluster);
-        refusal ??= err;
-        continue;
-      }
-      const [keys, whole] = matchingKeys(informer, kind, args, ctx, false);
-      parts.push({
-        cluster: gateway.cluster,
-        store: informer.store,
-        ordered: orderedFor(informer.store, keys, whole, args.orderBy ?? null),
-      });
+  return (_: unknown, args: Args, root: RequestContext) =>
+    fleetList(root, args, kind, undefined, (ctx) => ctx.gateway.informer(kind));
+}
+
+/**
+ * fleetListResolver's merge, for any resource: `informerIn` gives its informer in a cluster's
+ * context (undefined: that cluster does not serve it, so it has none of its objects), `key`
+ * its access key and `name` its name for messages (defaults: the core kind's).
+ */
+export function fleetList(
+  root: RequestContext,
+  args: Args,
+  key: string,
+  name: string | undefined,
+  informerIn: (ctx: RequestContext) => SharedInformer | undefined,
+) {
+  checkInScope(root, args.namespace);
+  const parts: ClusterPart[] = [];
+  const unsynced: string[] = [];
+  // With --auth: clusters where the caller's token is not valid, or it may not list the kind
+  // (in the namespace asked for). Left out whole, counts included, and named.
+  const forbidden: string[] = [];
+  let refusal: unknown;
+  let namespaceFound = !args.namespace;
+  for (const gateway of root.clusters?.all() ?? [root.gateway]) {
+    const ctx = root.inCluster(gateway.cluster);
+    if (ctx.access.refusal) {
+      forbidden.push(gateway.cluster);
+      refusal ??= ctx.access.refusal;
+      continue;
     }
-    // Refused everywhere it could answer: the refusal itself, as with one cluster.
-    if (parts.length === 0 && unsynced.length === 0 && refusal) throw refusal;
-    if (!namespaceFound && unsynced.length === 0) {
-      throw userError(
-        `namespace "${args.namespace}" does not exist in any cluster (query namespaces(cluster: "*") for the list)`,
-        "BAD_USER_INPUT",
-        { argument: "namespace" },
-      );
+    const informer = informerIn(ctx);
+    if (!informer) continue;
+    if (!informer.hasSynced() || !ctx.gateway.informer("Namespace").hasSynced()) {
+      unsynced.push(gateway.cluster);
+      continue;
     }
-    return fleetConnection(parts, args, unsynced, forbidden);
-  };
+    if (args.namespace) {
+      if (!namespaceExists(ctx, args.namespace)) continue;
+      namespaceFound = true;
+    }
+    try {
+      checkAllowed(ctx, key, args.namespace, name);
+    } catch (err) {
+      if ((err as GraphQLError).extensions?.code !== "FORBIDDEN") throw err;
+      forbidden.push(gateway.cluster);
+      refusal ??= err;
+      continue;
+    }
+    const [keys, whole] = matchingKeys(informer, key, args, ctx, false);
+    parts.push({
+      cluster: gateway.cluster,
+      store: informer.store,
+      ordered: orderedFor(informer.store, keys, whole, args.orderBy ?? null),
+    });
+  }
+  // Refused everywhere it could answer: the refusal itself, as with one cluster.
+  if (parts.length === 0 && unsynced.length === 0 && refusal) throw refusal;
+  if (!namespaceFound && unsynced.length === 0) {
+    throw userError(
+      `namespace "${args.namespace}" does not exist in any cluster (query namespaces(cluster: "*") for the list)`,
+      "BAD_USER_INPUT",
+      { argument: "namespace" },
+    );
+  }
+  return fleetConnection(parts, args, unsynced, forbidden);
 }
 
 export function getResolver(kind: string, namespaced: boolean) {
@@ -316,7 +331,7 @@ export async function genericResource(
   return { informer, key, name };
 }
 
-async function genericResources(_: unknown, args: Args & GenericResourceArgs, ctx: RequestContext) {
+export async function genericResources(_: unknown, args: Args & GenericResourceArgs, ctx: RequestContext) {
   const { informer, key } = await genericResource(ctx, args);
   const [keys, whole] = matchingKeys(informer, key, args, ctx);
   return connectionFrom(informer.lister, keys, whole, args);

@@ -161,32 +161,35 @@ export function subscriptionResolvers() {
         (o.spec as { nodeName?: string })?.nodeName === args.node,
       true,
     ),
-    resourceEvents: {
-      subscribe: async (_: unknown, args: StreamArgs & GenericResourceArgs, ctx: RequestContext) => {
-        // resources(...)'s checks, so both refuse the same arguments with the same errors, and
-        // before the stream starts. Through the request context: the caller's RBAC on this
-        // resource is decided with it.
-        const { informer, key, name } = await genericResource(ctx, args);
-        return stream(ctx, key, namespaceSelectorFilter(args), args, true, { informer, name });
-      },
-      resolve: (e: StreamEvent) =>
-        "object" in e
-          ? {
-              type: e.type,
-              object: e.object,
-              previous: e.oldObject ?? null,
-              resourceVersion: e.resourceVersion,
-              reason: null,
-            }
-          : {
-              type: e.type,
-              object: null,
-              previous: null,
-              resourceVersion: e.resourceVersion,
-              reason: "reason" in e ? e.reason : null,
-            },
-    },
+    resourceEvents: resourceEventsField,
   };
 }
+
+/** resourceEvents, and each typed resource's events field with its resource fixed (typed.ts). */
+export const resourceEventsField = {
+  subscribe: async (_: unknown, args: StreamArgs & GenericResourceArgs, ctx: RequestContext) => {
+    // resources(...)'s checks, so both refuse the same arguments with the same errors, and
+    // before the stream starts. Through the request context: the caller's RBAC on this
+    // resource is decided with it.
+    const { informer, key, name } = await genericResource(ctx, args);
+    return stream(ctx, key, namespaceSelectorFilter(args), args, true, { informer, name });
+  },
+  resolve: (e: StreamEvent) =>
+    "object" in e
+      ? {
+          type: e.type,
+          object: e.object,
+          previous: e.oldObject ?? null,
+          resourceVersion: e.resourceVersion,
+          reason: null,
+        }
+      : {
+          type: e.type,
+          object: null,
+          previous: null,
+          resourceVersion: e.resourceVersion,
+          reason: "reason" in e ? e.reason : null,
+        },
+};
 
 export { OWNER_UID_INDEX };

@@ -135,17 +135,23 @@ const coreTypeByApiKind = new Map(
   CORE_KINDS.map((k) => [`${k.group ? `${k.group}/${k.version}` : k.version} ${k.kind}`, k.typeName]),
 );
 
-/** The GraphQL type for an object: its core kind's type, or GenericResource. */
-export function typeNameOf(obj: KubeObject): string {
-  return coreTypeByApiKind.get(`${obj.apiVersion} ${obj.kind}`) ?? GENERIC_TYPE;
+/** The GraphQL type for an object: its core kind's type, a typed resource's, or GenericResource. */
+export function typeNameOf(obj: KubeObject, typed?: ReadonlyMap<string, string>): string {
+  const key = `${obj.apiVersion} ${obj.kind}`;
+  return coreTypeByApiKind.get(key) ?? typed?.get(key) ?? GENERIC_TYPE;
 }
 
 /**
  * Turns the field functions of the view types (every core kind and GenericResource) into
  * getters and resolvers on `schema`, and wraps every other field returning one of them.
  */
-export function installViews(schema: GraphQLSchema, fields: Record<string, Record<string, FieldFn>>): void {
-  const viewTypes = [...CORE_KINDS.map((k) => k.typeName), GENERIC_TYPE];
+export function installViews(
+  schema: GraphQLSchema,
+  fields: Record<string, Record<string, FieldFn>>,
+  /** Typed resources' types (--resources), by "apiVersion kind". */
+  typed: ReadonlyMap<string, string> = new Map(),
+): void {
+  const viewTypes = [...CORE_KINDS.map((k) => k.typeName), ...typed.values(), GENERIC_TYPE];
   const objectType = (name: string): GraphQLObjectType => {
     const type = schema.getType(name);
     if (!(type instanceof GraphQLObjectType)) throw new Error(`schema has no object type ${name}`);
@@ -173,14 +179,14 @@ export function installViews(schema: GraphQLSchema, fields: Record<string, Recor
   /** The view of an object of any kind (views pass through). */
   const toView = (value: unknown, ctx: RequestContext): unknown => {
     if (value === null || value === undefined || value instanceof View) return value;
-    return classes.get(typeNameOf(value as KubeObject))!.wrap(value, ctx);
+    return classes.get(typeNameOf(value as KubeObject, typed))!.wrap(value, ctx);
   };
   const toViews = (value: unknown, ctx: RequestContext): unknown =>
     Array.isArray(value) ? value.map((v) => toView(v, ctx)) : value;
   /** The same, in each object's own cluster. */
   const toViewAt = (value: unknown, ctx: RequestContext): unknown => {
     if (value === null || value === undefined || value instanceof View) return value;
-    return classes.get(typeNameOf(value as KubeObject))!.wrapAt(value, ctx);
+    return classes.get(typeNameOf(value as KubeObject, typed))!.wrapAt(value, ctx);
   };
   const toViewsAt = (value: unknown, ctx: RequestContext): unknown =>
     Array.isArray(value) ? value.map((v) => toViewAt(v, ctx)) : value;

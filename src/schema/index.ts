@@ -13,6 +13,7 @@ import {
 } from "graphql";
 import { CORE_KINDS, type KindDescription } from "../kinds.ts";
 import { mutationTypeDefs } from "../mutations/schema.ts";
+import type { SchemaNames, TypedKind, TypedSchema } from "../typed/types.ts";
 
 /** The Resource interface's fields, as the public contract names them. */
 const INTERFACE_FIELDS = `
@@ -46,7 +47,9 @@ const RESOURCE_FIELDS = `${INTERFACE_FIELDS}
 const LIST_ARGS = "labelSelector: String, first: Int, after: String, orderBy: OrderBy";
 
 /** Fields on every kind; a Namespace.<kind> list with the same name gets an "all" prefix. */
-const COMMON_FIELD_NAMES = new Set([...RESOURCE_FIELDS.matchAll(/^\s+(\w+):/gm)].map((m) => m[1]));
+const COMMON_FIELD_NAMES: ReadonlySet<string> = new Set(
+  [...RESOURCE_FIELDS.matchAll(/^\s+(\w+):/gm)].map((m) => m[1]!),
+);
 
 export function namespaceListField(k: KindDescription): string {
   return COMMON_FIELD_NAMES.has(k.listField)
@@ -137,8 +140,75 @@ export function withClusterArgument(sdl: string): string {
   );
 }
 
-export function buildTypeDefs(opts: { mutations?: boolean } = {}): string {
-  return withClusterArgument(baseTypeDefs() + (opts.mutations ? mutationTypeDefs() : ""));
+export function buildTypeDefs(opts: { mutations?: boolean; typed?: TypedSchema } = {}): string {
+  const parts = [baseTypeDefs()];
+  if (opts.mutations) parts.push(mutationTypeDefs());
+  if (opts.typed) parts.push(typedTypeDefs(opts.typed));
+  return withClusterArgument(parts.join("\n"));
+}
+
+/** What the hand-written and built-in part of the schema names: typed resources avoid them. */
+export function schemaNames(): SchemaNames {
+  const types = new Set(["String", "Int", "Float", "Boolean", "ID", "IntOrString"]);
+  const rootFields = new Set<string>();
+  for (const d of parse(baseTypeDefs()).definitions) {
+    if (!("name" in d) || !d.name) continue;
+    types.add(d.name.value);
+    if ((d.name.value === "Query" || d.name.value === "Subscription") && "fields" in d)
+      for (const f of d.fields ?? []) rootFields.add(f.name.value);
+  }
+  // A Namespace.<kind> list of a typed resource must not take a field Namespace has.
+  for (const k of CORE_KINDS.filter((k) => k.namespaced)) rootFields.add(namespaceListField(k));
+  // Also the names a view class uses itself (resolvers/views.ts).
+  const resourceFields = new Set([...COMMON_FIELD_NAMES, ...VIEW_RESERVED]);
+  return { types, rootFields, resourceFields };
+}
+
+const VIEW_RESERVED = [
+  "o",
+  "c",
+  "typeName",
+  "constructor",
+  "wrap",
+  "wrapList",
+  "wrapAt",
+  "wrapListAt",
+  "prototype",
+];
+
+/** One typed resource (--resources): its type's Resource fields, connection, root fields, events. */
+function typedKindSDL(k: TypedKind): string {
+  const t = k.typeName;
+  const id = k.group ? `${k.resource}.${k.group}` : k.resource;
+  return `
+"${k.kind} (${k.group ? `${k.group}/` : ""}${k.version}), typed from the apiserver's OpenAPI (--resources ${id})."
+type ${t} implements Resource {${RESOURCE_FIELDS}
+}
+${connectionSDL(t)}
+type ${t}Event {
+  type: StreamEventType!
+  "Null for SYNCED and RESYNC."
+  object: ${t}
+  "MODIFIED only: the object before the change."
+  previous: ${t}
+  "Pass back as resumeFrom to continue after this event."
+  resourceVersion: String!
+  "Why a RESYNC happened."
+  reason: String
+}
+extend type Query {
+  "${id}: objects in (namespace, name) order."
+  ${k.listField}(${k.namespaced ? "namespace: String, " : ""}${LIST_ARGS}): ${t}Connection!
+  ${k.namespaced ? `${k.getField}(namespace: String!, name: String!): ${t}` : `${k.getField}(name: String!): ${t}`}
+}
+extend type Subscription {
+  "${id} changes, with SYNCED/RESYNC markers (as resourceEvents)."
+  ${k.eventsField}(${k.namespaced ? "namespace: String, " : ""}labelSelector: String, initial: Boolean = false, resumeFrom: String): ${t}Event!
+}${k.namespaced ? `\nextend type Namespace {\n  ${k.listField}(labelSelector: String): [${t}!]!\n}` : ""}`;
+}
+
+function typedTypeDefs(typed: TypedSchema): string {
+  return ["scalar IntOrString", typed.sdl, ...typed.kinds.map(typedKindSDL)].join("\n");
 }
 
 function baseTypeDefs(): string {

@@ -1,5 +1,4 @@
 // The graphql-yoga app: schema from SDL + generated resolvers, JIT execution, cache plugins.
-import { useGraphQlJit } from "@envelop/graphql-jit";
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
 import {
   type ASTVisitor,
@@ -18,6 +17,7 @@ import { exceededLimit, limitExceeded } from "../resolvers/errors.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
 import { buildSchema } from "../resolvers/index.ts";
 import { useSharedSubscriptionResults } from "../subscriptions/shared-results.ts";
+import type { TypedResources } from "../typed/registry.ts";
 import {
   AUTHORIZATION_HEADER,
   authenticate,
@@ -35,6 +35,12 @@ import { operationLabel } from "./operation.ts";
 import { useCacheExtensions, useCacheSync, useExecutionDeadline } from "./plugins.ts";
 import { type Logger, loggedMaskedErrors, recordOf, useRequestLog } from "./request-log.ts";
 import { useRequestParseErrors } from "./request-parse.ts";
+import {
+  useGraphQlJitPerSchema,
+  useRemovedFieldErrors,
+  useSchemaReload,
+  useTypedResourceAccess,
+} from "./typed-resources.ts";
 import { useVariableCoercionErrors } from "./variables.ts";
 
 export const MAX_DEPTH = 12;
@@ -94,6 +100,8 @@ export interface AppOptions {
   clusters?: ClusterRegistry;
   /** Serve mutations (--enable-mutations), each written to `log` as an audit line. */
   mutations?: boolean;
+  /** Typed resources (--resources): their types are in the schema, which follows their changes. */
+  typed?: TypedResources;
 }
 
 /**
@@ -180,7 +188,8 @@ export function createApp(
   gateway: Gateway,
   opts: AppOptions = {},
 ): YogaServerInstance<object, RequestContext> {
-  const schema = buildSchema(opts.mutations ? { mutations: { audit: opts.log } } : {});
+  const schemaOptions = { mutations: opts.mutations ? { audit: opts.log } : undefined };
+  const schema = buildSchema({ ...schemaOptions, typed: opts.typed?.current() });
   // --auth kubernetes with several clusters: each reviews the caller for itself.
   const fleetAuth = opts.auth?.clusters && opts.auth.clusters.size > 1 ? opts.auth.clusters : undefined;
   // Plain JSON queries from non-browser clients skip yoga's fetch layer (server/fast-path.ts):
@@ -190,7 +199,8 @@ export function createApp(
   const plugins: Plugin[] = [
     // Queries run JIT-compiled; subscriptions use graphql-js, whose subscribe() passes field
     // arguments to subscribe resolvers (graphql-jit's compiled subscribe did not).
-    useGraphQlJit(
+    // Compiled per schema: the schema changes with the typed resources (--resources).
+    useGraphQlJitPerSchema(
       {},
       {
         enableIf: (args) =>
@@ -198,7 +208,13 @@ export function createApp(
             (d) => d.kind === Kind.OPERATION_DEFINITION && d.operation === "subscription",
           ),
       },
-    ) as Plugin,
+    ),
+    ...(opts.typed
+      ? [
+          useSchemaReload(opts.typed, (next) => buildSchema({ ...schemaOptions, typed: next })),
+          useRemovedFieldErrors(opts.typed),
+        ]
+      : []),
     // Static limits on the document (graphql-armor): depth, aliases, tokens. Each rejection is a
     // LIMIT_EXCEEDED error naming the limit and its value (armorLimit).
     EnvelopArmorPlugin({
@@ -253,6 +269,8 @@ export function createApp(
             : useKubernetesAuthorization(gateway, opts.auth.reviewer),
         ]
       : []),
+    // After authorization (decides the caller's access to them), before the cost limit (sizes them).
+    ...(opts.typed ? [useTypedResourceAccess()] : []),
     // After the sync wait (the sizes are known) and authorization (sized by what the caller sees).
     useCostLimit(gateway, opts.maxCost ?? DEFAULT_MAX_COST, opts.clusters),
     ...(opts.extraPlugins ?? []),

@@ -45,6 +45,7 @@ import { type RequestContext, SEE_EVERYTHING, SEE_NOTHING, type Visibility } fro
 import { limitExceeded } from "../resolvers/errors.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
 import { ALL_CLUSTERS, CLUSTER_ARGUMENT } from "../schema/index.ts";
+import { type TypedKind, typedKindOf } from "../typed/types.ts";
 import { operationOf } from "./operation.ts";
 
 /**
@@ -89,8 +90,12 @@ interface Term {
   root?: FieldNode;
 }
 
-/** Each operation's plan: at most one per operation of a live document, whatever names are sent. */
-const planCache = new WeakMap<OperationDefinitionNode, Term[]>();
+/**
+ * Each operation's plan: at most one per operation of a live document, whatever names are sent;
+ * per schema, as the schema changes with the typed resources (--resources) while parsed
+ * documents are shared.
+ */
+const planCache = new WeakMap<GraphQLSchema, WeakMap<OperationDefinitionNode, Term[]>>();
 
 const NO_TERMS: Term[] = [];
 
@@ -102,10 +107,15 @@ function compileOperation(schema: GraphQLSchema, document: DocumentNode, operati
   // the request, so nothing to estimate, and nothing kept.
   const operation = operationOf(document, operationName);
   if (!operation) return NO_TERMS;
-  let plan = planCache.get(operation);
+  let perSchema = planCache.get(schema);
+  if (!perSchema) {
+    perSchema = new WeakMap();
+    planCache.set(schema, perSchema);
+  }
+  let plan = perSchema.get(operation);
   if (!plan) {
     plan = compile(schema, document, operation);
-    planCache.set(operation, plan);
+    perSchema.set(operation, plan);
   }
   return plan;
 }
@@ -122,6 +132,11 @@ function compile(schema: GraphQLSchema, document: DocumentNode, operation: Opera
         : schema.getMutationType();
   if (!root) return [];
   const subscription = operation.operation === "subscription";
+  // Kind types only (their connections carry the same extension, but count as the core ones do: not at all).
+  const typed: TypedLookup = (name) => {
+    const k = typedKindOf(schema, name);
+    return k?.typeName === name ? k : undefined;
+  };
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const d of document.definitions) {
     if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
@@ -171,21 +186,24 @@ function compile(schema: GraphQLSchema, document: DocumentNode, operation: Opera
     const path = `${parentPath}${parentPath ? "." : ""}${field.alias?.value ?? field.name.value}`;
     const isList = isListType(getNullableType(def.type));
     const counts =
-      KIND_BY_TYPE.has(named.name) || named.name === GENERIC_TYPE || named.name === RESOURCE_INTERFACE;
+      KIND_BY_TYPE.has(named.name) ||
+      named.name === GENERIC_TYPE ||
+      named.name === RESOURCE_INTERFACE ||
+      typed(named.name) !== undefined;
     let items: (env: Env) => number;
     let below: ((env: Env) => number) | undefined;
     if (named.name.endsWith("Connection") && "getFields" in named && named.getFields().nodes) {
       // The connection object itself is one; its nodes/edges are the page.
       items = () => 1;
-      below = pageEstimate(field, parent === root, named.name.slice(0, -"Connection".length));
+      below = pageEstimate(field, parent === root, named.name.slice(0, -"Connection".length), typed);
     } else if (connection && (field.name.value === "nodes" || field.name.value === "edges")) {
       items = connection;
     } else if (subscription && parent === root) {
-      items = eventsPerSubscription(field, named);
+      items = eventsPerSubscription(field, named, typed);
     } else if (!isList) {
       items = () => 1;
     } else {
-      items = fanOut(parent.name, named.name, parent === root);
+      items = fanOut(parent.name, named.name, parent === root, typed);
     }
     const children = walk(field.selectionSet, named, path, below, seen);
     return { path, counts, items, children, ...(parent === root ? { root: field } : {}) };
@@ -224,10 +242,21 @@ function literal(node: ValueNode, env: Env): unknown {
   }
 }
 
-/** The informer a field's element type reads, when it is a core kind. */
-function coreInformer(env: Env, typeName: string): SharedInformer | undefined {
+/** The typed resource (--resources) a type of the plan's schema serves. */
+type TypedLookup = (typeName: string) => TypedKind | undefined;
+
+/**
+ * The informer a field's element type reads: a core kind's, or a typed resource's once started
+ * (recorded as consulted: its access is decided before the estimate, as for resources(...)).
+ */
+function coreInformer(env: Env, typeName: string, typed?: TypedLookup): SharedInformer | undefined {
   const kind = KIND_BY_TYPE.get(typeName);
-  return kind ? env.gateway.informer(kind, false) : undefined;
+  if (kind) return env.gateway.informer(kind, false);
+  const k = typed?.(typeName);
+  if (!k) return undefined;
+  const informer = env.gateway.factory.get({ group: k.group, version: k.version, resource: k.resource });
+  if (informer) env.consulted?.add(informer);
+  return informer;
 }
 
 /**
@@ -291,18 +320,18 @@ function objectsInScope(informer: SharedInformer, field: FieldNode, env: Env): n
  * Narrower streams (one node's or one owner's pods) are counted as their namespace's or kind's:
  * the estimate errs towards refusing.
  */
-function eventsPerSubscription(field: FieldNode, eventType: GraphQLCompositeType) {
+function eventsPerSubscription(field: FieldNode, eventType: GraphQLCompositeType, typed: TypedLookup) {
   const objectType =
     "getFields" in eventType
       ? Object.values(eventType.getFields())
           .map((f) => getNamedType(f.type).name)
-          .find((name) => KIND_BY_TYPE.has(name) || name === RESOURCE_INTERFACE)
+          .find((name) => KIND_BY_TYPE.has(name) || name === RESOURCE_INTERFACE || typed(name))
       : undefined;
   return (env: Env): number => {
     const replays = argValue(field, "initial", env) === true || argValue(field, "resumeFrom", env) != null;
     if (!replays || !objectType) return 1;
     const informer =
-      objectType === RESOURCE_INTERFACE ? genericInformer(field, env) : coreInformer(env, objectType);
+      objectType === RESOURCE_INTERFACE ? genericInformer(field, env) : coreInformer(env, objectType, typed);
     if (!informer) return 1;
     env.burst = objectsInScope(informer, field, env);
     return 1 + env.burst;
@@ -310,13 +339,13 @@ function eventsPerSubscription(field: FieldNode, eventType: GraphQLCompositeType
 }
 
 /** A connection's page: min(first, objects in scope), scope being one namespace or the kind. */
-function pageEstimate(field: FieldNode, atRoot: boolean, elementType: string) {
+function pageEstimate(field: FieldNode, atRoot: boolean, elementType: string, typed: TypedLookup) {
   return (env: Env): number => {
     const first = intArg(field, "first", env);
     const page = Math.min(Math.max(first ?? DEFAULT_FIRST, 0), MAX_FIRST);
     if (!atRoot) return page;
     const informer =
-      elementType === GENERIC_TYPE ? genericInformer(field, env) : coreInformer(env, elementType);
+      elementType === GENERIC_TYPE ? genericInformer(field, env) : coreInformer(env, elementType, typed);
     return informer ? Math.min(page, objectsInScope(informer, field, env)) : page;
   };
 }
@@ -326,13 +355,13 @@ function pageEstimate(field: FieldNode, atRoot: boolean, elementType: string) {
  * an object of a kind, the average fan-out (cached children / cached parents, rounded up);
  * lists of interface objects (owners, children) and of plain structures count as one each.
  */
-function fanOut(parentType: string, elementType: string, atRoot: boolean) {
+function fanOut(parentType: string, elementType: string, atRoot: boolean, typed: TypedLookup) {
   return (env: Env): number => {
-    const children = coreInformer(env, elementType);
+    const children = coreInformer(env, elementType, typed);
     if (!children) return 1;
     const total = visibleSize(children, env);
     if (atRoot) return total;
-    const parents = coreInformer(env, parentType);
+    const parents = coreInformer(env, parentType, typed);
     if (!parents) return Math.min(1, total);
     // Visible children over visible parents: the parents resolved are the visible ones.
     return Math.min(total, Math.ceil(total / Math.max(1, visibleSize(parents, env))));

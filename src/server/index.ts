@@ -5,7 +5,10 @@ import { ClusterRegistry } from "../clusters/registry.ts";
 import { KubeClient } from "../informers/client.ts";
 import { SharedInformerFactory } from "../informers/factory.ts";
 import type { ReflectorLogger } from "../informers/reflector.ts";
+import { userError } from "../resolvers/errors.ts";
 import { DEFAULT_CLUSTER_NAME, Gateway, type GatewayOptions } from "../resolvers/gateway.ts";
+import { schemaNames } from "../schema/index.ts";
+import { TypedResources } from "../typed/registry.ts";
 import { createApp } from "./app.ts";
 import { startServer } from "./http.ts";
 import { Metrics } from "./metrics.ts";
@@ -56,6 +59,11 @@ export interface GatewayServerOptions extends GatewayOptions {
   uiDir?: string;
   /** Serve mutations (--enable-mutations): written as the caller, audited to `logger`. */
   enableMutations?: boolean;
+  /**
+   * --resources: served resources to type from the default cluster's OpenAPI. Throws
+   * ResourceEntryError for an entry that cannot be parsed or is not served.
+   */
+  resources?: readonly string[];
 }
 
 export interface GatewayServer {
@@ -64,6 +72,8 @@ export interface GatewayServer {
   /** The default cluster's. */
   gateway: Gateway;
   clusters: ClusterRegistry;
+  /** The typed resources (--resources), when any are enabled. */
+  typed?: TypedResources;
   close(): Promise<void>;
 }
 
@@ -85,6 +95,35 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
   const clusters = new ClusterRegistry(gateways);
   const gateway = clusters.default;
   clusters.start();
+  const client = gateway.factory.client;
+  let typed: TypedResources | undefined;
+  if (opts.resources?.length) {
+    try {
+      typed = new TypedResources({
+        client,
+        discovery: gateway.factory.discovery,
+        entries: opts.resources,
+        names: schemaNames(),
+        logger: opts.logger,
+      });
+      await typed.load();
+      await typed.watch();
+      // Streams of a resource no longer served end with why (others, and other fields, go on),
+      // and its informer stops: it would retry a resource that is gone, and show as unhealthy.
+      typed.onChange((_schema, removed) => {
+        for (const { kind, why } of removed) {
+          const gvr = { group: kind.group, version: kind.version, resource: kind.resource };
+          const informer = gateway.factory.get(gvr);
+          if (!informer) continue;
+          gateway.hub(informer).endSubscribers(userError(why, "RESOURCE_REMOVED"));
+          void gateway.factory.remove(gvr);
+        }
+      });
+    } catch (err) {
+      await Promise.all([clusters.stop(), typed?.stop()]);
+      throw err;
+    }
+  }
   const metrics = new Metrics(clusters.all());
   // A token is valid only in the cluster that issued it: each cluster has its own reviewers
   // (and caches), and decides for itself.
@@ -119,6 +158,7 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
     bigQueryMs: opts.bigQueryMs,
     clusters,
     mutations: opts.enableMutations,
+    typed,
   });
   const ui = opts.ui === false ? undefined : loadUiAssets(opts.uiDir);
   if (ui && "missing" in ui) opts.logger?.warn({ path: "/ui" }, `${ui.missing}; /ui answers 503 until then`);
@@ -134,7 +174,7 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
     });
   } catch (err) {
     // e.g. the port is taken: the watches already started would keep the process alive.
-    await clusters.stop();
+    await Promise.all([clusters.stop(), typed?.stop()]);
     throw err;
   }
   let closing: Promise<void> | undefined;
@@ -143,10 +183,16 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
     port: server.port,
     gateway,
     clusters,
+    typed,
     // Stop accepting; end the subscriptions (each completes) and stop the watches; let
     // requests in flight finish within the grace period; close the rest.
     close: () => {
-      closing ??= server.close({ endStreams: () => clusters.stop(), graceMs: opts.shutdownGraceMs });
+      closing ??= server.close({
+        endStreams: async () => {
+          await Promise.all([clusters.stop(), typed?.stop()]);
+        },
+        graceMs: opts.shutdownGraceMs,
+      });
       return closing;
     },
   };

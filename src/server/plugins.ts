@@ -17,6 +17,7 @@ import type { ClusterRegistry } from "../clusters/registry.ts";
 import { CORE_KINDS } from "../kinds.ts";
 import type { RequestContext } from "../resolvers/context.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
+import { typedKindOf } from "../typed/types.ts";
 import { beforeDeadline } from "./deadline.ts";
 
 const kindTypeNames = new Map<string, string>([
@@ -28,14 +29,20 @@ const kindTypeNames = new Map<string, string>([
 
 // Parsed documents are cached (yoga's parser cache hands back the same object for the same
 // text), so the walk below runs once per distinct operation, not once per request.
-const touchedCache = new WeakMap<DocumentNode, ReadonlySet<string>>();
+// Per schema too: the schema changes with the typed resources (--resources).
+const touchedCache = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, ReadonlySet<string>>>();
 
 /** Core kinds an operation reads: every selected field's type, interfaces meaning all kinds. */
 export function kindsTouched(schema: GraphQLSchema, document: DocumentNode): ReadonlySet<string> {
-  let kinds = touchedCache.get(document);
+  let perSchema = touchedCache.get(schema);
+  if (!perSchema) {
+    perSchema = new WeakMap();
+    touchedCache.set(schema, perSchema);
+  }
+  let kinds = perSchema.get(document);
   if (!kinds) {
     kinds = walkKinds(schema, document);
-    touchedCache.set(document, kinds);
+    perSchema.set(document, kinds);
   }
   return kinds;
 }
@@ -55,6 +62,8 @@ function walkKinds(schema: GraphQLSchema, document: DocumentNode): Set<string> {
         if (kind) kinds.add(kind);
         else if (isInterfaceType(named) && named.name === "Resource")
           for (const k of CORE_KINDS) kinds.add(k.kind);
+        // A typed resource (--resources): its namespace arguments are checked against Namespace.
+        else if (typedKindOf(schema, named.name)) kinds.add("Namespace");
       },
     }),
   );

@@ -367,6 +367,11 @@ export class ResourceEventHub {
     for (const view of Object.values(views)) if (view.handedTo > 1) sharedEvents.add(view.event);
   }
 
+  /** Ends every current subscriber's stream with `error` (its resource is no longer served). */
+  endSubscribers(error: Error): void {
+    for (const sub of [...this.subscribers]) sub.close(error);
+  }
+
   close(): void {
     this.unlisten?.();
     this.unlisten = undefined;

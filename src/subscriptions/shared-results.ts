@@ -20,6 +20,7 @@ import {
   type ExecutionArgs,
   type ExecutionResult,
   execute,
+  type GraphQLSchema,
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import { RequestContext, type Visibility } from "../resolvers/context.ts";
@@ -86,13 +87,17 @@ export class SharedResults {
 // ---- keys ----
 
 let nextId = 0;
-const documentIds = new WeakMap<DocumentNode, number>();
-/** Parsed documents are cached by yoga (same text, same object): identity names the operation. */
-function documentId(doc: DocumentNode): number {
-  let id = documentIds.get(doc);
+const objectIds = new WeakMap<DocumentNode | GraphQLSchema, number>();
+/**
+ * Parsed documents are cached by yoga (same text, same object): identity names the operation,
+ * with the schema's (it changes with the typed resources, --resources, and a result executed
+ * against one schema is not another's).
+ */
+function idOf(o: DocumentNode | GraphQLSchema): number {
+  let id = objectIds.get(o);
   if (id === undefined) {
     id = ++nextId;
-    documentIds.set(doc, id);
+    objectIds.set(o, id);
   }
   return id;
 }
@@ -168,7 +173,7 @@ class SharedResultStream implements AsyncGenerator<ExecutionResult> {
     this.source = source;
     this.ctx = args.contextValue as RequestContext;
     this.shareable = this.ctx?.access !== undefined && this.ctx.gateway !== undefined;
-    this.operationKey = `${documentId(args.document)}\u0000${args.operationName ?? ""}\u0000${JSON.stringify(args.variableValues ?? {})}`;
+    this.operationKey = `${idOf(args.schema)}\u0000${idOf(args.document)}\u0000${args.operationName ?? ""}\u0000${JSON.stringify(args.variableValues ?? {})}`;
   }
 
   next(): Promise<IteratorResult<ExecutionResult>> {

@@ -212,12 +212,15 @@ describe("helm chart", { skip: cluster ? false : NO_CLUSTER_REASON }, () => {
     for (const role of roles)
       assert.deepEqual(resourcesIn(role.rules, "list"), [...namespaced, "widgets.example.com"].sort());
     const clusterRole = one(docs, "ClusterRole");
+    // With typedResources, CRDs too: the typed schema follows them.
     assert.deepEqual(
       resourcesIn(clusterRole.rules, "list"),
-      CORE_KINDS.filter((k) => !k.namespaced)
-        .map(kindKey)
-        .sort(),
+      [
+        ...CORE_KINDS.filter((k) => !k.namespaced).map(kindKey),
+        "customresourcedefinitions.apiextensions.k8s.io",
+      ].sort(),
     );
+    assert.deepEqual(resourcesIn(clusterRole.rules, "watch"), resourcesIn(clusterRole.rules, "list"));
     const env = Object.fromEntries(
       one(docs, "Deployment").spec.template.spec.containers[0].env.map((e: Doc) => [e.name, e.value]),
     );
