@@ -1,0 +1,126 @@
+// What the fuzz tests (test/unit/fuzz-*.test.ts, test/integration/fuzz.test.ts) accept as an
+// answer to a malformed request, and the check that the gateway still answers correctly after
+// each family of them.
+//
+// An acceptable answer: a 4xx whose body parses as its Content-Type says (JSON errors with
+// messages), or a 2xx/3xx that is a well-formed answer (a GraphQL result with data or errors
+// that have messages, a page, a redirect); never a 5xx, never silence.
+import assert from "node:assert/strict";
+import type fc from "fast-check";
+import type { RawResponse } from "./raw-http.ts";
+
+/** fast-check's settings for a fuzz property: KGQL_FUZZ_SEED replays a reported failure. */
+export function fuzzParams(numRuns: number): fc.Parameters<unknown> {
+  const seed = process.env.KGQL_FUZZ_SEED;
+  const path = process.env.KGQL_FUZZ_PATH;
+  return {
+    numRuns,
+    ...(seed ? { seed: Number(seed) } : {}),
+    ...(path ? { path } : {}),
+    // Each run is a request to a server: the shrinking stays bounded in time as well.
+    interruptAfterTimeLimit: 120_000,
+    markInterruptAsFailure: false,
+  };
+}
+
+const JSON_TYPES = /^application\/(json|graphql-response\+json)\b/i;
+
+interface GraphQLErrorShape {
+  message?: unknown;
+  extensions?: { code?: unknown };
+}
+
+/** A GraphQL result's errors each have a message (and a code, as the README promises for kgql's). */
+export function assertErrorsHaveMessages(errors: unknown, what: string): void {
+  assert.ok(Array.isArray(errors) && errors.length > 0, `${what}: errors is a non-empty array`);
+  for (const e of errors as GraphQLErrorShape[]) {
+    assert.equal(typeof e?.message, "string", `${what}: an error without a message: ${JSON.stringify(e)}`);
+    assert.ok((e.message as string).length > 0, `${what}: an empty error message`);
+  }
+}
+
+/** The body as JSON, asserting it parses. */
+function parsedJson(body: string, what: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch (err) {
+    assert.fail(
+      `${what}: body says JSON but does not parse (${(err as Error).message}): ${body.slice(0, 200)}`,
+    );
+  }
+}
+
+/**
+ * One response to a malformed (or odd) request, checked as the module comment says. `what`
+ * names the request in the failure message.
+ */
+export function assertAcceptable(
+  r: { status: number; headers: Record<string, string>; body: string },
+  what: string,
+  opts: { head?: boolean } = {},
+) {
+  const type = r.headers["content-type"] ?? "";
+  const desc = `${what} -> HTTP ${r.status} ${type} ${JSON.stringify(r.body.slice(0, 300))}`;
+  assert.ok(r.status >= 200 && r.status < 500, `never a 5xx (or a 1xx as the final answer): ${desc}`);
+  // A HEAD answer has the headers a GET would have, and no body.
+  if (opts.head) return;
+  if (JSON_TYPES.test(type)) {
+    const json = parsedJson(r.body, desc) as { data?: unknown; errors?: unknown };
+    if (r.status >= 400) {
+      // yoga's and kgql's error bodies are GraphQL results: errors with messages.
+      assertErrorsHaveMessages(json.errors, desc);
+    } else if (r.status === 200) {
+      assert.ok(json.data !== undefined || json.errors !== undefined, `200 without data or errors: ${desc}`);
+      if (json.errors !== undefined) assertErrorsHaveMessages(json.errors, desc);
+    }
+  } else if (/^text\/event-stream\b/i.test(type)) {
+    // Each complete event's data is a GraphQL result (streams are checked in the SSE tests).
+    for (const block of r.body.split("\n\n")) {
+      const data = block
+        .split("\n")
+        .filter((l) => l.startsWith("data:"))
+        .map((l) => l.slice(5).trim())
+        .join("\n");
+      if (!data || !/^event: next\b/m.test(block)) continue;
+      const json = parsedJson(data, desc) as { errors?: unknown };
+      if (json.errors !== undefined) assertErrorsHaveMessages(json.errors, desc);
+    }
+  } else if (/^multipart\/mixed\b/i.test(type)) {
+    assert.ok(r.status < 400 || r.body.length > 0, `multipart error without a body: ${desc}`);
+  } else if (/^text\//i.test(type) || type === "") {
+    // Plain text (Node's own 400/431 have no body and no type; ours say why).
+    assert.ok(!r.body.includes("\uFFFD") || type === "", `text body is not valid UTF-8: ${desc}`);
+  } else {
+    assert.fail(`unexpected content type: ${desc}`);
+  }
+  if (r.status >= 300 && r.status < 400 && r.status !== 304)
+    assert.ok(r.headers.location, `a redirect without Location: ${desc}`);
+}
+
+export function assertRawAcceptable(r: RawResponse, what: string, opts: { head?: boolean } = {}): void {
+  assertAcceptable({ status: r.status, headers: r.headers, body: r.body.toString("utf8") }, what, opts);
+}
+
+/**
+ * The gateway still answers a real query correctly: the pod count the cluster has (`expected`
+ * read from the source of truth), over plain JSON POST and over yoga (GET).
+ */
+export async function assertStillServing(url: string, expectedPods: number, what: string): Promise<void> {
+  const query = "{ pods { totalCount } namespaces { name } }";
+  const post = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json" },
+    body: JSON.stringify({ query }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const viaPost = (await post.json()) as { data?: { pods: { totalCount: number } } };
+  assert.equal(post.status, 200, `${what}: a valid POST still gets 200`);
+  assert.equal(viaPost.data?.pods.totalCount, expectedPods, `${what}: the right pod count over POST`);
+  const get = await fetch(`${url}?query=${encodeURIComponent(query)}`, {
+    headers: { accept: "application/graphql-response+json" },
+    signal: AbortSignal.timeout(10_000),
+  });
+  const viaGet = (await get.json()) as { data?: { pods: { totalCount: number } } };
+  assert.equal(get.status, 200, `${what}: a valid GET still gets 200`);
+  assert.equal(viaGet.data?.pods.totalCount, expectedPods, `${what}: the right pod count over GET`);
+}
