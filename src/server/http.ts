@@ -220,13 +220,21 @@ export async function startServer(
     }
     // Plain JSON queries, and subscriptions over SSE (sse-fast-path.ts), skip yoga's fetch layer.
     const fast = path === "/graphql" ? fastPathFor(req) : undefined;
-    if (fast) {
-      const body = await readBody(req, maxBody);
-      if (body === "failed") return;
-      if (body === "too large") {
+    // A chunked body has no Content-Length to check above: it is read here, up to the limit,
+    // whichever handler takes it (yoga would read it whole).
+    const chunked =
+      req.headers["content-length"] === undefined && req.headers["transfer-encoding"] !== undefined;
+    let body: Buffer | undefined;
+    if (fast || chunked) {
+      const read = await readBody(req, maxBody);
+      if (read === "failed") return;
+      if (read === "too large") {
         tooLarge(res, metrics, `request body exceeds the limit of ${maxBody} bytes`, maxBody);
         return;
       }
+      body = read;
+    }
+    if (fast && body) {
       try {
         if (await (fast === "sse" ? handleSseSubscription : handleFast)(yoga, req, res, body)) {
           metrics?.httpRequests.inc({ handler: fast === "sse" ? "sse-fast" : "fast" });
@@ -240,9 +248,9 @@ export async function startServer(
         if (!res.headersSent) unexpected(res);
         return;
       }
-      // The body is consumed: yoga's node adapter takes it from req.body instead of the stream.
-      (req as { body?: unknown }).body = body;
     }
+    // The body is consumed: yoga's node adapter takes it from req.body instead of the stream.
+    if (body) (req as { body?: unknown }).body = body;
     if (path === "/graphql") metrics?.httpRequests.inc({ handler: "yoga" });
     yoga(req, res);
   };
