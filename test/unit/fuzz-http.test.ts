@@ -190,6 +190,9 @@ const request = fc.record({
   accept,
   origin,
   body: fc.option(body, { nil: undefined }),
+  // A client may half-close once its request is sent: per HTTP that does not end the request,
+  // it is still answered.
+  halfClose: fc.boolean(),
 });
 type Req = typeof request extends fc.Arbitrary<infer T> ? T : never;
 
@@ -232,10 +235,10 @@ describe("fuzz: malformed GraphQL over HTTP", () => {
    * open must then answer a valid query correctly.
    */
   const statuses = new Map<string, number>();
-  async function checkOne(bytes: Buffer, what: string, head: boolean): Promise<void> {
+  async function checkOne(bytes: Buffer, what: string, head: boolean, halfClose = false): Promise<void> {
     const conn = await RawConnection.open(port);
     try {
-      const ex = await conn.exchange([bytes], { head, timeoutMs: 10_000 });
+      const ex = await conn.exchange([bytes], { head, halfClose, timeoutMs: 10_000 });
       const r = ex.responses[0];
       assert.ok(
         r,
@@ -244,7 +247,14 @@ describe("fuzz: malformed GraphQL over HTTP", () => {
       const key = `${r.status}${ex.streaming ? " stream" : ""}`;
       statuses.set(key, (statuses.get(key) ?? 0) + 1);
       assertRawAcceptable(r, what, { head });
-      if (ex.streaming || ex.ending !== "open" || /close/i.test(r.headers.connection ?? "")) return;
+      if (ex.streaming) return;
+      if (halfClose) {
+        // Answered, the server closes its side too (cleanly: FIN, not RST).
+        const ending = ex.ending === "open" ? await conn.waitForEnd(5000) : ex.ending;
+        assert.equal(ending, "closed", `${what}: the connection is closed cleanly after the answer`);
+        return;
+      }
+      if (ex.ending !== "open" || /close/i.test(r.headers.connection ?? "")) return;
       const next = await conn.exchange([VALID], { timeoutMs: 10_000 });
       assert.ok(
         next.responses[0],
@@ -267,6 +277,7 @@ describe("fuzz: malformed GraphQL over HTTP", () => {
           bytesOf(r),
           JSON.stringify({ ...r, body: r.body?.toString().slice(0, 300) }),
           r.method === "HEAD",
+          r.halfClose,
         );
       }),
       fuzzParams(500),
@@ -275,6 +286,43 @@ describe("fuzz: malformed GraphQL over HTTP", () => {
     for (const status of ["200", "400", "404", "405", "406", "415"])
       assert.ok(statuses.has(status), `some request got ${status}: ${JSON.stringify([...statuses])}`);
     await assertStillServing(kgql.url, pods, "after random requests");
+  });
+
+  it("a complete request, then half-closed, is still answered on every path (80 runs)", {
+    timeout: 30_000,
+  }, async () => {
+    const QUERY = "{ pods { totalCount nodes { name namespace phase } } }";
+    const complete = fc.record({
+      handler: fc.constantFrom(
+        { method: "POST", headers: [["Content-Type", "application/json"]] as [string, string][] },
+        {
+          method: "POST",
+          headers: [
+            ["Content-Type", "application/json"],
+            ["Origin", "http://127.0.0.2:1"],
+          ] as [string, string][],
+        },
+        {
+          method: "POST",
+          headers: [
+            ["Content-Type", "application/json"],
+            ["Accept", "application/graphql-response+json"],
+          ] as [string, string][],
+        },
+        { method: "GET", headers: [["Accept", "application/json"]] as [string, string][] },
+      ),
+      query: fc.constantFrom(QUERY, "{ pods { totalCount } }", "{ nope }"),
+    });
+    await fc.assert(
+      fc.asyncProperty(complete, async ({ handler, query }) => {
+        const bytes =
+          handler.method === "GET"
+            ? rawRequest("GET", `/graphql?query=${encodeURIComponent(query)}`, handler.headers)
+            : rawRequest("POST", "/graphql", handler.headers, JSON.stringify({ query }));
+        await checkOne(bytes, `${JSON.stringify(handler)} ${query}, half-closed`, false, true);
+      }),
+      fuzzParams(80),
+    );
   });
 
   it("GET with fuzzed query-string parameters (200 runs)", { timeout: 30_000 }, async () => {

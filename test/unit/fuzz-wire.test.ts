@@ -81,6 +81,8 @@ describe("fuzz: broken framing and odd headers", () => {
         `${what}: no response (connection ${ex.ending}: ${JSON.stringify(ex.leftover.toString().slice(0, 200))})`,
       );
       assertRawAcceptable(r, what);
+      // A stream (a subscription) goes on after a half-close, as any answer does.
+      if (ex.streaming) return;
       if (halfClose) {
         // Having answered, the server closes its side too (cleanly: FIN, not RST).
         const ending = ex.ending === "open" ? await conn.waitForEnd(5000) : ex.ending;
