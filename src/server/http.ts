@@ -112,6 +112,17 @@ function unexpected(res: http.ServerResponse): void {
     .end(JSON.stringify({ errors: [{ message: "Unexpected error." }] }));
 }
 
+/**
+ * A response that streams for as long as the client stays (SSE, multipart): one under way, or
+ * one the client asked for and has not been sent yet.
+ */
+function isStream(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+  const STREAM = /text\/event-stream|multipart\/mixed/i;
+  return res.headersSent
+    ? STREAM.test(String(res.getHeader("content-type") ?? ""))
+    : STREAM.test(req.headers.accept ?? "");
+}
+
 const isAsyncIterable = (v: unknown): v is AsyncIterable<unknown> =>
   typeof (v as AsyncIterable<unknown>)?.[Symbol.asyncIterator] === "function";
 
@@ -186,7 +197,15 @@ export async function startServer(
     const path = (req.url ?? "/").split("?")[0]!;
     res.setHeader("X-Request-Id", record.id);
     inFlight.add(res);
-    res.once("close", () => inFlight.delete(res));
+    // The client's FIN (see httpAllowHalfOpen below) ends a stream: it is how most clients leave.
+    const onClientFin = () => {
+      if (!res.writableEnded && isStream(req, res)) res.destroy();
+    };
+    req.socket.once("end", onClientFin);
+    res.once("close", () => {
+      inFlight.delete(res);
+      req.socket.off("end", onClientFin);
+    });
     if (opts.log) logWhenDone(opts.log, req, res, path, record);
     if (path === "/healthz") {
       res.writeHead(200, { "Content-Type": "text/plain" }).end("ok");
@@ -260,6 +279,13 @@ export async function startServer(
     const record = startRecord(req);
     void runInRequest(record, () => handle(req, res, record));
   });
+  // A client that half-closes once its request is sent (nc -N, some scripts and proxies) still
+  // gets its answer: per HTTP a half-close does not end a request. By default node ends the
+  // socket at once, losing any answer not yet written; with this (a server property node reads,
+  // not in its typings) it closes the socket after the answer. A stream ends at the client's
+  // FIN (handle above): a client that closes its socket sends just that, and its subscription
+  // must end then, not at the next write that fails.
+  (server as { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true;
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -15,8 +15,8 @@ export interface RawResponse {
 export interface Exchange {
   responses: RawResponse[];
   /**
-   * The last response is a stream still open (text/event-stream or multipart/mixed, 200) when
-   * the exchange stopped: its body is what had arrived.
+   * The last response is a stream (text/event-stream or multipart/mixed, 200), still open when
+   * the exchange stopped or ended by the server at our half-close: its body is what had arrived.
    */
   streaming?: boolean;
   /** How the connection ended: closed by the server (FIN), reset, or still open when we stopped. */
@@ -167,7 +167,10 @@ export class RawConnection {
     for (;;) {
       let parsed = parseResponse(this.buf, { head: opts.head, eof: this.ended !== undefined });
       while (parsed && responses.length < want) {
-        responses.push(parsed.response);
+        // An interim answer (100 Continue) comes before the request's own.
+        const interim =
+          parsed.response.status >= 100 && parsed.response.status < 200 && parsed.response.status !== 101;
+        if (!interim) responses.push(parsed.response);
         this.buf = this.buf.subarray(parsed.used);
         parsed = parseResponse(this.buf, { head: opts.head, eof: this.ended !== undefined });
       }
@@ -182,12 +185,13 @@ export class RawConnection {
       this.wake = undefined;
     }
     await Promise.race([writing, new Promise((r) => setTimeout(r, 100))]);
-    if (responses.length < want && !this.ended) {
+    // A stream is never complete: still open, or (after our half-close) ended by the server.
+    if (responses.length < want) {
       const stream = openStream(this.buf);
       if (stream) {
         responses.push(stream);
         this.buf = Buffer.alloc(0);
-        return { responses, streaming: true, ending: "open", leftover: this.buf };
+        return { responses, streaming: true, ending: this.ended ?? "open", leftover: this.buf };
       }
     }
     return { responses, ending: this.ended ?? "open", leftover: this.buf };
