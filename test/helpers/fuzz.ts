@@ -124,3 +124,18 @@ export async function assertStillServing(url: string, expectedPods: number, what
   assert.equal(get.status, 200, `${what}: a valid GET still gets 200`);
   assert.equal(viaGet.data?.pods.totalCount, expectedPods, `${what}: the right pod count over GET`);
 }
+
+/** `promise`, or undefined after `ms`; leaves no timer behind (one would hold the test process). */
+export async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<undefined>((r) => {
+        timer = setTimeout(() => r(undefined), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

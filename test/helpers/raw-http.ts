@@ -145,6 +145,17 @@ export class RawConnection {
     });
   }
 
+  /** Waits up to `ms` or until something arrives (data, end, error); leaves no timer behind. */
+  private async sleep(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.wake = resolve;
+      timer = setTimeout(resolve, Math.max(1, ms));
+    });
+    clearTimeout(timer);
+    this.wake = undefined;
+  }
+
   /** Writes `parts` (one write each, so that a server sees them arrive separately). */
   async write(parts: (string | Buffer)[], halfClose = false): Promise<void> {
     for (const part of parts) {
@@ -177,14 +188,11 @@ export class RawConnection {
       if (responses.length >= want || this.ended || Date.now() >= deadline) break;
       // A stream never completes: once its headers are in, what arrives within a moment is enough.
       const until = openStream(this.buf) ? Math.min(deadline, Date.now() + 150) : deadline;
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        setTimeout(resolve, Math.max(1, until - Date.now()));
-      });
+      await this.sleep(until - Date.now());
       if (openStream(this.buf) && Date.now() >= until) break;
       this.wake = undefined;
     }
-    await Promise.race([writing, new Promise((r) => setTimeout(r, 100))]);
+    await Promise.race([writing, new Promise((r) => setTimeout(r, 100).unref())]);
     // A stream is never complete: still open, or (after our half-close) ended by the server.
     if (responses.length < want) {
       const stream = openStream(this.buf);
@@ -201,10 +209,7 @@ export class RawConnection {
   async waitForEnd(ms: number): Promise<"closed" | "reset" | "open"> {
     const until = Date.now() + ms;
     while (!this.ended && Date.now() < until) {
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        setTimeout(resolve, Math.max(1, until - Date.now()));
-      });
+      await this.sleep(until - Date.now());
     }
     this.wake = undefined;
     return this.ended ?? "open";

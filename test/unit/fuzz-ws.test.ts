@@ -13,7 +13,7 @@ import fc from "fast-check";
 import WebSocket from "ws";
 import { SandboxCluster, seedDemo } from "../../src/sandbox/index.ts";
 import type { GatewayServer } from "../../src/server/index.ts";
-import { assertErrorsHaveMessages, assertStillServing, fuzzParams } from "../helpers/fuzz.ts";
+import { assertErrorsHaveMessages, assertStillServing, fuzzParams, within } from "../helpers/fuzz.ts";
 import { startKgqlOn, subscribe } from "../helpers/kgql.ts";
 
 const junk = fc.string({ unit: "binary", maxLength: 40 });
@@ -240,15 +240,15 @@ describe("fuzz: WebSocket (graphql-ws) misuse", () => {
       socket.send(frame);
     }
     // Long enough for the answers to the messages (and a first event) to arrive.
-    await Promise.race([done, new Promise((r) => setTimeout(r, 150))]);
+    await within(done, 100);
     if (!closed) {
       if (c.end === "close") socket.close(1000);
       else if (c.end === "terminate") socket.terminate();
       else {
-        await Promise.race([done, new Promise((r) => setTimeout(r, 100))]);
+        await within(done, 50);
         socket.close(1000);
       }
-      await Promise.race([done, new Promise((r) => setTimeout(r, 3000))]);
+      await within(done, 3000);
     }
     assert.ok(closed, `${what}: the connection ends`);
     // A close we did not start: a code that names the client's mistake, never an internal one,
@@ -278,7 +278,7 @@ describe("fuzz: WebSocket (graphql-ws) misuse", () => {
     }
   }
 
-  it("misused graphql-ws connections (300 runs)", { timeout: 90_000 }, async () => {
+  it("misused graphql-ws connections (250 runs)", { timeout: 90_000 }, async () => {
     let answered = 0;
     await fc.assert(
       fc.asyncProperty(connection, async (c) => {
@@ -297,9 +297,9 @@ describe("fuzz: WebSocket (graphql-ws) misuse", () => {
           `${what}: no subscription outlives its connection`,
         );
       }),
-      fuzzParams(300),
+      fuzzParams(250),
     );
-    assert.ok(answered >= 300, "every run completed");
+    assert.ok(answered >= 250, "every run completed");
     // The generators reach every kind of answer: events, errors, and each protocol refusal.
     for (const outcome of [
       "next",
