@@ -1,13 +1,17 @@
-// What the fuzz tests (test/unit/fuzz-*.test.ts, test/integration/fuzz.test.ts) accept as an
-// answer to a malformed request, and the check that the gateway still answers correctly after
-// each family of them.
+// What the fuzz tests (test/helpers/fuzz-{http,wire,sse,ws}.ts, run on the simulator by
+// test/unit/fuzz-*.test.ts and on the real control plane by test/integration/fuzz.test.ts)
+// accept as an answer to a malformed request, the gateways they fuzz (FuzzTarget), and the
+// checks that a gateway still answers correctly after each family.
 //
 // An acceptable answer: a 4xx whose body parses as its Content-Type says (JSON errors with
 // messages), or a 2xx/3xx that is a well-formed answer (a GraphQL result with data or errors
 // that have messages, a page, a redirect); never a 5xx, never silence.
 import assert from "node:assert/strict";
 import type fc from "fast-check";
-import type { RawResponse } from "./raw-http.ts";
+import { SandboxCluster, seedDemo } from "../../src/sandbox/index.ts";
+import type { GatewayServer } from "../../src/server/index.ts";
+import { startKgqlOn, subscribe } from "./kgql.ts";
+import { type RawResponse, rawRequest } from "./raw-http.ts";
 
 /** fast-check's settings for a fuzz property: KGQL_FUZZ_SEED replays a reported failure. */
 export function fuzzParams(numRuns: number): fc.Parameters<unknown> {
@@ -102,27 +106,54 @@ export function assertRawAcceptable(r: RawResponse, what: string, opts: { head?:
 }
 
 /**
- * The gateway still answers a real query correctly: the pod count the cluster has (`expected`
- * read from the source of truth), over plain JSON POST and over yoga (GET).
+ * The gateway still answers a real query correctly: the pod count the cluster holds, over plain
+ * JSON POST (the fast path) and over GET (yoga).
  */
-export async function assertStillServing(url: string, expectedPods: number, what: string): Promise<void> {
-  const query = "{ pods { totalCount } namespaces { name } }";
+export async function assertStillServing(target: FuzzTarget, what: string): Promise<void> {
+  const url = target.kgql.url;
+  const expected = await target.pods();
   const post = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json", accept: "application/json" },
-    body: JSON.stringify({ query }),
+    body: JSON.stringify({ query: target.countQuery }),
     signal: AbortSignal.timeout(10_000),
   });
   const viaPost = (await post.json()) as { data?: { pods: { totalCount: number } } };
   assert.equal(post.status, 200, `${what}: a valid POST still gets 200`);
-  assert.equal(viaPost.data?.pods.totalCount, expectedPods, `${what}: the right pod count over POST`);
-  const get = await fetch(`${url}?query=${encodeURIComponent(query)}`, {
+  assert.equal(viaPost.data?.pods.totalCount, expected, `${what}: the right pod count over POST`);
+  const get = await fetch(`${url}?query=${encodeURIComponent(target.countQuery)}`, {
     headers: { accept: "application/graphql-response+json" },
     signal: AbortSignal.timeout(10_000),
   });
   const viaGet = (await get.json()) as { data?: { pods: { totalCount: number } } };
   assert.equal(get.status, 200, `${what}: a valid GET still gets 200`);
-  assert.equal(viaGet.data?.pods.totalCount, expectedPods, `${what}: the right pod count over GET`);
+  assert.equal(viaGet.data?.pods.totalCount, expected, `${what}: the right pod count over GET`);
+}
+
+/** A podEvents subscription over `transport` gets the DELETED event of a pod deleted in the cluster. */
+export async function assertStreamsDeletion(transport: "sse" | "ws", target: FuzzTarget): Promise<void> {
+  const { gateway } = target.kgql;
+  const before = gateway.subscriberCount();
+  const s = subscribe(transport, target.kgql.url, "subscription { podEvents { type pod { name } } }");
+  try {
+    const until = Date.now() + 10_000;
+    while (gateway.subscriberCount() === before && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 20));
+    assert.ok(
+      gateway.subscriberCount() > before,
+      `the ${transport} subscription starts (${JSON.stringify(s.errors)})`,
+    );
+    const name = await target.deletePod();
+    const deleted = () =>
+      s.events.some(
+        (e: { type?: string; pod?: { name?: string } }) => e.type === "DELETED" && e.pod?.name === name,
+      );
+    const until2 = Date.now() + 30_000;
+    while (!deleted() && Date.now() < until2) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(deleted(), `the deletion of ${name} streams over ${transport} (${JSON.stringify(s.errors)})`);
+  } finally {
+    s.stop();
+  }
 }
 
 /** `promise`, or undefined after `ms`; leaves no timer behind (one would hold the test process). */
@@ -138,4 +169,56 @@ export async function within<T>(promise: Promise<T>, ms: number): Promise<T | un
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A gateway to fuzz, and the source of truth its answers are checked against. */
+export interface FuzzTarget {
+  kgql: GatewayServer;
+  port: number;
+  /** A query whose `pods.totalCount` is checked after each family. */
+  countQuery: string;
+  /** What `countQuery` must answer: the cluster's own count. */
+  pods(): Promise<number>;
+  /** Deletes a pod in the cluster (at the end of a family); its name. */
+  deletePod(): Promise<string>;
+  /** 1 on the simulator; a fraction for a shorter pass (the real control plane). */
+  scale: number;
+  close(): Promise<void>;
+}
+
+/** A family's number of runs on this target. */
+export const runs = (target: FuzzTarget, n: number): number => Math.max(5, Math.round(n * target.scale));
+
+/** A valid POST of the target's count query, as raw bytes. */
+export function validRequest(target: FuzzTarget): Buffer {
+  return rawRequest(
+    "POST",
+    "/graphql",
+    [["Content-Type", "application/json"]],
+    JSON.stringify({ query: target.countQuery }),
+  );
+}
+
+/** The simulator, seeded, with a gateway on it: the deterministic target of the unit tests. */
+export async function simTarget(): Promise<FuzzTarget> {
+  const sim = new SandboxCluster();
+  await sim.start();
+  seedDemo(sim, { namespaces: 2, nodes: 2, deploymentsPerNamespace: 2, replicas: 2 });
+  const kgql = await startKgqlOn(sim);
+  return {
+    kgql,
+    port: Number(new URL(kgql.url).port),
+    countQuery: "{ pods { totalCount } }",
+    pods: async () => sim.list("pods").length,
+    deletePod: async () => {
+      const victim = sim.list("pods")[0] as { metadata: { namespace: string; name: string } };
+      sim.delete("pods", victim.metadata.namespace, victim.metadata.name);
+      return victim.metadata.name;
+    },
+    scale: 1,
+    close: async () => {
+      await kgql.close();
+      await sim.stop();
+    },
+  };
 }
