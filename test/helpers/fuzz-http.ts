@@ -208,8 +208,11 @@ function bytesOf(r: Req): Buffer {
   return rawRequest(r.method, r.path, headers, r.body);
 }
 
-/** The family's tests against a gateway `makeTarget` starts (the simulator, or the real control plane). */
-export function fuzzHttp(makeTarget: () => Promise<FuzzTarget>): void {
+/**
+ * The family's tests against a gateway `makeTarget` starts (the simulator, or the real control
+ * plane), with `scale` times the simulator's runs.
+ */
+export function fuzzHttp(makeTarget: () => Promise<FuzzTarget>, scale = 1): void {
   describe("fuzz: malformed GraphQL over HTTP", () => {
     let target: FuzzTarget;
     let port: number;
@@ -260,7 +263,7 @@ export function fuzzHttp(makeTarget: () => Promise<FuzzTarget>): void {
       }
     }
 
-    it("random requests: methods, paths, content types, Accept, bodies (500 runs)", {
+    it(`random requests: methods, paths, content types, Accept, bodies (${runs(scale, 500)} runs)`, {
       timeout: 60_000,
     }, async () => {
       await fc.assert(
@@ -272,17 +275,17 @@ export function fuzzHttp(makeTarget: () => Promise<FuzzTarget>): void {
             r.halfClose,
           );
         }),
-        fuzzParams(runs(target, 500)),
+        fuzzParams(runs(scale, 500)),
       );
       // The generators reach every kind of answer, not only one refusal.
       // (A shorter pass, on the real control plane, may miss some.)
-      if (target.scale >= 1)
+      if (scale >= 1)
         for (const status of ["200", "400", "404", "405", "406", "415"])
           assert.ok(statuses.has(status), `some request got ${status}: ${JSON.stringify([...statuses])}`);
       await assertStillServing(target, "after random requests");
     });
 
-    it("a complete request, then half-closed, is still answered on every path (80 runs)", {
+    it(`a complete request, then half-closed, is still answered on every path (${runs(scale, 80)} runs)`, {
       timeout: 30_000,
     }, async () => {
       const QUERY = "{ pods { totalCount nodes { name namespace phase } } }";
@@ -315,11 +318,13 @@ export function fuzzHttp(makeTarget: () => Promise<FuzzTarget>): void {
               : rawRequest("POST", "/graphql", handler.headers, JSON.stringify({ query }));
           await checkOne(bytes, `${JSON.stringify(handler)} ${query}, half-closed`, false, true);
         }),
-        fuzzParams(runs(target, 80)),
+        fuzzParams(runs(scale, 80)),
       );
     });
 
-    it("GET with fuzzed query-string parameters (200 runs)", { timeout: 30_000 }, async () => {
+    it(`GET with fuzzed query-string parameters (${runs(scale, 200)} runs)`, {
+      timeout: 30_000,
+    }, async () => {
       const encode = fc.constantFrom(
         (s: string) => encodeURIComponent(s),
         // Raw: spaces, braces, stray % signs go as they are (node takes them; URL parsing varies).
@@ -339,7 +344,7 @@ export function fuzzHttp(makeTarget: () => Promise<FuzzTarget>): void {
             false,
           );
         }),
-        fuzzParams(runs(target, 200)),
+        fuzzParams(runs(scale, 200)),
       );
       await assertStillServing(target, "after GET parameters");
     });

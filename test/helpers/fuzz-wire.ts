@@ -49,8 +49,11 @@ const destination = fc.constantFrom(
 const method = fc.constantFrom("POST", "POST", "GET", "PUT");
 const body = fc.constantFrom(GOOD_BODY, SSE_BODY, "query=%7Bpods%7BtotalCount%7D%7D", '{"query": "{ pod');
 
-/** The family's tests against a gateway `makeTarget` starts (the simulator, or the real control plane). */
-export function fuzzWire(makeTarget: () => Promise<FuzzTarget>): void {
+/**
+ * The family's tests against a gateway `makeTarget` starts (the simulator, or the real control
+ * plane), with `scale` times the simulator's runs.
+ */
+export function fuzzWire(makeTarget: () => Promise<FuzzTarget>, scale = 1): void {
   describe("fuzz: broken framing and odd headers", () => {
     let target: FuzzTarget;
     let port: number;
@@ -106,7 +109,7 @@ export function fuzzWire(makeTarget: () => Promise<FuzzTarget>): void {
       }
     }
 
-    it("bodies cut short: Content-Length larger than what is sent, then half-closed (120 runs)", {
+    it(`bodies cut short: Content-Length larger than what is sent, then half-closed (${runs(scale, 120)} runs)`, {
       timeout: 60_000,
     }, async () => {
       const cut = fc.record({
@@ -127,12 +130,12 @@ export function fuzzWire(makeTarget: () => Promise<FuzzTarget>): void {
             true,
           );
         }),
-        fuzzParams(runs(target, 120)),
+        fuzzParams(runs(scale, 120)),
       );
       await assertStillServing(target, "after cut bodies");
     });
 
-    it("broken chunked encoding (120 runs)", { timeout: 60_000 }, async () => {
+    it(`broken chunked encoding (${runs(scale, 120)} runs)`, { timeout: 60_000 }, async () => {
       const chunked = fc.record({
         target: destination,
         method,
@@ -168,12 +171,14 @@ export function fuzzWire(makeTarget: () => Promise<FuzzTarget>): void {
             true,
           );
         }),
-        fuzzParams(runs(target, 120)),
+        fuzzParams(runs(scale, 120)),
       );
       await assertStillServing(target, "after broken chunked bodies");
     });
 
-    it("huge and odd headers, odd request lines (200 runs)", { timeout: 60_000 }, async () => {
+    it(`huge and odd headers, odd request lines (${runs(scale, 200)} runs)`, {
+      timeout: 60_000,
+    }, async () => {
       const nonAscii = fc
         .uint8Array({ minLength: 1, maxLength: 30 })
         .map((a) => Buffer.from(a.map((x) => 0x80 | x)).toString("latin1"));
@@ -278,12 +283,12 @@ export function fuzzWire(makeTarget: () => Promise<FuzzTarget>): void {
             await checkOne([Buffer.from(head, "latin1"), Buffer.from(b)], what, true);
           },
         ),
-        fuzzParams(runs(target, 200)),
+        fuzzParams(runs(scale, 200)),
       );
       await assertStillServing(target, "after odd headers");
     });
 
-    it("bodies over maxBodyBytes (1 MB): 413 LIMIT_EXCEEDED for every handler and framing (40 runs)", {
+    it(`bodies over maxBodyBytes (1 MB): 413 LIMIT_EXCEEDED for every handler and framing (${runs(scale, 40)} runs)`, {
       timeout: 60_000,
     }, async () => {
       const graphqlTarget = destination.filter((t) => t.path === "/graphql");
@@ -325,12 +330,12 @@ export function fuzzWire(makeTarget: () => Promise<FuzzTarget>): void {
             conn.close();
           }
         }),
-        fuzzParams(runs(target, 40)),
+        fuzzParams(runs(scale, 40)),
       );
       await assertStillServing(target, "after huge bodies");
     });
 
-    it("a handled error leaves a keep-alive connection answering (60 runs)", {
+    it(`a handled error leaves a keep-alive connection answering (${runs(scale, 60)} runs)`, {
       timeout: 30_000,
     }, async () => {
       // Not half-closed: the connection is reused after each refused request.
@@ -348,7 +353,7 @@ export function fuzzWire(makeTarget: () => Promise<FuzzTarget>): void {
             false,
           );
         }),
-        fuzzParams(runs(target, 60)),
+        fuzzParams(runs(scale, 60)),
       );
     });
   });

@@ -170,8 +170,11 @@ const CLIENT_CLOSE = (code: number) =>
   code === 1009 ||
   (code >= 4400 && code < 4500);
 
-/** The family's tests against a gateway `makeTarget` starts (the simulator, or the real control plane). */
-export function fuzzWs(makeTarget: () => Promise<FuzzTarget>): void {
+/**
+ * The family's tests against a gateway `makeTarget` starts (the simulator, or the real control
+ * plane), with `scale` times the simulator's runs.
+ */
+export function fuzzWs(makeTarget: () => Promise<FuzzTarget>, scale = 1): void {
   describe("fuzz: WebSocket (graphql-ws) misuse", () => {
     let target: FuzzTarget;
     let kgql: FuzzTarget["kgql"];
@@ -280,7 +283,7 @@ export function fuzzWs(makeTarget: () => Promise<FuzzTarget>): void {
       }
     }
 
-    it("misused graphql-ws connections (250 runs)", { timeout: 90_000 }, async () => {
+    it(`misused graphql-ws connections (${runs(scale, 250)} runs)`, { timeout: 90_000 }, async () => {
       let answered = 0;
       await fc.assert(
         fc.asyncProperty(connection, async (c) => {
@@ -299,11 +302,11 @@ export function fuzzWs(makeTarget: () => Promise<FuzzTarget>): void {
             `${what}: no subscription outlives its connection`,
           );
         }),
-        fuzzParams(runs(target, 250)),
+        fuzzParams(runs(scale, 250)),
       );
-      assert.equal(answered, runs(target, 250), "every run completed");
+      assert.equal(answered, runs(scale, 250), "every run completed");
       // The generators reach every kind of answer: events, errors, and each protocol refusal.
-      if (target.scale >= 1)
+      if (scale >= 1)
         for (const outcome of [
           "next",
           "error",

@@ -1,6 +1,6 @@
 // The fuzz families (test/helpers/fuzz-{http,wire,sse,ws}.ts) against a gateway on the real
-// control plane, where the issue was seen, in a shorter pass (a tenth of the simulator's runs,
-// about 200 requests and connections in all). Each family gets its own gateway and namespace
+// control plane, where the issue was seen, in a shorter pass (0.15 of the simulator's runs,
+// about 270 requests and connections in all). Each family gets its own gateway and namespace
 // of kwok pods; the checks between families compare kgql's answers with the apiserver's pods.
 import { describe } from "node:test";
 import { KubeClient } from "../../src/informers/client.ts";
@@ -65,7 +65,6 @@ async function clusterTarget(): Promise<FuzzTarget> {
       });
       return "fuzz-a";
     },
-    scale: 0.1,
     close: async () => {
       await kgql.close();
       await ns.delete();
@@ -74,8 +73,8 @@ async function clusterTarget(): Promise<FuzzTarget> {
 }
 
 describe("fuzz on the real control plane", { skip: cluster ? false : NO_CLUSTER_REASON }, () => {
-  fuzzHttp(clusterTarget);
-  fuzzWire(clusterTarget);
-  fuzzSse(clusterTarget);
-  fuzzWs(clusterTarget);
+  fuzzHttp(clusterTarget, 0.15);
+  fuzzWire(clusterTarget, 0.15);
+  fuzzSse(clusterTarget, 0.15);
+  fuzzWs(clusterTarget, 0.15);
 });
