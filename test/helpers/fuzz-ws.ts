@@ -324,5 +324,51 @@ export function fuzzWs(makeTarget: () => Promise<FuzzTarget>, scale = 1): void {
       // And a real subscription still streams: a pod deleted in the cluster arrives as DELETED.
       await assertStreamsDeletion("ws", target);
     });
+
+    it(`a message over maxBodyBytes (1 MB) closes the connection with 1009 (${runs(scale, 12)} runs)`, {
+      timeout: 60_000,
+    }, async () => {
+      const huge = fc.record({
+        size: fc.integer({ min: 1_000_001, max: 1_500_000 }),
+        kind: fc.constantFrom("subscribe", "junk", "binary"),
+      });
+      await fc.assert(
+        fc.asyncProperty(huge, async ({ size, kind }) => {
+          const what = `${kind} message of ${size} bytes`;
+          const socket = new WebSocket(wsBase + "/graphql", "graphql-transport-ws");
+          try {
+            const closed = new Promise<number>((resolve) => socket.on("close", (code) => resolve(code)));
+            const acked = new Promise<void>((resolve) =>
+              socket.on("message", (d) => {
+                if (JSON.parse(d.toString()).type === "connection_ack") resolve();
+              }),
+            );
+            socket.on("error", () => {});
+            await new Promise((resolve) => socket.once("open", resolve));
+            socket.send(JSON.stringify({ type: "connection_init" }));
+            assert.ok(
+              await within(
+                acked.then(() => true),
+                5000,
+              ),
+              `${what}: acknowledged`,
+            );
+            const query = `{ ${"a ".repeat(Math.ceil(size / 2))}}`;
+            const frame =
+              kind === "subscribe"
+                ? JSON.stringify({ type: "subscribe", id: "1", payload: { query } })
+                : kind === "junk"
+                  ? "x".repeat(size)
+                  : Buffer.alloc(size, 1);
+            socket.send(frame);
+            assert.equal(await within(closed, 10_000), 1009, `${what}: closed with 1009 (message too big)`);
+          } finally {
+            socket.terminate();
+          }
+        }),
+        fuzzParams(runs(scale, 12)),
+      );
+      await assertStillServing(target, "after huge WebSocket messages");
+    });
   });
 }
