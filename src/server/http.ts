@@ -294,7 +294,9 @@ export async function startServer(
   // Only now: ws re-emits the HTTP server's errors, and graphql-ws prints them with a stack
   // ("Internal error emitted on the WebSocket server...") before kgql could say that the port
   // is taken or the host unknown.
-  const wss = new WebSocketServer({ server, path: "/graphql" });
+  // A message is bounded as a request body is (ws's own default is 100 MiB): past it, the
+  // connection is closed with 1009 (message too big).
+  const wss = new WebSocketServer({ server, path: "/graphql", maxPayload: maxBody });
   wss.on("error", (err) => opts.log?.warn({ err: String(err), stack: err.stack }, "HTTP server error"));
   // WebSocket connections bypass the request handler above: they get their id here (the
   // upgrade request carries X-Request-Id like any other), and one line when they close.
