@@ -41,6 +41,7 @@ import {
   useSchemaReload,
   useTypedResourceAccess,
 } from "./typed-resources.ts";
+import { useUnacceptedStreams } from "./unaccepted-stream.ts";
 import { useVariableCoercionErrors } from "./variables.ts";
 
 export const MAX_DEPTH = 12;
@@ -254,6 +255,9 @@ export function createApp(
     // GET and form parameters that are not valid JSON, unsupported content types: 400 and 415
     // errors that say why (yoga's request parsing; the fast paths take neither).
     useRequestParseErrors(),
+    // A subscription whose events the request accepts in no media type: a 406 that says why,
+    // and the stream yoga had started ended (yoga's own processors come first).
+    useUnacceptedStreams(),
     // Before the waits and limits below: durations include them, refusals are counted.
     ...(opts.metrics ? [useRequestMetrics(opts.metrics)] : []),
     // A request that failed without data is checked for variables that do not fit, for

@@ -139,6 +139,17 @@ function unexpected(res: http.ServerResponse): void {
     .end(JSON.stringify({ errors: [{ message: "Unexpected error." }] }));
 }
 
+/**
+ * A response that streams for as long as the client stays (SSE, multipart): one under way, or
+ * one the client asked for and has not been sent yet.
+ */
+function isStream(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+  const STREAM = /text\/event-stream|multipart\/mixed/i;
+  return res.headersSent
+    ? STREAM.test(String(res.getHeader("content-type") ?? ""))
+    : STREAM.test(req.headers.accept ?? "");
+}
+
 const isAsyncIterable = (v: unknown): v is AsyncIterable<unknown> =>
   typeof (v as AsyncIterable<unknown>)?.[Symbol.asyncIterator] === "function";
 
@@ -213,7 +224,15 @@ export async function startServer(
     const path = (req.url ?? "/").split("?")[0]!;
     res.setHeader("X-Request-Id", record.id);
     inFlight.add(res);
-    res.once("close", () => inFlight.delete(res));
+    // The client's FIN (see httpAllowHalfOpen below) ends a stream: it is how most clients leave.
+    const onClientFin = () => {
+      if (!res.writableEnded && isStream(req, res)) res.destroy();
+    };
+    req.socket.once("end", onClientFin);
+    res.once("close", () => {
+      inFlight.delete(res);
+      req.socket.off("end", onClientFin);
+    });
     if (opts.log) logWhenDone(opts.log, req, res, path, record);
     if (path === "/healthz") {
       res.writeHead(200, { "Content-Type": "text/plain" }).end("ok");
@@ -245,13 +264,21 @@ export async function startServer(
     }
     // Plain JSON queries, and subscriptions over SSE (sse-fast-path.ts), skip yoga's fetch layer.
     const fast = path === "/graphql" ? fastPathFor(req) : undefined;
-    if (fast) {
-      const body = await readBody(req, maxBody);
-      if (body === "failed") return;
-      if (body === "too large") {
+    // A chunked body has no Content-Length to check above: it is read here, up to the limit,
+    // whichever handler takes it (yoga would read it whole).
+    const chunked =
+      req.headers["content-length"] === undefined && req.headers["transfer-encoding"] !== undefined;
+    let body: Buffer | undefined;
+    if (fast || chunked) {
+      const read = await readBody(req, maxBody);
+      if (read === "failed") return;
+      if (read === "too large") {
         tooLarge(res, metrics, `request body exceeds the limit of ${maxBody} bytes`, maxBody);
         return;
       }
+      body = read;
+    }
+    if (fast && body) {
       try {
         if (await (fast === "sse" ? handleSseSubscription : handleFast)(yoga, req, res, body)) {
           metrics?.httpRequests.inc({ handler: fast === "sse" ? "sse-fast" : "fast" });
@@ -265,9 +292,9 @@ export async function startServer(
         if (!res.headersSent) unexpected(res);
         return;
       }
-      // The body is consumed: yoga's node adapter takes it from req.body instead of the stream.
-      (req as { body?: unknown }).body = body;
     }
+    // The body is consumed: yoga's node adapter takes it from req.body instead of the stream.
+    if (body) (req as { body?: unknown }).body = body;
     if (path === "/graphql") metrics?.httpRequests.inc({ handler: "yoga" });
     yoga(req, res);
   };
@@ -277,6 +304,13 @@ export async function startServer(
     const record = startRecord(req);
     void runInRequest(record, () => handle(req, res, record));
   });
+  // A client that half-closes once its request is sent (nc -N, some scripts and proxies) still
+  // gets its answer: per HTTP a half-close does not end a request. By default node ends the
+  // socket at once, losing any answer not yet written; with this (a server property node reads,
+  // not in its typings) it closes the socket after the answer. A stream ends at the client's
+  // FIN (handle above): a client that closes its socket sends just that, and its subscription
+  // must end then, not at the next write that fails.
+  (server as { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true;
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -285,7 +319,9 @@ export async function startServer(
   // Only now: ws re-emits the HTTP server's errors, and graphql-ws prints them with a stack
   // ("Internal error emitted on the WebSocket server...") before kgql could say that the port
   // is taken or the host unknown.
-  const wss = new WebSocketServer({ server, path: "/graphql" });
+  // A message is bounded as a request body is (ws's own default is 100 MiB): past it, the
+  // connection is closed with 1009 (message too big).
+  const wss = new WebSocketServer({ server, path: "/graphql", maxPayload: maxBody });
   wss.on("error", (err) => opts.log?.warn({ err: String(err), stack: err.stack }, "HTTP server error"));
   // WebSocket connections bypass the request handler above: they get their id here (the
   // upgrade request carries X-Request-Id like any other), and one line when they close.

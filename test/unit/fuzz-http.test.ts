@@ -1,0 +1,6 @@
+// Fuzz on the simulator (deterministic); the family itself is in test/helpers/fuzz-http.ts, and
+// a shorter pass runs against the real control plane in test/integration/fuzz.test.ts.
+import { simTarget } from "../helpers/fuzz.ts";
+import { fuzzHttp } from "../helpers/fuzz-http.ts";
+
+fuzzHttp(simTarget);
