@@ -89,7 +89,19 @@ interface ReplicaRun {
   watchRequests: number;
   listRequests: number;
   rssMB: (number | undefined)[];
+  /** Each replica's used heap after the loads, from its /metrics (nodejs_heap_size_used_bytes). */
+  heapMB: (number | undefined)[];
   loads: LoadFigures[];
+}
+
+/** A replica's used heap in MB, read from its Prometheus metrics. */
+async function heapUsedMB(graphqlUrl: string): Promise<number | undefined> {
+  const text = await fetch(new URL("/metrics", graphqlUrl)).then(
+    (r) => r.text(),
+    () => "",
+  );
+  const m = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)$/m.exec(text);
+  return m ? Math.round(Number(m[1]) / 1e5) / 10 : undefined;
 }
 
 const loadAverage = () => os.loadavg().map((v) => Math.round(v * 100) / 100);
@@ -177,6 +189,7 @@ for (const n of counts) {
         (q) => !isWatch(q.query) && /\/(api\/v1|apis\/[^/]+\/[^/]+)\/[a-z]+$/.test(q.path),
       ).length,
       rssMB: started.map((s) => rssMB(s.pid)),
+      heapMB: await Promise.all(started.map((s) => heapUsedMB(s.url))),
       loads,
     };
     runs.push(run);
