@@ -22,18 +22,27 @@
 // Writes bench/results/<time>-replicas-sim.json; exits 1 if any answer was wrong.
 import { writeFileSync } from "node:fs";
 import os from "node:os";
+import { resolve } from "node:path";
 import { SandboxCluster, seedDemo } from "../src/sandbox/index.ts";
+import { adminApi, up } from "../test/cluster/cluster.ts";
 import { checkedOptions, parseOptions } from "./lib/args.ts";
 import { checkBody } from "./lib/check.ts";
 import { load, pct } from "./lib/load.ts";
 import { cpuSeconds, post, rssMB, type ServerProcess, startKgql } from "./lib/procs.ts";
 import { checkedQueries } from "./query.ts";
+import { buildScenarios, snapshot } from "./real/scenarios.ts";
+import { ensureTopology, layoutFor } from "./real/topology.ts";
 
 const usage = `usage: npm run bench:replicas -- [options]   (on the simulator)
   --pods N            pods to seed (default 10000; Deployments of 50 over 10 namespaces)
   --replicas 1,2,3    the replica counts to measure, in this order (default 1,2,3)
   --seconds S         each measured load lasts S seconds (default 5)
   --connections N     load-generator connections for the scoped query (default 8)
+  --real              on the real control plane (test/cluster, in --cluster-dir) instead:
+                      Deployments of 50 pods on kwok nodes, as npm run bench creates them, and
+                      the watch load read from the apiserver's /metrics
+  --cluster-dir DIR   the real control plane's directory (default bench/.cluster, shared with
+                      npm run bench; left running)
   --help              this text`;
 
 const { values } = parseOptions(usage, {
@@ -42,6 +51,8 @@ const { values } = parseOptions(usage, {
     replicas: { type: "string", default: "1,2,3" },
     seconds: { type: "string", default: "5" },
     connections: { type: "string", default: "8" },
+    real: { type: "boolean", default: false },
+    "cluster-dir": { type: "string", default: "bench/.cluster" },
     help: { type: "boolean", default: false },
   },
 });
@@ -78,12 +89,34 @@ interface LoadFigures {
   cpuPerReplica: number[];
 }
 
+interface Checked {
+  query: string;
+  expected: string;
+}
+
+/** The cluster the replicas watch: its kubeconfig, the two queries, and its watch load. */
+interface Source {
+  name: "simulator" | "real control plane";
+  pods: number;
+  kubeconfig: string;
+  scoped: Checked;
+  full: Checked;
+  /** Open watches per resource now (the replicas' and, on the real one, the control plane's own). */
+  openWatches(): Promise<Record<string, number>>;
+  /** Watch and list requests made so far (a counter: runs report differences). */
+  requests(): Promise<{ watch: number; list: number }>;
+  close(): Promise<void>;
+}
+
 interface ReplicaRun {
   replicas: number;
   loadAverageStart: number[];
   loadAverageEnd: number[];
   readyMs: number[];
-  /** Open watches per resource once every replica was ready. */
+  /**
+   * Open watches per resource once every replica was ready, less those open before the first
+   * replica started (on the real control plane: kube-controller-manager's, kwok's).
+   */
   openWatches: Record<string, number>;
   /** Watch and list requests the replicas made from their start to the end of the loads. */
   watchRequests: number;
@@ -104,26 +137,118 @@ async function heapUsedMB(graphqlUrl: string): Promise<number | undefined> {
   return m ? Math.round(Number(m[1]) / 1e5) / 10 : undefined;
 }
 
+/** The simulator, seeded as bench/query.ts seeds it; watches counted as it serves them. */
+async function simulatorSource(): Promise<Source> {
+  const sim = new SandboxCluster();
+  await sim.start();
+  const deploymentsPerNamespace = Math.max(1, Math.round(pods / (10 * 50)));
+  seedDemo(sim, { namespaces: 10, nodes: 20, deploymentsPerNamespace, replicas: 50 });
+  const kubeconfig = `${os.tmpdir()}/kgql-bench-replicas-${process.pid}.kubeconfig`;
+  await sim.writeKubeconfig(kubeconfig);
+  const { full, scoped } = checkedQueries(sim);
+  const isWatch = (q: Record<string, string>) => q.watch === "true" || q.watch === "1";
+  // A list: a collection GET that is not a watch (discovery paths name no resource).
+  const isList = (path: string) => /\/(api\/v1|apis\/[^/]+\/[^/]+)\/[a-z]+$/.test(path);
+  // The request log is bounded: count as it grows instead of reading it back.
+  let seen = 0;
+  const counted = { watch: 0, list: 0 };
+  return {
+    name: "simulator",
+    pods: sim.list("pods").length,
+    kubeconfig,
+    scoped,
+    full,
+    openWatches: async () => Object.fromEntries([...sim.openWatches()].sort()),
+    requests: async () => {
+      const log = sim.requests;
+      const fresh = log.length >= seen ? log.slice(seen) : log;
+      seen = log.length;
+      for (const q of fresh) {
+        if (q.method !== "GET") continue;
+        if (isWatch(q.query)) counted.watch++;
+        else if (isList(q.path)) counted.list++;
+      }
+      return { ...counted };
+    },
+    close: () => sim.stop(),
+  };
+}
+
+/**
+ * The real control plane of npm run bench (bench/.cluster), with its topology of Deployments of
+ * 50 pods on kwok nodes (created or resized here); watches read from the apiserver's /metrics.
+ */
+async function realSource(): Promise<Source> {
+  const log = (line: string) => console.error(`[replicas] ${line}`);
+  const { state } = await up({ dir: resolve(values["cluster-dir"]), nodes: 10, log });
+  const api = adminApi(state);
+  const layout = layoutFor(pods, 10);
+  await ensureTopology(api, layout, state.nodes, log);
+  const snap = await snapshot(api);
+  const scenarios = buildScenarios(snap, layout);
+  const pick = (id: string): Checked => {
+    const sc = scenarios.find((x) => x.id === id)!;
+    return { query: sc.query, expected: sc.expected };
+  };
+  const kubeconfig = state.kubeconfig;
+  const metrics = async () =>
+    String(
+      (
+        await api.request<string>("GET", "/metrics", undefined, {
+          headers: { accept: "text/plain" },
+          timeoutMs: 60_000,
+        })
+      ).body,
+    );
+  return {
+    name: "real control plane",
+    pods: snap.pods.length,
+    kubeconfig,
+    scoped: pick("deploymentTopology"),
+    full: pick("fullTopology"),
+    // apiserver_registered_watchers: watchers registered in the apiserver's watch cache, per kind.
+    openWatches: async () => {
+      const out: Record<string, number> = {};
+      for (const line of (await metrics()).split("\n")) {
+        if (!line.startsWith("apiserver_registered_watchers{")) continue;
+        const group = /group="([^"]*)"/.exec(line)?.[1] ?? "";
+        const kind = /kind="([^"]*)"/.exec(line)?.[1] ?? "?";
+        const key = group ? `${kind}.${group}` : kind;
+        out[key] = (out[key] ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1));
+      }
+      return out;
+    },
+    // Completed LISTs from apiserver_request_total; watches still open are not in it, so the
+    // WATCH figure is apiserver_longrunning_requests (open now) rather than a count of requests.
+    requests: async () => {
+      let watch = 0;
+      let list = 0;
+      for (const line of (await metrics()).split("\n")) {
+        const value = Number(line.slice(line.lastIndexOf(" ") + 1));
+        if (line.startsWith("apiserver_longrunning_requests{") && line.includes('verb="WATCH"'))
+          watch += value;
+        if (line.startsWith("apiserver_request_total{") && line.includes('verb="LIST"')) list += value;
+      }
+      return { watch, list };
+    },
+    close: async () => {},
+  };
+}
+
 const loadAverage = () => os.loadavg().map((v) => Math.round(v * 100) / 100);
 const round = (v: number, digits = 2) => Math.round(v * 10 ** digits) / 10 ** digits;
 
-const sim = new SandboxCluster();
-await sim.start();
-const deploymentsPerNamespace = Math.max(1, Math.round(pods / (10 * 50)));
-seedDemo(sim, { namespaces: 10, nodes: 20, deploymentsPerNamespace, replicas: 50 });
-const podCount = sim.list("pods").length;
-const kubeconfig = `${os.tmpdir()}/kgql-bench-replicas-${process.pid}.kubeconfig`;
-await sim.writeKubeconfig(kubeconfig);
-const { full, scoped } = checkedQueries(sim);
-console.log(`simulator: ${podCount} pods, ${sim.list("deployments").length} deployments`);
+const source = values.real ? await realSource() : await simulatorSource();
+const { kubeconfig, full, scoped } = source;
+console.log(`${source.name}: ${source.pods} pods`);
 
-const isWatch = (q: Record<string, string>) => q.watch === "true" || q.watch === "1";
 const runs: ReplicaRun[] = [];
 const failures: string[] = [];
 
 for (const n of counts) {
   const loadAverageStart = loadAverage();
-  const firstRequest = sim.requests.length;
+  const requestsBefore = await source.requests();
+  const watchesBefore = await source.openWatches();
   const started: ServerProcess[] = [];
   try {
     // One at a time: start-up (the initial sync) is the heaviest moment for the apiserver.
@@ -136,7 +261,11 @@ for (const n of counts) {
         if (!verdict.ok) throw new Error(`replica ${i + 1} of ${n}, ${name} query: ${verdict.reason}`);
       }
     }
-    const openWatches = Object.fromEntries([...sim.openWatches()].sort());
+    const openWatches: Record<string, number> = {};
+    for (const [resource, count] of Object.entries(await source.openWatches())) {
+      const added = count - (watchesBefore[resource] ?? 0);
+      if (added !== 0) openWatches[resource] = added;
+    }
     const loads: LoadFigures[] = [];
     const shapes = [
       { name: "one deployment's topology (50 pods)", q: scoped, conns: connections },
@@ -174,20 +303,15 @@ for (const n of counts) {
         cpuPerReplica,
       });
     }
-    const requests = sim.requests.slice(firstRequest);
-    const api = requests.filter((q) => q.method === "GET" && !q.path.startsWith("/openapi"));
-    const watchRequests = api.filter((q) => isWatch(q.query)).length;
+    const requestsAfter = await source.requests();
     const run: ReplicaRun = {
       replicas: n,
       loadAverageStart,
       loadAverageEnd: loadAverage(),
       readyMs: started.map((s) => Math.round(s.readyMs)),
       openWatches,
-      watchRequests,
-      // A list: a collection GET that is not a watch (discovery paths hold no resource).
-      listRequests: api.filter(
-        (q) => !isWatch(q.query) && /\/(api\/v1|apis\/[^/]+\/[^/]+)\/[a-z]+$/.test(q.path),
-      ).length,
+      watchRequests: requestsAfter.watch - requestsBefore.watch,
+      listRequests: requestsAfter.list - requestsBefore.list,
       rssMB: started.map((s) => rssMB(s.pid)),
       heapMB: await Promise.all(started.map((s) => heapUsedMB(s.url))),
       loads,
@@ -198,23 +322,23 @@ for (const n of counts) {
     await Promise.all(started.map((s) => s.stop()));
   }
 }
-await sim.stop();
+await source.close();
 
 const time = new Date().toISOString();
 const result = {
   time,
   machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memGB: Math.round(os.totalmem() / 2 ** 30) },
   node: process.version,
-  source: "simulator",
-  pods: podCount,
+  source: source.name,
+  pods: source.pods,
   seconds,
   runs,
   failures,
 };
-const file = `bench/results/${time.replace(/[:.]/g, "-")}-replicas-sim.json`;
+const file = `bench/results/${time.replace(/[:.]/g, "-")}-replicas-${values.real ? "real" : "sim"}.json`;
 writeFileSync(new URL(`../${file}`, import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
 
-console.log(`\n${podCount} pods on the simulator; load average at each run's start / end\n`);
+console.log(`\n${source.pods} pods on the ${source.name}; load average at each run's start / end\n`);
 console.log(
   "| replicas | query | conns | req/s | p50 / p99 | kgql CPU-s (per replica) | queries per kgql CPU-s | open watches (pods / all kinds) | watch requests | load average |",
 );
