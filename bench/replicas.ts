@@ -8,18 +8,18 @@
 // connections), every response checked. It records throughput and latency, each replica's CPU
 // time during the load (so queries per kgql CPU-second), heap and RSS, and the cluster's watch
 // load: the open watches per resource once every replica is ready (the simulator's count of
-// live watch streams, what kube-apiserver's apiserver_registered_watchers gauge reports) and
-// the watch and list requests the replicas made.
+// live watch streams; with --real, the apiserver's apiserver_longrunning_requests{verb="WATCH"})
+// and the watch and list requests the replicas made.
 //
-// Why the simulator: the real control plane (test/cluster) is the better source of the watch
-// figure, but it and its 10,000 kwok pods take minutes to build and start; the simulator speaks
-// the same list/watch protocol, so one watch per kind per replica is counted the same way.
+// --real runs it on the real control plane of npm run bench (bench/.cluster, test/cluster's
+// etcd, kube-apiserver, kube-controller-manager and kwok); without it, on the simulator, which
+// speaks the same list/watch protocol and needs no control-plane binaries.
 //
 // On the project's 2-core VM the replicas, the load generator and the simulator share the same
 // two cores: more replicas cannot add CPU there, and the throughput figure shows the cost of
 // spreading the same cores over more processes, not how replicas scale on a real cluster (there
 // each replica has cores of its own, and throughput per replica is the 1-replica figure per core).
-// Writes bench/results/<time>-replicas-sim.json; exits 1 if any answer was wrong.
+// Writes bench/results/<time>-replicas-{sim,real}.json; exits 1 if any answer was wrong.
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { resolve } from "node:path";
@@ -206,20 +206,21 @@ async function realSource(): Promise<Source> {
     kubeconfig,
     scoped: pick("deploymentTopology"),
     full: pick("fullTopology"),
-    // apiserver_registered_watchers: watchers registered in the apiserver's watch cache, per kind.
+    // Open WATCH requests per resource (apiserver_longrunning_requests); kube-apiserver v1.36
+    // exports no apiserver_registered_watchers any more.
     openWatches: async () => {
       const out: Record<string, number> = {};
       for (const line of (await metrics()).split("\n")) {
-        if (!line.startsWith("apiserver_registered_watchers{")) continue;
+        if (!line.startsWith("apiserver_longrunning_requests{") || !line.includes('verb="WATCH"')) continue;
         const group = /group="([^"]*)"/.exec(line)?.[1] ?? "";
-        const kind = /kind="([^"]*)"/.exec(line)?.[1] ?? "?";
-        const key = group ? `${kind}.${group}` : kind;
+        const resource = /resource="([^"]*)"/.exec(line)?.[1] ?? "?";
+        const key = group ? `${resource}.${group}` : resource;
         out[key] = (out[key] ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1));
       }
       return out;
     },
-    // Completed LISTs from apiserver_request_total; watches still open are not in it, so the
-    // WATCH figure is apiserver_longrunning_requests (open now) rather than a count of requests.
+    // Watches: those open now (a counter of WATCH requests would only count them once ended);
+    // lists: completed LISTs from apiserver_request_total.
     requests: async () => {
       let watch = 0;
       let list = 0;

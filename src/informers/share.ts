@@ -11,8 +11,8 @@
 //
 // This is hash-consing, bottom up: a sub-object's members are shared first, so two equal
 // sub-objects then hold the very same members, and telling them equal is a shallow comparison
-// (same names in the same order, `===` values). Its hash mixes its names and its members'
-// hashes (an id per shared sub-object), so no key string is ever built.
+// (same names in the same order, `===` values). Its hash mixes its names' and its members'
+// hashes, so no key string is ever built.
 //
 // The tables must not grow with the cache (names, uids and IPs are unique), so each has two
 // generations of bounded size: a lookup that hits the old generation promotes the entry, and
@@ -45,8 +45,6 @@ interface Entry {
    */
   readonly names: readonly string[] | undefined;
   readonly hash: number;
-  /** Stands for the sub-object in its parents' hashes. */
-  readonly id: number;
   next: Entry | undefined;
 }
 
@@ -69,7 +67,7 @@ class Generations {
     const found = findIn(this.young.get(hash), node);
     if (found !== undefined) return found;
     const aged = findIn(this.old.get(hash), node);
-    if (aged !== undefined) this.add(entryOf(aged.value, aged.names, hash, aged.id));
+    if (aged !== undefined) this.add(entryOf(aged.value, aged.names, hash));
     return aged;
   }
 
@@ -84,26 +82,26 @@ class Generations {
 }
 
 /** Every entry built here, so that all have one shape. */
-function entryOf(value: object, names: readonly string[] | undefined, hash: number, id: number): Entry {
-  return { value, names, hash, id, next: undefined };
+function entryOf(value: object, names: readonly string[] | undefined, hash: number): Entry {
+  return { value, names, hash, next: undefined };
 }
 
 function findIn(entry: Entry | undefined, node: object): Entry | undefined {
-  for (let e = entry; e !== undefined; e = e.next) if (shallowEqual(e, node)) return e;
+  for (let e = entry; e !== undefined; e = e.next) if (shallowEqual(e.value, e.names, node)) return e;
   return undefined;
 }
 
 /** Same names in the same order with `===` values (members are already shared). */
-function shallowEqual(entry: Entry, node: object): boolean {
-  if (Array.isArray(entry.value)) {
-    const a = entry.value;
+function shallowEqual(value: object, knownNames: readonly string[] | undefined, node: object): boolean {
+  if (Array.isArray(value)) {
+    const a = value;
     if (!Array.isArray(node) || a.length !== node.length) return false;
     for (let i = 0; i < a.length; i++) if (a[i] !== node[i]) return false;
     return true;
   }
   if (Array.isArray(node)) return false;
-  const names = entry.names ?? Object.keys(entry.value);
-  const a = entry.value as Record<string, unknown>;
+  const names = knownNames ?? Object.keys(value);
+  const a = value as Record<string, unknown>;
   const b = node as Record<string, unknown>;
   let i = 0;
   for (const k in b) {
@@ -145,7 +143,6 @@ export class ValueSharer {
   /** Distinct lists of property names (see namesOf). */
   private readonly nameLists = new Map<string, readonly string[]>();
   private readonly stringGeneration: number;
-  private nextId = 1;
   /** The shared copy of the value member() was last called on. */
   private found: unknown;
 
@@ -208,27 +205,39 @@ export class ValueSharer {
   /**
    * Shares the strings and sub-objects of a freshly parsed object, in place. The object itself,
    * its metadata, spec and status stay its own (they hold its name, uid, node, IPs): only what
-   * is below them is looked up.
+   * is below them is looked up. With the previous version of the object (an update), a
+   * sub-object equal to the one at the same place in it is that one, without a table lookup:
+   * most of an update is unchanged, and this keeps it shared however long ago its equals were
+   * last seen.
    */
-  shareObject(obj: KubeObject): KubeObject {
+  shareObject(obj: KubeObject, previous?: KubeObject): KubeObject {
     const top = obj as unknown as Record<string, unknown>;
+    const before = previous as unknown as Record<string, unknown> | undefined;
     for (const k in top) {
       const v = top[k];
       if (typeof v === "string") top[k] = this.intern(v);
       else if (typeof v === "object" && v !== null) {
         const node = v as Record<string, unknown>;
+        const prev = asRecord(before?.[k]);
         const metadata = k === "metadata";
         for (const mk in node) {
           if (metadata && UNIQUE_METADATA.has(mk)) continue;
-          this.member(node, mk);
+          this.member(node, mk, prev);
         }
       }
     }
     return obj;
   }
 
-  /** The hash of node[k], after replacing it with its shared copy. */
-  private member(node: Record<string | number, unknown>, k: string | number): number {
+  /**
+   * The hash of node[k], after replacing it with its shared copy; prev is the node at the same
+   * place in the previous version, if any.
+   */
+  private member(
+    node: Record<string | number, unknown>,
+    k: string | number,
+    prev: Record<string | number, unknown> | undefined,
+  ): number {
     const v = node[k];
     switch (typeof v) {
       case "string": {
@@ -243,43 +252,59 @@ export class ValueSharer {
         return v ? 0x74 : 0x66;
       case "object": {
         if (v === null) return 0x7a;
-        const id = this.visit(v);
+        const hash = this.visit(v, asRecord(prev?.[k]));
         if (this.found !== v) node[k] = this.found;
-        return id;
+        return hash;
       }
       default:
         return 0x75; // not produced by JSON.parse
     }
   }
 
-  /** Shares node's members, then node itself; returns the id of its shared copy. */
-  private visit(node: object): number {
+  /**
+   * Shares node's members, then node itself (this.found); returns its hash, which stands for it
+   * in its parent's hash. prev: the node at the same place in the previous version.
+   */
+  private visit(node: object, prev: Record<string | number, unknown> | undefined): number {
     let hash: number;
     if (Array.isArray(node)) {
       hash = 0x5b ^ node.length;
       for (let i = 0; i < node.length; i++)
-        hash = mix(hash, this.member(node as unknown as Record<number, unknown>, i));
+        hash = mix(hash, this.member(node as unknown as Record<number, unknown>, i, prev));
     } else {
       hash = 0x7b;
       const record = node as Record<string, unknown>;
-      for (const k in record) hash = mix(mix(hash, this.nameHash(k)), this.member(record, k));
+      for (const k in record) hash = mix(mix(hash, this.nameHash(k)), this.member(record, k, prev));
+    }
+    if (prev !== undefined && sameMembers(prev, node)) {
+      this.found = prev;
+      return hash;
     }
     let entry = this.shared.find(hash, node);
     if (entry === undefined) {
       entry = this.candidates.find(hash, node);
       if (entry === undefined) {
-        entry = entryOf(node, undefined, hash, this.nextId++);
+        entry = entryOf(node, undefined, hash);
         this.candidates.add(entry);
       } else {
         // Seen twice: worth keeping. A copy of the entry, as it stays chained in `candidates`.
         const names = Array.isArray(entry.value) ? undefined : this.namesOf(entry.value);
-        entry = entryOf(entry.value, names, hash, entry.id);
+        entry = entryOf(entry.value, names, hash);
         this.shared.add(entry);
       }
     }
     this.found = entry.value;
-    return entry.id;
+    return hash;
   }
+}
+
+function asRecord(v: unknown): Record<string | number, unknown> | undefined {
+  return typeof v === "object" && v !== null ? (v as Record<string | number, unknown>) : undefined;
+}
+
+/** Whether prev (from the previous version) equals node, whose members are already shared. */
+function sameMembers(prev: object, node: object): boolean {
+  return prev === node || shallowEqual(prev, undefined, node);
 }
 
 /** One set of tables for every informer: kinds share namespaces, label maps, owner references. */
@@ -289,6 +314,6 @@ const sharedValues = new ValueSharer();
  * The store's admit step: equal strings and equal sub-objects of cached objects become one
  * (lossless; see above). In place, on an object nothing else references yet.
  */
-export function shareValues(obj: KubeObject, sharer: ValueSharer = sharedValues): KubeObject {
-  return sharer.shareObject(obj);
+export function shareValues(obj: KubeObject, previous?: KubeObject): KubeObject {
+  return sharedValues.shareObject(obj, previous);
 }

@@ -208,7 +208,7 @@ export class WatchHub {
 
   /**
    * Open watches per resource (`pods`, `deployments.apps`), what the apiserver's
-   * apiserver_registered_watchers gauge counts: the load a client puts on the watch cache.
+   * apiserver_longrunning_requests{verb="WATCH"} gauge counts: the load a client puts on it.
    */
   openWatches(): Map<string, number> {
     const out = new Map<string, number>();

@@ -73,7 +73,7 @@ test("random objects from a small alphabet: every object still serializes as it 
   let seed = 42;
   const rand = (n: number) => {
     seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-    return seed % n;
+    return (seed >>> 16) % n; // the low bits of this generator repeat quickly
   };
   const strings = ["a", "b", "value-long-enough", "another-long-value", "x".repeat(200), "", "10"];
   const value = (depth: number): unknown => {
@@ -95,11 +95,38 @@ test("random objects from a small alphabet: every object still serializes as it 
   for (let i = 0; i < 3000; i++) {
     const o = { metadata: { name: `o${i}` }, spec: { a: value(1), b: value(1) }, status: value(1) };
     const text = JSON.stringify(o);
-    objects.push(sharer.shareObject(JSON.parse(text)));
+    // Every other object as an update of the one before: its parts are compared with those.
+    objects.push(sharer.shareObject(JSON.parse(text), i % 2 ? objects[i - 1] : undefined));
     texts.push(text);
   }
   for (let i = 0; i < objects.length; i++) assert.equal(JSON.stringify(objects[i]), texts[i]);
   assert.ok(sharer.size <= 6 * 16, `tables hold ${sharer.size} entries`);
+});
+
+test("an update keeps the previous version's equal parts, however full the tables", () => {
+  const sharer = new ValueSharer(1, 1, 1); // tables that remember almost nothing
+  const before = sharer.shareObject(pod("web-1", "node-1", "registry.example/web:1.0.0"));
+  for (let i = 0; i < 100; i++) sharer.shareObject(pod(`other-${i}`, `node-${i}`, `registry.example/x:${i}`));
+  const after = pod("web-1", "node-2", "registry.example/web:1.0.0");
+  const text = JSON.stringify(after);
+  sharer.shareObject(after, before);
+  assert.equal(JSON.stringify(after), text);
+  const spec = (o: KubeObject) => o.spec as Record<string, unknown>;
+  assert.equal(spec(after).containers, spec(before).containers, "unchanged: the previous version's");
+  assert.equal(after.metadata.labels, before.metadata.labels);
+  assert.equal(
+    (after.status as Record<string, unknown>).hostIPs,
+    (before.status as Record<string, unknown>).hostIPs,
+  );
+  assert.notEqual(after.spec, before.spec, "nodeName changed: spec is the new version's own");
+  const changed = pod("web-1", "node-2", "registry.example/web:1.1.0");
+  sharer.shareObject(changed, after);
+  assert.notEqual(
+    spec(changed).containers,
+    spec(after).containers,
+    "another image: not the previous containers",
+  );
+  assert.equal((spec(changed).containers as { image: string }[])[0]!.image, "registry.example/web:1.1.0");
 });
 
 test("the tables stay bounded however many unique sub-objects pass", () => {
