@@ -43,6 +43,8 @@ export interface SyncFigures {
   peakHeapMB: number;
   steadyHeapMB: number;
   bytesPerObject: number;
+  /** The child's peak resident set size at the end of the sync (VmHWM), in MB. */
+  peakRssMB?: number;
   eventsPerSecond?: number;
   eventsPerCpuSecond?: number;
   producerPerSecond?: number;

@@ -1,7 +1,7 @@
 // Runs in its own process so heap figures are the informer's alone: syncs pods from a
 // kubeconfig with kgql's informer or with @kubernetes/client-node's makeInformer, then reports
 // sync time, peak and steady heap, and the rate at which watch events are applied.
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import v8 from "node:v8";
 import * as k8s from "@kubernetes/client-node";
@@ -27,6 +27,12 @@ async function startProfile() {
   await profiler.post("Profiler.start");
 }
 if (profileFile && events === 0) await startProfile();
+
+/** This process's peak resident set size so far (VmHWM), in MB. */
+function peakRssMB(): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
+  return m ? Math.round(Number(m[1]) / 1024) : 0;
+}
 
 /** process.memoryUsage().heapUsed without its cost (that also reads the RSS from /proc). */
 const heapUsed = () => v8.getHeapStatistics().used_heap_size;
@@ -96,6 +102,7 @@ const result: Record<string, number | string> = {
   peakHeapMB: Math.round(peak / 1e5) / 10,
   steadyHeapMB: Math.round(steady / 1e5) / 10,
   bytesPerObject: Math.round((steady - baseline) / size()),
+  peakRssMB: peakRssMB(),
 };
 if (size() !== expected) result.error = `expected ${expected} objects, got ${size()}`;
 if (profileFile && events > 0) await startProfile();

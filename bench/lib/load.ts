@@ -10,6 +10,11 @@ import { checkBody } from "./check.ts";
 
 export interface LoadSpec {
   url: string;
+  /**
+   * Several servers (replicas) instead of `url`: connection i sends to urls[i % urls.length],
+   * as a round-robin balancer spreading connections would.
+   */
+  urls?: string[];
   /** The JSON request body. */
   body: string;
   connections: number;
@@ -41,7 +46,7 @@ export interface LoadResult {
 /** Runs one load in this process (the worker's side). */
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: spec.connections });
-  const url = new URL(spec.url);
+  const urls = (spec.urls ?? [spec.url]).map((u) => new URL(u));
   const body = Buffer.from(spec.body);
   const latencies: number[] = [];
   /** Bodies already verified: byte equality with one of them is proof enough. */
@@ -73,7 +78,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       problem(verdict.reason!);
     }
   };
-  const one = () =>
+  const one = (url: URL) =>
     new Promise<void>((resolve) => {
       const t0 = performance.now();
       const req = http.request(
@@ -116,10 +121,10 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     if (now >= maxEnd) return false;
     return now < minEnd || latencies.length + errors < minRequests;
   };
-  const loop = async () => {
-    while (more()) await one();
+  const loop = async (url: URL) => {
+    while (more()) await one(url);
   };
-  await Promise.all(Array.from({ length: spec.connections }, loop));
+  await Promise.all(Array.from({ length: spec.connections }, (_, i) => loop(urls[i % urls.length]!)));
   agent.destroy();
   latencies.sort((a, b) => a - b);
   return {

@@ -110,6 +110,19 @@ export function rssMB(pid: number | undefined): number | undefined {
   }
 }
 
+/** CPU time (user + system) a process has used so far, in seconds; undefined when unreadable. */
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of the whole line, in clock ticks (USER_HZ, 100 on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Sends a JSON GraphQL request and returns the status and text. */
 export async function post(url: string, query: string): Promise<{ status: number; text: string }> {
   const res = await fetch(url, {

@@ -6,8 +6,9 @@ import { type EventHandler, HandlerRegistration, type QueuedEvent } from "./hand
 import { defaultIndexers } from "./indexers.ts";
 import { Lister } from "./lister.ts";
 import { Reflector, type ReflectorLogger, type ReflectorOptions, type ReflectorStatus } from "./reflector.ts";
+import { shareValues } from "./share.ts";
 import { type Indexers, Store, type StoreDelta } from "./store.ts";
-import { internStrings, stripBulkyMetadata } from "./transform.ts";
+import { stripBulkyMetadata } from "./transform.ts";
 import type { GroupVersionResource, KubeObject } from "./types.ts";
 import { objectKey } from "./types.ts";
 
@@ -62,10 +63,11 @@ export class SharedInformer {
 
   constructor(opts: SharedInformerOptions) {
     this.resource = opts.resource;
-    // Shared strings (internStrings) only for what is stored: not for unchanged or deleted objects.
+    // Shared strings and sub-objects (shareValues) only for what is stored: not for unchanged
+    // or deleted objects.
     this.store = new Store(
       { ...defaultIndexers(opts.resource.resource), ...opts.indexers },
-      { admit: internStrings },
+      { admit: shareValues },
     );
     this.lister = new Lister(this.store);
     this.handlerQueueLimit = opts.handlerQueueLimit ?? 10_000;

@@ -63,9 +63,13 @@ export class Store {
    * a relist or a repeated event of an unchanged object skips it (the informer's string
    * interning walks the whole object).
    */
-  private readonly admit: ((obj: KubeObject) => KubeObject) | undefined;
+  private readonly admit: ((obj: KubeObject, previous: KubeObject | undefined) => KubeObject) | undefined;
 
-  constructor(indexers: Indexers = {}, opts: { admit?: (obj: KubeObject) => KubeObject } = {}) {
+  /** opts.admit gets the version being replaced too (undefined for a new key). */
+  constructor(
+    indexers: Indexers = {},
+    opts: { admit?: (obj: KubeObject, previous: KubeObject | undefined) => KubeObject } = {},
+  ) {
     for (const name of Object.keys(indexers)) {
       this.indexers.set(name, indexers[name]!);
       this.indices.set(name, new Map());
@@ -109,7 +113,7 @@ export class Store {
     const old = this.items.get(key);
     if (old !== undefined && old.metadata.resourceVersion === incoming.metadata.resourceVersion)
       return undefined;
-    const obj = this.admit ? this.admit(incoming) : incoming;
+    const obj = this.admit ? this.admit(incoming, old) : incoming;
     this.items.set(key, obj);
     if (old === undefined) {
       this.keysVersion++;

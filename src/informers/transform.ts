@@ -1,5 +1,4 @@
 // Transforms run once per object before it enters the store.
-import { StringInterner } from "./intern.ts";
 import type { KubeObject, ObjectMeta } from "./types.ts";
 
 export const LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration";
@@ -27,32 +26,5 @@ export function stripBulkyMetadata(obj: KubeObject): KubeObject {
     rest.annotations = kept;
   }
   obj.metadata = rest as ObjectMeta;
-  return obj;
-}
-
-/** One table for every informer: kinds share namespaces, node names, images, label values. */
-const sharedInterner = new StringInterner();
-
-/** Metadata strings that are unique to each object: interning them would only churn the table. */
-const UNIQUE_METADATA = new Set(["name", "uid", "resourceVersion", "selfLink"]);
-
-/**
- * Makes equal strings in the object one string (see intern.ts): lossless, and ~30% of a
- * typical pod's heap. In place, like the transform.
- */
-export function internStrings(obj: KubeObject, interner: StringInterner = sharedInterner): KubeObject {
-  for (const k in obj) {
-    const v = obj[k];
-    if (k === "metadata" && typeof v === "object" && v !== null) {
-      const meta = v as unknown as Record<string, unknown>;
-      for (const mk in meta) {
-        if (UNIQUE_METADATA.has(mk)) continue;
-        const mv = meta[mk];
-        if (typeof mv === "string") meta[mk] = interner.intern(mv);
-        else if (typeof mv === "object" && mv !== null) interner.internDeep(mv);
-      }
-    } else if (typeof v === "string") obj[k] = interner.intern(v);
-    else if (typeof v === "object" && v !== null) interner.internDeep(v);
-  }
   return obj;
 }

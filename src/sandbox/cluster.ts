@@ -103,6 +103,11 @@ export class SandboxCluster {
     this.started = true;
   }
 
+  /** Open watches per resource (see WatchHub.openWatches). */
+  openWatches(): Map<string, number> {
+    return this.watches.openWatches();
+  }
+
   /** Ends every watch and connection and stops listening. The state is kept; start() serves it again. */
   async stop(): Promise<void> {
     this.started = false;

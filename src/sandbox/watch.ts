@@ -206,6 +206,20 @@ export class WatchHub {
     for (const w of this.all()) this.close(w, true);
   }
 
+  /**
+   * Open watches per resource (`pods`, `deployments.apps`), what the apiserver's
+   * apiserver_longrunning_requests{verb="WATCH"} gauge counts: the load a client puts on it.
+   */
+  openWatches(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [res, set] of this.byResource) {
+      if (set.size === 0) continue;
+      const name = res.group ? `${res.resource}.${res.group}` : res.resource;
+      out.set(name, (out.get(name) ?? 0) + set.size);
+    }
+    return out;
+  }
+
   private *all(): Generator<Watcher> {
     for (const set of this.byResource.values()) yield* [...set];
   }

@@ -1,9 +1,8 @@
 // How objects are decoded on their way into the cache: managedFields cut from the JSON text
-// before parsing, the default transform, and string interning. All must be lossless apart from
+// before parsing, the default transform, and string and sub-object sharing. All must be lossless apart from
 // the two stripped fields.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { StringInterner } from "../../src/informers/intern.ts";
 import {
   EVENT_MANAGED_FIELDS_PATH,
   findMemberCut,
@@ -11,7 +10,8 @@ import {
   parseWithout,
 } from "../../src/informers/json-cut.ts";
 import { ListStreamParser } from "../../src/informers/list-parser.ts";
-import { internStrings, LAST_APPLIED_ANNOTATION, stripBulkyMetadata } from "../../src/informers/transform.ts";
+import { ValueSharer } from "../../src/informers/share.ts";
+import { LAST_APPLIED_ANNOTATION, stripBulkyMetadata } from "../../src/informers/transform.ts";
 import type { KubeObject } from "../../src/informers/types.ts";
 import { WatchLineParser } from "../../src/informers/watch-parser.ts";
 import { eventually, informerFor, pod, startSandbox } from "../helpers/sandbox.ts";
@@ -161,7 +161,7 @@ test("stripBulkyMetadata removes managedFields and last-applied, keeps the rest 
 });
 
 test("interning is lossless and its table stays bounded", () => {
-  const interner = new StringInterner(100);
+  const interner = new ValueSharer(100, 100, 100);
   for (let i = 0; i < 10_000; i++) interner.intern(`unique-string-number-${i}`);
   assert.ok(interner.size <= 200, `table holds ${interner.size} strings`);
   const obj = {
@@ -176,16 +176,17 @@ test("interning is lossless and its table stays bounded", () => {
     status: { conditions: [{ type: "Ready", lastTransitionTime: "2026-01-12T08:01:01Z" }], n: 1, x: null },
   };
   const copy = structuredClone(obj);
-  assert.deepEqual(internStrings(copy as unknown as KubeObject, interner), obj);
-  // Sharing, as far as it can be observed: an equal object's strings are all found in the
-  // table (it does not grow), and names, unique to their object, are never added.
-  const fresh = new StringInterner();
-  internStrings(structuredClone(obj) as unknown as KubeObject, fresh);
+  assert.deepEqual(interner.shareObject(copy as unknown as KubeObject), obj);
+  // Sharing, as far as it can be observed: an equal object's strings and sub-objects are all
+  // found in the tables (they do not grow), and names, unique to their object, are never added.
+  const fresh = new ValueSharer();
+  fresh.shareObject(structuredClone(obj) as unknown as KubeObject);
+  fresh.shareObject(structuredClone(obj) as unknown as KubeObject);
   const held = fresh.size;
   assert.ok(held > 0);
   const renamed = structuredClone(obj);
   renamed.metadata.name = "another-pod-with-a-long-name";
-  internStrings(renamed as unknown as KubeObject, fresh);
+  fresh.shareObject(renamed as unknown as KubeObject);
   assert.equal(fresh.size, held);
 });
 
