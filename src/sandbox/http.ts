@@ -1,7 +1,8 @@
 // The HTTP face of the simulated apiserver: listening (and refusing, for fault tests), the
 // request log, bearer-token authentication, injected failures, routing of the REST paths, and
-// the verbs: get, list and watch, plus create (POST), update (PUT), merge patch (PATCH) and
-// delete (DELETE) of JSON objects, each with dryRun=All (answered, nothing stored).
+// the verbs: get, list and watch, plus create (POST), update (PUT), merge patch and server-side
+// apply (PATCH, apply approximated: see "patch") and delete (DELETE) of JSON objects, each with
+// dryRun=All (answered, nothing stored).
 import http from "node:http";
 import type net from "node:net";
 import type { KubeObject } from "../informers/types.ts";
@@ -242,17 +243,31 @@ export class ApiServer {
       }
       case "patch": {
         const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim();
-        if (type !== "application/merge-patch+json" && type !== "application/strategic-merge-patch+json") {
+        // Server-side apply, approximated for the demo: it creates the object if it is missing
+        // and otherwise merges the manifest in like a merge patch (no field ownership, so no
+        // apply conflicts). The manifest must be JSON, which kgql sends (JSON is YAML).
+        const apply = type === "application/apply-patch+yaml";
+        if (
+          !apply &&
+          type !== "application/merge-patch+json" &&
+          type !== "application/strategic-merge-patch+json"
+        ) {
           throw new SandboxError(
             statusBody(
               415,
               "UnsupportedMediaType",
-              `the sandbox supports only JSON merge patches, not "${type}"`,
+              `the sandbox supports JSON merge patches and server-side apply, not "${type}"`,
             ),
           );
         }
         const patch = (await readJSON(req)) as Record<string, unknown>;
         const current = store.get(resource, namespace, name!);
+        if (!current && apply) {
+          const { resourceVersion: _, ...given } = (patch.metadata ?? {}) as Record<string, unknown>;
+          const obj = { ...patch, metadata: { ...given, name: name!, namespace } } as KubeObject;
+          if (dryRun) return sendJSON(res, 201, obj);
+          return sendJSON(res, 201, store.create(resource, obj, { trustMetadata: false }));
+        }
         if (!current) throw new SandboxError(notFound(resource, name!));
         const patchRV = (patch.metadata as { resourceVersion?: string } | undefined)?.resourceVersion ?? "";
         const merged = mergePatch(current, patch) as KubeObject;

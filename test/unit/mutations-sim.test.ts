@@ -68,6 +68,24 @@ describe("mutations on the simulator (--auth none)", () => {
     assert.equal(line.result, "ok");
   });
 
+  it("applyManifest works on the demo cluster: creates what is missing, then merges into it", async () => {
+    const { parse, run } = app();
+    const APPLY = `mutation($y: String!, $dry: Boolean) { applyManifest(yaml: $y, dryRun: $dry) { ... on Resource { name resourceVersion } } }`;
+    const manifest = (value: string) =>
+      `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\n  namespace: default\ndata:\n  key: ${value}\n`;
+    const dry = await run(parse(APPLY), { y: manifest("one"), dry: true });
+    assert.equal(dry.errors, undefined, JSON.stringify(dry.errors));
+    assert.equal(sim.get("configmaps", "default", "applied"), undefined, "a dry run stores nothing");
+    const created = await run(parse(APPLY), { y: manifest("one") });
+    assert.equal(created.errors, undefined, JSON.stringify(created.errors));
+    assert.equal((sim.get("configmaps", "default", "applied")!.data as Record<string, string>).key, "one");
+    const updated = await run(parse(APPLY), { y: manifest("two") });
+    assert.equal(updated.errors, undefined, JSON.stringify(updated.errors));
+    const stored = sim.get("configmaps", "default", "applied")!;
+    assert.equal((stored.data as Record<string, string>).key, "two");
+    assert.equal(updated.data.applyManifest.resourceVersion, stored.metadata.resourceVersion);
+  });
+
   it("what a mutation selects counts against --max-cost, refused before anything is written", async () => {
     const yoga = createApp(gateway, { maxCost: 50, mutations: true });
     const { parse, execute, schema, contextFactory } = yoga.getEnveloped({});
