@@ -70,6 +70,13 @@ export function writeError(err: unknown, target: WriteTarget, who: string | unde
         "CONFLICT",
         where,
       );
+    case 500:
+      // kube-apiserver answers a server-side apply whose manifest does not fit the resource's
+      // schema (a number where a string is due) with 500 "failed to create typed patch object":
+      // the manifest is at fault, and retrying cannot help.
+      if (/failed to create typed patch object/.test(reason))
+        return userError(`invalid ${target.verb} of ${describe(target)}: ${reason}`, "BAD_USER_INPUT", where);
+      return unavailable(err, target, reason, where);
     case 400:
     case 422:
     case 415:
@@ -84,12 +91,16 @@ export function writeError(err: unknown, target: WriteTarget, who: string | unde
         where,
       );
     default:
-      return userError(
-        `the Kubernetes API failed to ${target.verb} ${describe(target)} (HTTP ${err.status}): ${reason}`,
-        "SERVICE_UNAVAILABLE",
-        where,
-      );
+      return unavailable(err, target, reason, where);
   }
+}
+
+function unavailable(err: ApiError, target: WriteTarget, reason: string, where: Record<string, string>) {
+  return userError(
+    `the Kubernetes API failed to ${target.verb} ${describe(target)} (HTTP ${err.status}): ${reason}`,
+    "SERVICE_UNAVAILABLE",
+    where,
+  );
 }
 
 function causesOf(err: ApiError): { causes?: { field?: string; message?: string }[] } {

@@ -291,6 +291,15 @@ describe("mutations (--auth kubernetes --enable-mutations)", {
     );
     assert.equal(invalid.errors?.[0]?.extensions?.code, "BAD_USER_INPUT", invalid.text);
     assert.match(invalid.errors![0]!.message, /Not_A_Name/);
+    // A manifest whose field does not fit the schema: the apiserver says 500 for it, still the
+    // caller's to fix (not SERVICE_UNAVAILABLE, which says retry).
+    const mistyped = await as(
+      "alice",
+      `mutation($ns: String!) { applyManifest(namespace: $ns, manifest: {apiVersion: "v1", kind: "ConfigMap", metadata: {name: "typed"}, data: {a: 5}}) { name } }`,
+      { ns: ns.name },
+    );
+    assert.equal(mistyped.errors?.[0]?.extensions?.code, "BAD_USER_INPUT", mistyped.text);
+    assert.match(mistyped.errors![0]!.message, /\.data\.a: expected string/);
     const noKind = await as(
       "alice",
       `mutation { applyManifest(yaml: "apiVersion: v1\\nkind: Nope\\nmetadata: {name: x}") { name } }`,

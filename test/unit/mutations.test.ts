@@ -106,6 +106,14 @@ describe("the apiserver's refusals", () => {
     assert.match(invalid.message, /spec\.replicas: Invalid value: -1/);
     assert.equal(mapped(400, "bad").extensions.code, "BAD_USER_INPUT");
   });
+  it("500 for an apply whose manifest does not fit the schema: BAD_USER_INPUT, not a retry", () => {
+    const e = mapped(
+      500,
+      "failed to create typed patch object (web/x; /v1, Kind=ConfigMap): .data.a: expected string, got &value.valueUnstructured{Value:5}",
+    );
+    assert.equal(e.extensions.code, "BAD_USER_INPUT");
+    assert.match(e.message, /\.data\.a: expected string/);
+  });
   it("429 (a disruption budget) and 5xx: SERVICE_UNAVAILABLE; network errors too; other errors pass through", () => {
     assert.equal(
       mapped(429, "Cannot evict pod as it would violate the pod's disruption budget.").extensions.code,
