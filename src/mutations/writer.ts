@@ -8,6 +8,7 @@ import { stripBulkyMetadata } from "../informers/transform.ts";
 import type { KubeObject } from "../informers/types.ts";
 import { type RequestContext, SEE_EVERYTHING } from "../resolvers/context.ts";
 import { userError } from "../resolvers/errors.ts";
+import { checkInScope } from "../resolvers/scope.ts";
 import { impersonationHeaders } from "./impersonation.ts";
 import { resourceName, type WriteTarget, writeError } from "./write-errors.ts";
 
@@ -67,6 +68,10 @@ export class Writer {
    */
   async send<T>(target: WriteTarget, method: WriteMethod, opts: SendOptions = {}): Promise<T> {
     if (this.refused) throw this.refused;
+    // Scoped mode (--namespaces): an object outside the scope would never reach the cache, so
+    // the answer could not be read back: refused before anything is written, as queries about
+    // such a namespace are. Evictions are the exception: draining a node takes all its pods.
+    if (method !== "GET" && target.subresource !== "eviction") checkInScope(this.ctx, target.namespace);
     const deadline = this.ctx.deadline;
     const left = deadline ? deadline.at - Date.now() : undefined;
     if (left !== undefined && left <= 0) throw this.timedOut(target, false);

@@ -11,7 +11,7 @@ import { Gateway } from "../../src/resolvers/gateway.ts";
 import { SandboxCluster, seedDemo } from "../../src/sandbox/index.ts";
 import { createApp } from "../../src/server/app.ts";
 import type { GatewayServer } from "../../src/server/index.ts";
-import { gql, startKgql } from "../helpers/kgql.ts";
+import { gql, startKgql, startKgqlOn } from "../helpers/kgql.ts";
 import { captureLog } from "../helpers/log.ts";
 import { clientFor, startSandbox } from "../helpers/sandbox.ts";
 
@@ -184,5 +184,35 @@ describe("mutations on several clusters (simulated)", () => {
       (sim.get("deployments", namespace, name)!.spec as { replicas: number }).replicas;
     assert.equal(replicas(west), 5);
     assert.equal(replicas(east), 1, "the default cluster is untouched");
+  });
+});
+
+describe("mutations in scoped mode (--namespaces)", () => {
+  let sim: SandboxCluster;
+  let kgql: GatewayServer;
+  before(async () => {
+    sim = await startSandbox();
+    seedDemo(sim, { namespaces: 2, nodes: 1, deploymentsPerNamespace: 1, replicas: 1 });
+    kgql = await startKgqlOn(sim, { namespaces: ["default"], enableMutations: true });
+  });
+  after(async () => {
+    await kgql?.close();
+    await sim?.stop();
+  });
+
+  it("a write outside the scope is refused naming it, and nothing is written; inside, answered from the cache", async () => {
+    const other = sim.list("deployments").find((d) => d.metadata.namespace !== "default")!;
+    const before = other.metadata.resourceVersion;
+    const scale = (d: KubeObject, r: number) =>
+      `mutation { scaleDeployment(namespace: "${d.metadata.namespace}", name: "${d.metadata.name}", replicas: ${r}) { replicas } }`;
+    const refused = await gql(kgql.url, scale(other, 5));
+    assert.equal(refused.errors?.[0]?.extensions?.code, "BAD_USER_INPUT", JSON.stringify(refused.errors));
+    assert.match(refused.errors![0]!.message, /outside this gateway's scope.*"default"/);
+    const stored = sim.get("deployments", other.metadata.namespace, other.metadata.name)!;
+    assert.equal(stored.metadata.resourceVersion, before, "nothing written");
+    const mine = sim.list("deployments", "default")[0]!;
+    const ok = await gql(kgql.url, scale(mine, 2));
+    assert.equal(ok.errors, undefined, JSON.stringify(ok.errors));
+    assert.equal(ok.data.scaleDeployment.replicas, 2);
   });
 });
