@@ -87,7 +87,14 @@ export async function cachedAfterWrite(
   const rv = written.metadata.resourceVersion ?? "";
   const reached = await waitUntil(informer, () => hasReached(informer, rv, key), deadline);
   const cached = informer.store.get(key);
-  if (!reached || !cached) throw cacheTimeout(informer, describeObject(written), rv, deadline);
+  if (!reached) throw cacheTimeout(informer, describeObject(written), rv, deadline);
+  // The cache has passed the write and no longer holds the object: deleted right after it.
+  if (!cached)
+    throw userError(
+      `${describeObject(written)} was written (resourceVersion ${rv}), but it was deleted since: kgql's cache has passed the write and no longer holds it`,
+      "NOT_FOUND",
+      { written: true, resourceVersion: rv, resource: informer.resource.resource },
+    );
   return cached;
 }
 

@@ -263,6 +263,20 @@ describe("read-your-writes", () => {
     });
     assert.equal(f.listeners.size, 0, "the wait's listener is removed");
   });
+  it("an object deleted right after the write: NOT_FOUND saying it was written, not a timeout", async () => {
+    const f = new FakeInformer();
+    f.apply(obj("9"));
+    f.remove("web/api");
+    f.lastSyncResourceVersion = "31"; // the cache has passed the write, and holds no such object
+    const started = Date.now();
+    await assert.rejects(cachedAfterWrite(f.informer, obj("30"), deadlineFrom(5000)), (err: GraphQLError) => {
+      assert.equal(err.extensions.code, "NOT_FOUND");
+      assert.equal(err.extensions.written, true);
+      assert.match(err.message, /was written \(resourceVersion 30\), but it was deleted since/);
+      return true;
+    });
+    assert.ok(Date.now() - started < 1000, "answered without waiting for the deadline");
+  });
   it("a delete answers once the object is gone, or cached terminating", async () => {
     const f = new FakeInformer();
     f.apply(obj("9"));
