@@ -186,14 +186,20 @@ describe("topology page on the simulator", { skip }, () => {
   test("a label selector narrows the pods and what they belong to; search dims what does not match", async () => {
     await page.fill("#selector", "app=app-0");
     await page.press("#selector", "Enter");
-    await page.waitForFunction(
-      () => document.body.dataset.live === "true" && location.hash.includes("selector"),
-    );
-    await page.waitForFunction(() =>
-      [...document.querySelectorAll<SVGGElement>('g[data-kind="Pod"]')].every((g) =>
-        g.dataset.name?.startsWith("app-0-"),
-      ),
-    );
+    // Until exactly the selected pods and their Deployment are drawn: right after Enter the page
+    // may still say live (the restart is drawn on the next frame) or draw nothing yet, and
+    // "every drawn pod is app-0's" holds for no pods at all.
+    const selected = livePods().filter((p) => p.metadata.labels?.app === "app-0").length;
+    await page.waitForFunction((n) => {
+      const pods = [...document.querySelectorAll<SVGGElement>('g[data-kind="Pod"]')];
+      return (
+        document.body.dataset.live === "true" &&
+        location.hash.includes("selector") &&
+        pods.length === n &&
+        pods.every((g) => g.dataset.name?.startsWith("app-0-")) &&
+        document.querySelector('g[data-kind="Deployment"]') !== null
+      );
+    }, selected);
     const shown = await drawn(page);
     assert.deepEqual(
       shown.filter((n) => n.kind === "Deployment").map((n) => n.name),
