@@ -59,7 +59,7 @@ interface ViewClass {
 }
 
 /** Names a generated view class uses itself, which no GraphQL field may have. */
-const RESERVED = new Set([
+export const VIEW_RESERVED_NAMES: ReadonlySet<string> = new Set([
   "o",
   "c",
   "typeName",
@@ -78,7 +78,7 @@ const RESERVED = new Set([
  */
 function viewClass(typeName: string, getters: [string, FieldFn][]): ViewClass {
   for (const [name] of getters) {
-    if (RESERVED.has(name) || !/^[_A-Za-z][_0-9A-Za-z]*$/.test(name))
+    if (VIEW_RESERVED_NAMES.has(name) || !/^[_A-Za-z][_0-9A-Za-z]*$/.test(name))
       throw new Error(`field name ${typeName}.${name} cannot be a view getter`);
   }
   const code = `"use strict";

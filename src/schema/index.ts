@@ -13,6 +13,7 @@ import {
 } from "graphql";
 import { CORE_KINDS, type KindDescription } from "../kinds.ts";
 import { mutationTypeDefs } from "../mutations/schema.ts";
+import { VIEW_RESERVED_NAMES } from "../resolvers/views.ts";
 import type { SchemaNames, TypedKind, TypedSchema } from "../typed/types.ts";
 
 /** The Resource interface's fields, as the public contract names them. */
@@ -160,21 +161,9 @@ export function schemaNames(): SchemaNames {
   // A Namespace.<kind> list of a typed resource must not take a field Namespace has.
   for (const k of CORE_KINDS.filter((k) => k.namespaced)) rootFields.add(namespaceListField(k));
   // Also the names a view class uses itself (resolvers/views.ts).
-  const resourceFields = new Set([...COMMON_FIELD_NAMES, ...VIEW_RESERVED]);
+  const resourceFields = new Set([...COMMON_FIELD_NAMES, ...VIEW_RESERVED_NAMES]);
   return { types, rootFields, resourceFields };
 }
-
-const VIEW_RESERVED = [
-  "o",
-  "c",
-  "typeName",
-  "constructor",
-  "wrap",
-  "wrapList",
-  "wrapAt",
-  "wrapListAt",
-  "prototype",
-];
 
 /** One typed resource (--resources): its type's Resource fields, connection, root fields, events. */
 function typedKindSDL(k: TypedKind): string {

@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { type SandboxCluster, seedDemo } from "../../src/sandbox/index.ts";
 import type { GatewayServer } from "../../src/server/index.ts";
-import { startKgql, startKgqlOn } from "../helpers/kgql.ts";
-import { clientFor, pod, startSandbox } from "../helpers/sandbox.ts";
+import { startKgqlOn, startKgqlOnClusters } from "../helpers/kgql.ts";
+import { pod, startSandbox } from "../helpers/sandbox.ts";
 import {
   type BrowserSession,
   ensureUiBuilt,
@@ -35,13 +35,7 @@ describe("topology page with several clusters", { skip }, () => {
     seedDemo(east, { namespaces: 1, nodes: 2, deploymentsPerNamespace: 1, replicas: 2, seed: 1 });
     seedDemo(west, { namespaces: 1, nodes: 1, deploymentsPerNamespace: 2, replicas: 1, seed: 2 });
     west.create("pods", pod("only-west", "default"));
-    kgql = await startKgql(undefined as never, {
-      clusters: [
-        { name: "east", client: await clientFor(east) },
-        { name: "west", client: await clientFor(west) },
-      ],
-    });
-    for (const g of kgql.clusters.all()) await g.factory.waitForCacheSync(5000);
+    kgql = await startKgqlOnClusters({ east, west });
     base = kgql.url.replace(/\/graphql$/, "/ui");
     session = await openBrowser();
     page = session.page;

@@ -29,6 +29,27 @@ export async function startKgqlOn(
   return kgql;
 }
 
+/**
+ * kgql serving simulated clusters by name (the first is the default), returned once every
+ * one of them has synced.
+ */
+export async function startKgqlOnClusters(
+  sims: Record<string, SandboxCluster>,
+  opts: Partial<Omit<GatewayServerOptions, "client" | "clusters">> = {},
+): Promise<GatewayServer> {
+  const clusters = await Promise.all(
+    Object.entries(sims).map(async ([name, sim]) => ({ name, client: await clientFor(sim) })),
+  );
+  const kgql = await startKgql(undefined as never, { ...opts, clusters });
+  try {
+    for (const g of kgql.clusters.all()) await g.factory.waitForCacheSync(5000);
+  } catch (err) {
+    await kgql.close();
+    throw err;
+  }
+  return kgql;
+}
+
 export interface GqlResult {
   status: number;
   // biome-ignore lint/suspicious/noExplicitAny: test responses are inspected freely

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import type { SandboxCluster } from "../../src/sandbox/index.ts";
 import { seedDemo } from "../../src/sandbox/index.ts";
 import type { GatewayServer } from "../../src/server/index.ts";
-import { gql, startKgql, subscribe } from "../helpers/kgql.ts";
+import { gql, startKgql, startKgqlOnClusters, subscribe } from "../helpers/kgql.ts";
 import { clientFor, pod, startSandbox } from "../helpers/sandbox.ts";
 
 describe("multi-cluster (simulated)", () => {
@@ -19,13 +19,7 @@ describe("multi-cluster (simulated)", () => {
     seedDemo(east, { namespaces: 2, nodes: 2, deploymentsPerNamespace: 1, replicas: 2, seed: 1 });
     seedDemo(west, { namespaces: 1, nodes: 1, deploymentsPerNamespace: 2, replicas: 1, seed: 2 });
     west.create("pods", pod("only-west", "default"));
-    kgql = await startKgql(undefined as never, {
-      clusters: [
-        { name: "east", client: await clientFor(east) },
-        { name: "west", client: await clientFor(west) },
-      ],
-    });
-    for (const g of kgql.clusters.all()) await g.factory.waitForCacheSync(5000);
+    kgql = await startKgqlOnClusters({ east, west });
   });
   after(async () => {
     await kgql?.close();
@@ -281,15 +275,8 @@ describe('fleet queries: cluster: "*" (simulated)', () => {
 
   it("sizes the cost estimate by the clusters read", async () => {
     const bigger = west.list("pods").length > east.list("pods").length ? west : east;
-    const small = await startKgql(undefined as never, {
-      clusters: [
-        { name: "east", client: await clientFor(east) },
-        { name: "west", client: await clientFor(west) },
-      ],
-      maxCost: bigger.list("pods").length + 2,
-    });
+    const small = await startKgqlOnClusters({ east, west }, { maxCost: bigger.list("pods").length + 2 });
     try {
-      for (const g of small.clusters.all()) await g.factory.waitForCacheSync(5000);
       for (const c of ["east", "west"]) {
         const one = await gql(small.url, `{ pods(cluster: "${c}", first: 1000) { nodes { name } } }`);
         assert.equal(one.errors, undefined, one.text);

@@ -11,7 +11,7 @@ import { Gateway } from "../../src/resolvers/gateway.ts";
 import { SandboxCluster, seedDemo } from "../../src/sandbox/index.ts";
 import { createApp } from "../../src/server/app.ts";
 import type { GatewayServer } from "../../src/server/index.ts";
-import { gql, startKgql, startKgqlOn } from "../helpers/kgql.ts";
+import { gql, startKgqlOn, startKgqlOnClusters } from "../helpers/kgql.ts";
 import { captureLog } from "../helpers/log.ts";
 import { clientFor, startSandbox } from "../helpers/sandbox.ts";
 
@@ -153,14 +153,7 @@ describe("mutations on several clusters (simulated)", () => {
     // The same names in both: only the cluster argument tells them apart.
     seedDemo(east, { namespaces: 1, nodes: 1, deploymentsPerNamespace: 1, replicas: 1, seed: 1 });
     seedDemo(west, { namespaces: 1, nodes: 1, deploymentsPerNamespace: 1, replicas: 1, seed: 1 });
-    kgql = await startKgql(undefined as never, {
-      clusters: [
-        { name: "east", client: await clientFor(east) },
-        { name: "west", client: await clientFor(west) },
-      ],
-      enableMutations: true,
-    });
-    for (const g of kgql.clusters.all()) await g.factory.waitForCacheSync(5000);
+    kgql = await startKgqlOnClusters({ east, west }, { enableMutations: true });
   });
   after(async () => {
     await kgql?.close();
