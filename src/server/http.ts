@@ -327,6 +327,19 @@ export async function startServer(
   // upgrade request carries X-Request-Id like any other), and one line when they close.
   wss.on("connection", (socket, req) => {
     const record = startRecord(req);
+    // A client that breaks the WebSocket protocol (a message over maxPayload, invalid UTF-8, a
+    // bad opcode...) makes ws emit 'error' once it has closed the connection with the right
+    // code itself (1009, 1007, 1002). graphql-ws would print each one to the console with a
+    // stack: the client's fault, so logged at debug instead (and a client cannot flood stderr).
+    const emit = socket.emit.bind(socket);
+    socket.emit = ((event: string | symbol, ...args: unknown[]) => {
+      const code = (args[0] as { code?: unknown } | undefined)?.code;
+      if (event === "error" && typeof code === "string" && code.startsWith("WS_ERR_")) {
+        opts.log?.debug({ reqId: record.id, err: String(args[0]) }, "WebSocket protocol error");
+        return true;
+      }
+      return emit(event, ...args);
+    }) as typeof socket.emit;
     if (!opts.log) return;
     const log = opts.log;
     const started = performance.now();

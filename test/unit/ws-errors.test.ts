@@ -123,4 +123,26 @@ describe("errors over WebSocket", () => {
       await client.dispose();
     }
   });
+
+  it("a client breaking the protocol (a message over the size limit) gets 1009, and nothing is printed to the console", async () => {
+    const printed: unknown[][] = [];
+    const error = console.error;
+    console.error = (...args: unknown[]) => {
+      printed.push(args);
+    };
+    try {
+      const ws = new WebSocket(kgql.url.replace(/^http/, "ws"), "graphql-transport-ws");
+      await new Promise((resolve, reject) => {
+        ws.once("open", resolve);
+        ws.once("error", reject);
+      });
+      const closed = new Promise<number>((resolve) => ws.once("close", resolve));
+      ws.send("x".repeat(1_100_000));
+      assert.equal(await closed, 1009);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(printed, []);
+    } finally {
+      console.error = error;
+    }
+  });
 });
