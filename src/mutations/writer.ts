@@ -77,9 +77,15 @@ export class Writer {
     if (left !== undefined && left <= 0) throw this.timedOut(target, false);
     const signal = left !== undefined ? AbortSignal.timeout(left) : undefined;
     try {
+      const dryRun = this.dryRun && method !== "GET";
       return await this.ctx.gateway.factory.client.send<T>(method, this.path(target), {
         ...opts,
-        query: { ...opts.query, ...(this.dryRun && method !== "GET" ? { dryRun: "All" } : {}) },
+        query: { ...opts.query, ...(dryRun ? { dryRun: "All" } : {}) },
+        // A DELETE with a body (DeleteOptions) takes its options from the body alone: the
+        // apiserver ignores the query's dryRun then, and would delete for real.
+        ...(dryRun && method === "DELETE" && isObject(opts.body)
+          ? { body: { ...opts.body, dryRun: ["All"] } }
+          : {}),
         headers: { ...opts.headers, ...(this.user ? impersonationHeaders(this.user) : {}) },
         signal,
       });
@@ -113,4 +119,8 @@ export class Writer {
     if (clusters && clusters.default !== this.ctx.gateway) tagCluster(out, this.ctx.gateway.cluster);
     return out;
   }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
