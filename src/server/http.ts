@@ -15,6 +15,7 @@ import { WebSocketServer } from "ws";
 import type { RequestContext } from "../resolvers/context.ts";
 import { limitExceeded } from "../resolvers/errors.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
+import { DEFAULT_REQUEST_TIMEOUT_MS } from "./deadline.ts";
 import { handleFast } from "./fast-path.ts";
 import { executionArgs, fastPathFor } from "./fast-request.ts";
 import type { Metrics } from "./metrics.ts";
@@ -43,6 +44,11 @@ export interface ServerOptions {
   log?: Logger;
   /** The topology page's files (/ui); undefined: not served. */
   ui?: UiAssets;
+  /**
+   * A request (headers and body) not fully received within this is answered 408 and its
+   * connection closed (--request-timeout; node's own default is 300 s).
+   */
+  requestTimeoutMs?: number;
 }
 
 /** Probes and scrapes every few seconds would drown the request log at info level. */
@@ -300,10 +306,21 @@ export async function startServer(
   };
   // Each request runs in its record's async context: yoga's error masking finds it there to
   // log unexpected errors with the request id (request-log.ts loggedMaskedErrors).
-  const server = http.createServer((req, res) => {
-    const record = startRecord(req);
-    void runInRequest(record, () => handle(req, res, record));
-  });
+  // A client that sends part of a request and then nothing holds a connection (and a body
+  // buffer) for node's 300 s: bounded by --request-timeout instead, like every answer. node
+  // checks every connectionsCheckingInterval, so the 408 comes up to half the limit later.
+  const requestTimeout = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const server = http.createServer(
+    {
+      requestTimeout,
+      headersTimeout: Math.min(requestTimeout, 60_000),
+      connectionsCheckingInterval: Math.min(requestTimeout / 2, 30_000),
+    },
+    (req, res) => {
+      const record = startRecord(req);
+      void runInRequest(record, () => handle(req, res, record));
+    },
+  );
   // A client that half-closes once its request is sent (nc -N, some scripts and proxies) still
   // gets its answer: per HTTP a half-close does not end a request. By default node ends the
   // socket at once, losing any answer not yet written; with this (a server property node reads,

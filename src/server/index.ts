@@ -171,6 +171,7 @@ export async function startGatewayServer(opts: GatewayServerOptions): Promise<Ga
       otherClusters: clusters.all().slice(1),
       log: opts.logger,
       ui,
+      requestTimeoutMs: opts.requestTimeoutMs,
     });
   } catch (err) {
     // e.g. the port is taken: the watches already started would keep the process alive.

@@ -7,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { SandboxCluster, seedDemo } from "../../src/sandbox/index.ts";
 import type { GatewayServer } from "../../src/server/index.ts";
 import { limitRejections, startKgqlOn } from "../helpers/kgql.ts";
+import { RawConnection, rawRequest } from "../helpers/raw-http.ts";
 
 /** POSTs a body; `accept` picks the path: plain JSON is the fast path, the GraphQL media type is yoga's. */
 async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
@@ -109,6 +110,25 @@ describe("HTTP", () => {
     assert.equal(status, 413);
     assert.equal(await limitRejections(kgql.url, "maxBodyBytes"), 1, "counted as a limit rejection");
     assert.equal((await post(kgql.url, { query: "{ nodes { totalCount } }" })).status, 200);
+  });
+
+  it("a body cut short (the client stops sending) is answered 408 within --request-timeout, not after node's 300 s", async () => {
+    const short = await startKgqlOn(sim, { requestTimeoutMs: 1000 });
+    const conn = await RawConnection.open(short.port);
+    try {
+      const started = Date.now();
+      const head = rawRequest("POST", "/graphql", [
+        ["Content-Type", "application/json"],
+        ["Content-Length", "100"],
+      ]);
+      const answer = await conn.exchange([head, '{"query":'], { timeoutMs: 5000 });
+      assert.equal(answer.responses[0]?.status, 408, JSON.stringify(answer));
+      assert.ok(Date.now() - started < 4000, `answered after ${Date.now() - started} ms`);
+      assert.notEqual(await conn.waitForEnd(2000), "open", "the connection is closed");
+    } finally {
+      conn.close();
+      await short.close();
+    }
   });
 
   it("CORS: only the allowed origins get access-control headers", async () => {
