@@ -125,8 +125,3 @@ export async function deleteObject(
   );
   return { deleted: cached === undefined, object: cached, namespace, name, uid };
 }
-
-/** The informer of a core kind, as a lookup deleteObject can call. */
-export function coreInformer(w: Writer, kind: string): () => Promise<SharedInformer> {
-  return async () => w.ctx.gateway.informer(kind);
-}

@@ -50,15 +50,39 @@ export function manifestOf(args: Pick<ApplyArgs, "manifest" | "yaml">): KubeObje
   return m as KubeObject;
 }
 
+/**
+ * The served resource `matches` picks (any verbs), from discovery's cached list, then from a
+ * fresh one (a CRD installed since); undefined when none.
+ */
+export async function servedResource(
+  w: Writer,
+  matches: (r: ApiResource) => boolean,
+): Promise<ApiResource | undefined> {
+  const discovery = w.ctx.gateway.factory.discovery;
+  return (await discovery.resources()).find(matches) ?? (await discovery.resources(true)).find(matches);
+}
+
+/** BAD_USER_INPUT unless a namespace is given exactly for a namespaced resource. */
+export function checkNamespaceFor(resource: ApiResource, namespace: string | undefined, give: string): void {
+  if (resource.namespaced && !namespace)
+    throw userError(`${resource.resource} are namespaced: give ${give}`, "BAD_USER_INPUT", {
+      argument: "namespace",
+    });
+  if (!resource.namespaced && namespace)
+    throw userError(`${resource.resource} are cluster-scoped: drop the namespace`, "BAD_USER_INPUT", {
+      argument: "namespace",
+    });
+}
+
 /** The served resource of a manifest's apiVersion and kind (discovery). */
 async function resourceOf(w: Writer, obj: KubeObject): Promise<ApiResource> {
   const [group, version] = obj.apiVersion!.includes("/")
     ? obj.apiVersion!.split("/", 2)
     : ["", obj.apiVersion!];
-  const discovery = w.ctx.gateway.factory.discovery;
-  const find = (all: ApiResource[]) =>
-    all.find((r) => r.group === group && r.version === version && r.kind === obj.kind);
-  const found = find(await discovery.resources()) ?? find(await discovery.resources(true));
+  const found = await servedResource(
+    w,
+    (r) => r.group === group && r.version === version && r.kind === obj.kind,
+  );
   if (!found)
     throw userError(
       `the apiserver serves no kind ${obj.kind} in ${obj.apiVersion} (query apiResources for what it serves)`,
@@ -91,11 +115,8 @@ export async function applyManifest(w: Writer, args: ApplyArgs): Promise<KubeObj
     throw userError(
       `the manifest's namespace "${obj.metadata.namespace}" differs from the namespace argument "${args.namespace}": give one`,
     );
-  if (resource.namespaced && !given)
-    throw userError(`${resource.resource} are namespaced: give metadata.namespace or the namespace argument`);
-  if (!resource.namespaced && given)
-    throw userError(`${resource.resource} are cluster-scoped: drop the namespace`);
-  const namespace = resource.namespaced ? given : undefined;
+  checkNamespaceFor(resource, given, "metadata.namespace or the namespace argument");
+  const namespace = given;
   const body = namespace ? { ...obj, metadata: { ...obj.metadata, namespace } } : obj;
   const target = targetOf(resource, "patch", namespace, obj.metadata.name);
   w.audited(target);

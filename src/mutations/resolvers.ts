@@ -5,8 +5,8 @@ import type { ApiResource } from "../informers/discovery.ts";
 import type { RequestContext } from "../resolvers/context.ts";
 import { userError } from "../resolvers/errors.ts";
 import type { Logger } from "../server/request-log.ts";
-import { coreInformer, deleteObject, patchObject, restartPatch } from "./actions.ts";
-import { applyManifest, informerOf } from "./apply.ts";
+import { deleteObject, patchObject, restartPatch } from "./actions.ts";
+import { applyManifest, checkNamespaceFor, informerOf, servedResource } from "./apply.ts";
 import { drainNode } from "./drain.ts";
 import { kind, RESTARTABLE_KINDS, SCALABLE_KINDS } from "./schema.ts";
 import { codeOf, resourceName } from "./write-errors.ts";
@@ -50,7 +50,7 @@ function actions(): Record<string, Action> {
     patchObject(w, kind("Node"), undefined, a.name, { spec: { unschedulable: null } }, a.resourceVersion);
   out.drainNode = (w, a) => drainNode(w, a.name, a.gracePeriodSeconds);
   out.deletePod = (w, a) =>
-    deleteObject(w, kind("Pod"), coreInformer(w, "Pod"), a.namespace, a.name, {
+    deleteObject(w, kind("Pod"), () => informerOf(w, kind("Pod")), a.namespace, a.name, {
       gracePeriodSeconds: a.gracePeriodSeconds,
       resourceVersion: a.resourceVersion,
     });
@@ -64,15 +64,8 @@ function actions(): Record<string, Action> {
     });
   out.deleteResource = async (w, a) => {
     const gvr = { group: a.group ?? "", version: a.version, resource: a.resource };
-    const resource = await servedResource(w, gvr);
-    if (resource.namespaced && !a.namespace)
-      throw userError(`${resource.resource} are namespaced: give the namespace`, "BAD_USER_INPUT", {
-        argument: "namespace",
-      });
-    if (!resource.namespaced && a.namespace)
-      throw userError(`${resource.resource} are cluster-scoped: drop the namespace`, "BAD_USER_INPUT", {
-        argument: "namespace",
-      });
+    const resource = await servedResourceOf(w, gvr);
+    checkNamespaceFor(resource, a.namespace ?? undefined, "the namespace");
     const cacheable = resource.verbs.includes("list") && resource.verbs.includes("watch");
     const informer = cacheable ? () => informerOf(w, resource) : undefined;
     return deleteObject(w, resource, informer, a.namespace ?? undefined, a.name, {
@@ -85,18 +78,18 @@ function actions(): Record<string, Action> {
 }
 
 /** A resource the apiserver serves (any verbs), or BAD_USER_INPUT naming close ones. */
-async function servedResource(
+async function servedResourceOf(
   w: Writer,
   gvr: { group: string; version: string; resource: string },
 ): Promise<ApiResource> {
-  const discovery = w.ctx.gateway.factory.discovery;
-  const find = (all: ApiResource[]) =>
-    all.find((r) => r.group === gvr.group && r.version === gvr.version && r.resource === gvr.resource);
-  const found = find(await discovery.resources()) ?? find(await discovery.resources(true));
+  const found = await servedResource(
+    w,
+    (r) => r.group === gvr.group && r.version === gvr.version && r.resource === gvr.resource,
+  );
   if (found) return found;
   // resolve() builds the "not served, did you mean" message.
   try {
-    await discovery.resolve(gvr);
+    await w.ctx.gateway.factory.discovery.resolve(gvr);
   } catch (err) {
     throw userError((err as Error).message, "BAD_USER_INPUT", { argument: "resource" });
   }

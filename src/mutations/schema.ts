@@ -1,13 +1,14 @@
 // The Mutation type's SDL (only with --enable-mutations), the per-kind fields generated from
 // the tables below: adding a scalable or restartable kind is one entry.
-import { CORE_KINDS, type KindDescription } from "../kinds.ts";
+import { type KindDescription, kindByName } from "../kinds.ts";
 
 /** Kinds with spec.replicas. */
 export const SCALABLE_KINDS = ["Deployment", "StatefulSet", "ReplicaSet"] as const;
 /** Kinds with a pod template whose change rolls their pods (kubectl rollout restart). */
 export const RESTARTABLE_KINDS = ["Deployment", "StatefulSet", "DaemonSet"] as const;
 
-export const kind = (name: string): KindDescription => CORE_KINDS.find((k) => k.kind === name)!;
+/** A core kind the tables name (always one of CORE_KINDS). */
+export const kind = (name: string): KindDescription => kindByName(name)!;
 
 const DRY_RUN = `"Let the apiserver check the write (RBAC, admission, validation) and answer with the result, storing nothing." dryRun: Boolean = false`;
 const PRECONDITION = `"Write only if the object is still at this resourceVersion (CONFLICT otherwise)." resourceVersion: String`;
