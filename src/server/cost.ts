@@ -516,7 +516,11 @@ export function costLimitError(estimate: CostEstimate, max: number, subscription
 function restrictedVisibility(contextValue: unknown, cluster?: string): Visibility | undefined {
   const ctx = contextValue as Partial<RequestContext>;
   const access = (cluster !== undefined ? ctx.clusterAccess?.get(cluster) : undefined) ?? ctx.access;
-  const v = access?.visibility;
+  return restricted(access?.visibility);
+}
+
+/** A visibility decided per caller; undefined for everything (no --auth) or nothing (refused). */
+function restricted(v: Visibility | undefined): Visibility | undefined {
   return v === SEE_EVERYTHING || v === SEE_NOTHING ? undefined : v;
 }
 
@@ -555,6 +559,10 @@ export function useCostLimit(gateway: Gateway, max: number, clusters?: ClusterRe
     stop: (result: ExecutionResult) => void,
   ): Promise<boolean> => {
     const ctx = args.contextValue as Partial<RequestContext>;
+    // Only a restricted caller has anything to decide: without --auth (or with a cluster-wide
+    // view) the plan is not evaluated a second time here.
+    const accesses = [ctx.access, ...(ctx.clusterAccess?.values() ?? [])];
+    if (!accesses.some((a) => a?.authorizeResource && restricted(a.visibility))) return true;
     try {
       for (const [g, informer] of genericInformersIn(gateway, args, clusters)) {
         // Each cluster's own access (several clusters with --auth decide apart).
