@@ -10,9 +10,47 @@ import {
 } from "graphql";
 import { ALL_CLUSTERS, CLUSTER_ARGUMENT } from "../schema/index.ts";
 
+/** A root field the cluster of which cannot be told (a fragment at the root, no operation). */
+const UNKNOWN = Symbol("unknown");
+
+/**
+ * The cluster argument of each root field of the operation that takes one: the name given, or
+ * undefined (null) when left out; UNKNOWN when it cannot be told. Fields without the argument
+ * (__typename, clusters) read no cluster's caches and are skipped.
+ */
+function* rootClusterArguments(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName: string | null | undefined,
+  variables: Record<string, unknown> | null | undefined,
+): Generator<unknown> {
+  const operation = operationOf(document, operationName);
+  if (!operation) {
+    yield UNKNOWN;
+    return;
+  }
+  const root =
+    operation.operation === "subscription"
+      ? schema.getSubscriptionType()
+      : operation.operation === "mutation"
+        ? schema.getMutationType()
+        : schema.getQueryType();
+  const fields = root?.getFields() ?? {};
+  for (const selection of operation.selectionSet.selections) {
+    if (selection.kind !== Kind.FIELD) {
+      yield UNKNOWN;
+      continue;
+    }
+    if (!fields[selection.name.value]?.args.some((a) => a.name === CLUSTER_ARGUMENT)) continue;
+    const arg = selection.arguments?.find((a) => a.name.value === CLUSTER_ARGUMENT);
+    yield arg ? argumentValue(arg.value, variables, operation) : undefined;
+  }
+}
+
 /**
  * Whether some root field of the operation reads the default cluster: it leaves the cluster
- * argument out, names the default one, or cannot be told (a fragment at the root).
+ * argument out, names the default one, or cannot be told. "*" does not count: a fleet field
+ * waits for no cluster.
  */
 export function readsDefaultCluster(
   schema: GraphQLSchema,
@@ -21,26 +59,15 @@ export function readsDefaultCluster(
   variables: Record<string, unknown> | null | undefined,
   defaultName: string,
 ): boolean {
-  const operation = operationOf(document, operationName);
-  if (!operation) return true;
-  const root = operation.operation === "subscription" ? schema.getSubscriptionType() : schema.getQueryType();
-  const fields = root?.getFields() ?? {};
-  for (const selection of operation.selectionSet.selections) {
-    if (selection.kind !== Kind.FIELD) return true;
-    const field = fields[selection.name.value];
-    // __typename, and fields about the fleet itself (clusters), read no cluster's caches.
-    if (!field?.args.some((a) => a.name === CLUSTER_ARGUMENT)) continue;
-    const arg = selection.arguments?.find((a) => a.name.value === CLUSTER_ARGUMENT);
-    const name = arg ? argumentValue(arg.value, variables, operation) : undefined;
-    if (name === undefined || name === null || name === defaultName) return true;
-  }
+  for (const name of rootClusterArguments(schema, document, operationName, variables))
+    if (name === UNKNOWN || name === undefined || name === null || name === defaultName) return true;
   return false;
 }
 
 /**
  * The clusters the operation's root fields read: the ones named, the default one for fields
- * that leave the argument out, every cluster for "*" (and for what cannot be told: a fragment at
- * the root, an operation not found). Unknown names are left out (the field refuses them).
+ * that leave the argument out, every cluster for "*" and for what cannot be told. Unknown names
+ * are left out (the field refuses them).
  */
 export function clustersRead(
   schema: GraphQLSchema,
@@ -49,18 +76,9 @@ export function clustersRead(
   variables: Record<string, unknown> | null | undefined,
   all: readonly string[],
 ): string[] {
-  const operation = operationOf(document, operationName);
-  if (!operation) return [...all];
-  const root = operation.operation === "subscription" ? schema.getSubscriptionType() : schema.getQueryType();
-  const fields = root?.getFields() ?? {};
   const read = new Set<string>();
-  for (const selection of operation.selectionSet.selections) {
-    if (selection.kind !== Kind.FIELD) return [...all];
-    const field = fields[selection.name.value];
-    if (!field?.args.some((a) => a.name === CLUSTER_ARGUMENT)) continue;
-    const arg = selection.arguments?.find((a) => a.name.value === CLUSTER_ARGUMENT);
-    const name = arg ? argumentValue(arg.value, variables, operation) : undefined;
-    if (name === ALL_CLUSTERS) return [...all];
+  for (const name of rootClusterArguments(schema, document, operationName, variables)) {
+    if (name === UNKNOWN || name === ALL_CLUSTERS) return [...all];
     const named = typeof name === "string" ? name : all[0]!;
     if (all.includes(named)) read.add(named);
   }

@@ -98,6 +98,9 @@ describe("mutations with --auth kubernetes and several clusters", () => {
     const e = await gql(kgql.url, scale("east", deploymentOf(east), 3), undefined, { token: "alice-east" });
     assert.equal(e.errors, undefined, JSON.stringify(e.errors));
     assert.equal(e.data.scaleDeployment.replicas, 3);
+    // Only the cluster written is asked about the caller: west, where alice's token is unknown,
+    // is not reviewed (nor listed as refusing her) for a mutation of east.
+    assert.equal(e.extensions?.clusterAccess, undefined, JSON.stringify(e.extensions));
     assert.deepEqual(
       eastWrites.map((w) => w.as),
       ["alice"],
