@@ -5,6 +5,7 @@
 //
 // Index functions must be pure and must not throw: they are called on the old and the new object
 // of every change (the old values are recomputed, not kept, which saves a per-object copy).
+import { NAMESPACE_INDEX } from "./indexers.ts";
 import { type KubeObject, objectKey } from "./types.ts";
 
 /**
@@ -60,8 +61,8 @@ export class Store {
   identityVersion = 0;
   /**
    * Applied to each object about to be stored (new, or another resourceVersion), and only then:
-   * a relist or a repeated event of an unchanged object skips it (the informer's string
-   * interning walks the whole object).
+   * a relist or a repeated event of an unchanged object skips it (the informer's shareValues
+   * walks the whole object).
    */
   private readonly admit: ((obj: KubeObject, previous: KubeObject | undefined) => KubeObject) | undefined;
 
@@ -165,9 +166,16 @@ export class Store {
         if (this.replaceSeen.get(scope) !== seen) return [];
         this.replaceSeen.delete(scope);
         const deltas: StoreDelta[] = [];
-        // Deleting the current entry while iterating a Map is well defined in JavaScript.
-        for (const [key, obj] of this.items) {
+        // One namespace's relist looks at that namespace's objects only, through the index when
+        // there is one (copied: deleting changes it). Deleting the current entry while iterating
+        // a Map is well defined in JavaScript.
+        const keys =
+          namespace !== undefined && this.hasIndex(NAMESPACE_INDEX)
+            ? [...this.indexKeys(NAMESPACE_INDEX, namespace)]
+            : this.items.keys();
+        for (const key of keys) {
           if (seen.has(key)) continue;
+          const obj = this.items.get(key)!;
           if (namespace !== undefined && obj.metadata.namespace !== namespace) continue;
           this.delete(key, obj);
           deltas.push({ type: "DELETED", object: obj, tombstone: true });
