@@ -145,26 +145,8 @@ export class KubeClient {
   }
 
   /** POST a small JSON document (TokenReview, SubjectAccessReview) and parse the answer. */
-  async postJSON<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
-    const url = new URL(path, this.server);
-    const payload = Buffer.from(JSON.stringify(body));
-    const headers = {
-      ...(await this.authHeaders()),
-      Accept: "application/json",
-      "Content-Type": "application/json",
-      "Content-Length": payload.length,
-    };
-    const mod = url.protocol === "https:" ? https : http;
-    this.requestCounts.create++;
-    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
-      const req = mod.request(url, { method: "POST", headers, agent: this.agent, signal }, resolve);
-      req.on("error", reject);
-      req.end(payload);
-    });
-    const text = await readText(res);
-    const status = res.statusCode ?? 0;
-    if (status < 200 || status >= 300) throw new ApiError(status, parseStatus(text), `POST ${path}`);
-    return JSON.parse(text) as T;
+  postJSON<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+    return this.exchange<T>("POST", path, { body, signal }, "create");
   }
 
   /**
@@ -172,7 +154,17 @@ export class KubeClient {
    * to the kubeconfig's (impersonation). Throws ApiError for a non-2xx answer. Mutations only:
    * queries are answered from the caches.
    */
-  async send<T>(method: WriteMethod, path: string, opts: SendOptions = {}): Promise<T> {
+  send<T>(method: WriteMethod, path: string, opts: SendOptions = {}): Promise<T> {
+    return this.exchange<T>(method, path, opts, "write");
+  }
+
+  /** One request with a JSON answer, counted under `counter`; ApiError for a non-2xx answer. */
+  private async exchange<T>(
+    method: WriteMethod,
+    path: string,
+    opts: SendOptions,
+    counter: "create" | "write",
+  ): Promise<T> {
     const url = new URL(path, this.server);
     for (const [k, v] of Object.entries(opts.query ?? {}))
       if (v !== undefined) url.searchParams.set(k, String(v));
@@ -191,7 +183,7 @@ export class KubeClient {
       headers["Content-Length"] = payload.length;
     }
     const mod = url.protocol === "https:" ? https : http;
-    this.requestCounts.write++;
+    this.requestCounts[counter]++;
     const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
       const req = mod.request(url, { method, headers, agent: this.agent, signal: opts.signal }, resolve);
       req.on("error", reject);
