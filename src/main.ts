@@ -227,12 +227,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
         );
     }
     const namespaces = scopedNamespaces(flags);
-    try {
-      parseResourceEntries(flags.resources); // a bad entry fails before connecting to anything
-    } catch (err) {
-      if (err instanceof ResourceEntryError) throw new UsageError(`${err.message} (${envName("resources")})`);
-      throw err;
-    }
+    parseResourceEntries(flags.resources); // a bad entry fails before connecting to anything
     const syncTimeoutMs = seconds(flags, "sync-timeout");
     const requestTimeoutMs = seconds(flags, "request-timeout");
     const maxCost = Number(flags["max-cost"]);
@@ -338,7 +333,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
   } catch (thrown) {
     // After the log's last lines, so the error line comes last.
     await release();
-    // An entry the apiserver does not serve is found once connected (startGatewayServer).
+    // A bad --resources entry: from the check above, or found once connected (startGatewayServer).
     const err =
       thrown instanceof ResourceEntryError
         ? new UsageError(`${thrown.message} (${envName("resources")})`)

@@ -5,7 +5,7 @@ import type { RequestContext } from "./context.ts";
 import { userError } from "./errors.ts";
 
 /** The namespaces a gateway is scoped to, or undefined when it watches every namespace. */
-export function namespaceScope(ctx: RequestContext): readonly string[] | undefined {
+function namespaceScope(ctx: RequestContext): readonly string[] | undefined {
   return ctx.gateway?.factory.namespaces;
 }
 

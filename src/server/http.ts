@@ -15,6 +15,7 @@ import { WebSocketServer } from "ws";
 import type { RequestContext } from "../resolvers/context.ts";
 import { limitExceeded } from "../resolvers/errors.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
+import { isAsyncIterable } from "../subscriptions/types.ts";
 import { DEFAULT_REQUEST_TIMEOUT_MS } from "./deadline.ts";
 import { handleFast } from "./fast-path.ts";
 import { executionArgs, fastPathFor } from "./fast-request.ts";
@@ -108,10 +109,7 @@ function unsyncedKinds(gateway: Gateway): string[] {
  * replica, so failing on it would stop answers about every cluster, which multi-cluster serving
  * promises never to do (its fields say NOT_SYNCED, `clusters` says why).
  */
-export function readiness(
-  gateway: Gateway,
-  others: readonly Gateway[] = [],
-): { ready: boolean; text: string } {
+function readiness(gateway: Gateway, others: readonly Gateway[] = []): { ready: boolean; text: string } {
   const unsynced = unsyncedKinds(gateway);
   const ready = unsynced.length === 0;
   const head = ready ? "ok" : `not ready: waiting for the first sync of ${unsynced.join(", ")}`;
@@ -155,9 +153,6 @@ function isStream(req: http.IncomingMessage, res: http.ServerResponse): boolean 
     ? STREAM.test(String(res.getHeader("content-type") ?? ""))
     : STREAM.test(req.headers.accept ?? "");
 }
-
-const isAsyncIterable = (v: unknown): v is AsyncIterable<unknown> =>
-  typeof (v as AsyncIterable<unknown>)?.[Symbol.asyncIterator] === "function";
 
 /** An error as graphql-ws would send it (GraphQLError and yoga's masked errors have toJSON). */
 function formatted(error: unknown): GraphQLFormattedError {

@@ -51,7 +51,7 @@ export class Metrics {
   /**
    * Metrics of these clusters' gateways (one, or the default first). With several clusters the
    * per-kind, subscription and auth-cache series carry a `cluster` label; with one they have
-   * none, as before multi-cluster serving, so existing dashboards keep working.
+   * none, so that single-cluster dashboards need no cluster label.
    */
   constructor(clusters: Gateway | readonly Gateway[]) {
     const gateways = Array.isArray(clusters) ? (clusters as readonly Gateway[]) : [clusters as Gateway];

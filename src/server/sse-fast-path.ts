@@ -16,10 +16,8 @@ import { type ExecutionResult, GraphQLError, OperationTypeNode } from "graphql";
 import { getSSEProcessor, type YogaServerInstance } from "graphql-yoga";
 import type { RequestContext } from "../resolvers/context.ts";
 import { COMPLETE, frameOf, PING, pingIntervalMs } from "../subscriptions/sse-frames.ts";
+import { isAsyncIterable } from "../subscriptions/types.ts";
 import { executionArgs, prepareOperation } from "./fast-request.ts";
-
-const isAsyncIterable = (v: unknown): v is AsyncIterable<ExecutionResult> =>
-  typeof (v as AsyncIterable<unknown>)?.[Symbol.asyncIterator] === "function";
 
 /** A result without a stream (an error), written as yoga writes it: its status, its frames. */
 async function sendWithYoga(
@@ -130,7 +128,7 @@ export async function handleSseSubscription(
     if (err instanceof GraphQLError) result = { errors: [err] };
     else throw err;
   }
-  if (isAsyncIterable(result)) await pipeStream(yoga, req, res, result);
+  if (isAsyncIterable<ExecutionResult>(result)) await pipeStream(yoga, req, res, result);
   else await sendWithYoga(yoga, res, result);
   return true;
 }

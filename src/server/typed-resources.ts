@@ -80,7 +80,7 @@ export function useRemovedFieldErrors(typed: TypedResources): Plugin {
 const touchedCache = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, TypedKind[]>>();
 
 /** The typed resources an operation reads (any field whose type is one of theirs). */
-export function typedKindsTouched(schema: GraphQLSchema, document: DocumentNode): TypedKind[] {
+function typedKindsTouched(schema: GraphQLSchema, document: DocumentNode): TypedKind[] {
   let perSchema = touchedCache.get(schema);
   if (!perSchema) {
     perSchema = new WeakMap();

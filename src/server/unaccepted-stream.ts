@@ -5,9 +5,7 @@
 // is ended and the 406 says what to send instead.
 import { GraphQLError } from "graphql";
 import { type Plugin, processRegularResult } from "graphql-yoga";
-
-const isAsyncIterable = (v: unknown): v is AsyncIterable<unknown> =>
-  typeof (v as AsyncIterable<unknown>)?.[Symbol.asyncIterator] === "function";
+import { isAsyncIterable } from "../subscriptions/types.ts";
 
 /** Ends the stream: its return() unsubscribes (a generator's own, else a fresh iterator's). */
 function endStream(stream: AsyncIterable<unknown>): void {

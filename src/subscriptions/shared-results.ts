@@ -26,6 +26,7 @@ import type { Plugin } from "graphql-yoga";
 import { RequestContext, type Visibility } from "../resolvers/context.ts";
 import { isSharedEvent } from "./hub.ts";
 import { markShared, useSharedSseFrames } from "./sse-frames.ts";
+import { isAsyncIterable } from "./types.ts";
 
 export interface SharedResultsOptions {
   /** Results kept (across all events); the oldest events' results go first. */
@@ -130,10 +131,6 @@ function eventContext(ctx: RequestContext): RequestContext {
   const fresh = new RequestContext(ctx.gateway, undefined, undefined, ctx.clusters);
   Object.defineProperty(fresh, "access", { value: ctx.access, enumerable: true });
   return { ...ctx, ...fresh } as RequestContext;
-}
-
-function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
-  return typeof (v as AsyncIterable<unknown>)?.[Symbol.asyncIterator] === "function";
 }
 
 /**

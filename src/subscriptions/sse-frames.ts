@@ -9,6 +9,7 @@
 // at the end.
 import type { ExecutionResult } from "graphql";
 import type { Plugin } from "graphql-yoga";
+import { isAsyncIterable } from "./types.ts";
 
 /**
  * Shared results, with their frame once built (collected with the result): the frame is the
@@ -100,9 +101,6 @@ export function sseResponse(result: AsyncIterable<ExecutionResult>, fetchAPI: Fe
   });
 }
 
-const isAsyncIterable = (v: unknown): v is AsyncIterable<ExecutionResult> =>
-  typeof (v as AsyncIterable<unknown>)?.[Symbol.asyncIterator] === "function";
-
 /**
  * Replaces yoga's SSE writer for subscription streams only, and only where yoga chose SSE:
  * a subscription's stream has no other writer (yoga offers subscriptions SSE or nothing), so
@@ -116,7 +114,8 @@ export function useSharedSseFrames(): Plugin {
       if (request) subscriptions.add(request);
     },
     onResultProcess({ request, result, resultProcessor, setResultProcessor }) {
-      if (!resultProcessor || !subscriptions.has(request) || !isAsyncIterable(result)) return;
+      if (!resultProcessor || !subscriptions.has(request) || !isAsyncIterable<ExecutionResult>(result))
+        return;
       setResultProcessor(
         (r, fetchAPI) => sseResponse(r as AsyncIterable<ExecutionResult>, fetchAPI as FetchAPI),
         "text/event-stream",

@@ -24,3 +24,8 @@ export type StreamEvent =
 
 /** Which objects a subscriber wants; evaluated against old and new states of each change. */
 export type ObjectFilter = (obj: KubeObject) => boolean;
+
+/** Whether an execution result is a stream (a subscription's) rather than one result. */
+export function isAsyncIterable<T = unknown>(v: unknown): v is AsyncIterable<T> {
+  return typeof (v as AsyncIterable<unknown>)?.[Symbol.asyncIterator] === "function";
+}

@@ -59,7 +59,7 @@ export function parseResourceEntries(texts: readonly string[]): ResourceEntries 
 }
 
 /** Built-in kinds already have typed GraphQL (src/kinds.ts); --resources does not redefine them. */
-export function isBuiltIn(r: { group: string; resource: string }): boolean {
+function isBuiltIn(r: { group: string; resource: string }): boolean {
   return CORE_KINDS.some((k) => k.group === r.group && k.resource === r.resource);
 }
 

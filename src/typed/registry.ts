@@ -1,7 +1,7 @@
 // The typed resources a gateway serves (--resources) and their schema, kept current: CRDs are
 // watched (kgql's own informer machinery), and when one of the enabled resources' CRDs is
 // added, changed or removed the typed schema is built again from /openapi/v3 and handed to the
-// listeners (the app swaps its GraphQL schema; server/schema-reload.ts).
+// listeners (the app swaps its GraphQL schema; server/typed-resources.ts useSchemaReload).
 import type { KubeClient } from "../informers/client.ts";
 import type { ApiResource, Discovery } from "../informers/discovery.ts";
 import type { ReflectorLogger } from "../informers/reflector.ts";

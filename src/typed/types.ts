@@ -78,7 +78,7 @@ function casedLike(lower: string, kind: string): string {
 }
 
 /** The GraphQL name of a property (see the rules above), before de-duplication. */
-export function fieldName(property: string): string {
+function fieldName(property: string): string {
   const n = property.replace(/[^_0-9A-Za-z]/g, "_");
   return /^[0-9]/.test(n) || n.startsWith("__") || n === "" ? `x${n}` : n;
 }
