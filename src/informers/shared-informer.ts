@@ -10,7 +10,7 @@ import { shareValues } from "./share.ts";
 import { type Indexers, Store, type StoreDelta } from "./store.ts";
 import { stripBulkyMetadata } from "./transform.ts";
 import type { GroupVersionResource, KubeObject } from "./types.ts";
-import { objectKey } from "./types.ts";
+import { objectKey, parsePosition } from "./types.ts";
 
 export interface ResourceInfo extends GroupVersionResource {
   kind: string;
@@ -268,9 +268,8 @@ function newestResourceVersion(versions: string[]): string {
   let best = "";
   let bestN = -1n;
   for (const v of versions) {
-    if (!/^\d+$/.test(v)) continue;
-    const n = BigInt(v);
-    if (n > bestN) {
+    const n = parsePosition(v);
+    if (n !== undefined && n > bestN) {
       bestN = n;
       best = v;
     }

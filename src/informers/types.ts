@@ -74,3 +74,9 @@ export function objectKey(obj: KubeObject): string {
   const { namespace, name } = obj.metadata;
   return namespace ? `${namespace}/${name}` : name;
 }
+
+/** Parses a resourceVersion as a stream position; undefined when it is not a plain integer. */
+export function parsePosition(rv: string | undefined): bigint | undefined {
+  if (!rv || !/^\d{1,30}$/.test(rv)) return undefined;
+  return BigInt(rv);
+}

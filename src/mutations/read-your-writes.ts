@@ -9,9 +9,9 @@
 // resourceVersion, which the informer has already passed.
 import type { SharedInformer } from "../informers/shared-informer.ts";
 import type { KubeObject } from "../informers/types.ts";
+import { parsePosition } from "../informers/types.ts";
 import { userError } from "../resolvers/errors.ts";
 import type { Deadline } from "../server/deadline.ts";
-import { parsePosition } from "../subscriptions/history.ts";
 
 /** How often a wait looks at the informer's position besides its events (bookmarks move it too). */
 const POLL_MS = 25;

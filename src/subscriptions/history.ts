@@ -1,6 +1,7 @@
 // A bounded per-kind history of changes, so a client that reconnects with the last position it
 // saw can be sent exactly what it missed, while it is still here.
 import type { KubeObject } from "../informers/types.ts";
+
 import type { ObjectEventType } from "./types.ts";
 
 export interface HistoryEntry {
@@ -8,12 +9,6 @@ export interface HistoryEntry {
   type: ObjectEventType;
   object: KubeObject;
   oldObject: KubeObject | undefined;
-}
-
-/** Parses a resourceVersion as a stream position; undefined when it is not a plain integer. */
-export function parsePosition(rv: string | undefined): bigint | undefined {
-  if (!rv || !/^\d{1,30}$/.test(rv)) return undefined;
-  return BigInt(rv);
 }
 
 export class ChangeHistory {

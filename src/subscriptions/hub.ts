@@ -7,7 +7,8 @@
 import type { SharedInformer } from "../informers/shared-informer.ts";
 import type { StoreDelta } from "../informers/store.ts";
 import type { KubeObject } from "../informers/types.ts";
-import { ChangeHistory, type HistoryEntry, parsePosition } from "./history.ts";
+import { parsePosition } from "../informers/types.ts";
+import { ChangeHistory, type HistoryEntry } from "./history.ts";
 import type { ObjectEventType, ObjectFilter, StreamEvent } from "./types.ts";
 
 /**
