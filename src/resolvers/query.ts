@@ -293,6 +293,24 @@ export interface GenericResourceArgs {
 }
 
 /**
+ * The started and synced informer of any resource, for the caller (see ctx.genericInformer): a
+ * resource the apiserver does not serve, or that cannot be listed and watched, is BAD_USER_INPUT
+ * saying so (with the closest ones it serves).
+ */
+export async function cachedResource(
+  ctx: RequestContext,
+  gvr: { group: string; version: string; resource: string },
+): Promise<SharedInformer> {
+  try {
+    return await ctx.genericInformer(gvr);
+  } catch (err) {
+    if (err instanceof UnknownResourceError || err instanceof UncacheableResourceError)
+      throw userError(err.message, "BAD_USER_INPUT", { argument: "resource" });
+    throw err;
+  }
+}
+
+/**
  * The synced informer of the resource a resources(...) or resourceEvents field names, its access
  * key and its name for messages, once the arguments are checked against it: a resource the
  * apiserver does not serve (with the closest ones it does), one that cannot be cached, a
@@ -304,18 +322,11 @@ export async function genericResource(
   args: GenericResourceArgs,
 ): Promise<{ informer: SharedInformer; key: string; name: string }> {
   parseSelectorArg(args.labelSelector); // a bad selector fails before anything starts
-  let informer: SharedInformer;
-  try {
-    informer = await ctx.genericInformer({
-      group: args.group,
-      version: args.version,
-      resource: args.resource,
-    });
-  } catch (err) {
-    if (err instanceof UnknownResourceError || err instanceof UncacheableResourceError)
-      throw userError(err.message, "BAD_USER_INPUT", { argument: "resource" });
-    throw err;
-  }
+  const informer = await cachedResource(ctx, {
+    group: args.group,
+    version: args.version,
+    resource: args.resource,
+  });
   if (args.namespace && !informer.resource.namespaced) {
     throw userError(
       `${args.resource} is cluster-scoped: leave out the namespace argument`,

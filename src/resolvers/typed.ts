@@ -94,8 +94,9 @@ export function typedFieldFunctions(kinds: readonly TypedKind[]): Record<string,
   return out;
 }
 
-function propertyOf(property: string): FieldFn {
-  return (o) => (o as unknown as Record<string, unknown>)[property] ?? null;
+/** A field read as one property of the object (or nested object) it is on. */
+function propertyOf(property: string): (o: object) => unknown {
+  return (o) => (o as Record<string, unknown>)[property] ?? null;
 }
 
 /**
@@ -124,7 +125,7 @@ export function renamedFieldResolvers(
   const out: Record<string, Record<string, GraphQLFieldResolver<Record<string, unknown>, unknown>>> = {};
   for (const [type, fields] of renames) {
     out[type] = {};
-    for (const [field, property] of fields) out[type][field] = (src) => src[property];
+    for (const [field, property] of fields) out[type][field] = propertyOf(property);
   }
   return out;
 }

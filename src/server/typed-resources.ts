@@ -22,8 +22,8 @@ import {
   visitWithTypeInfo,
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
-import { UncacheableResourceError, UnknownResourceError } from "../informers/discovery.ts";
 import type { RequestContext } from "../resolvers/context.ts";
+import { cachedResource } from "../resolvers/query.ts";
 import type { TypedResources } from "../typed/registry.ts";
 import { type TypedKind, type TypedSchema, typedKindOf } from "../typed/types.ts";
 
@@ -121,12 +121,10 @@ export function useTypedResourceAccess(): Plugin {
     const ctx = args.contextValue as RequestContext;
     try {
       await Promise.all(
-        kinds.map((k) => ctx.genericInformer({ group: k.group, version: k.version, resource: k.resource })),
+        kinds.map((k) => cachedResource(ctx, { group: k.group, version: k.version, resource: k.resource })),
       );
     } catch (err) {
       if (err instanceof GraphQLError) stop({ errors: [err] });
-      else if (err instanceof UnknownResourceError || err instanceof UncacheableResourceError)
-        stop({ errors: [new GraphQLError(err.message, { extensions: { code: "BAD_USER_INPUT" } })] });
       else throw err;
     }
   };
