@@ -13,7 +13,7 @@ import { isNetworkError } from "../informers/client.ts";
 import type { ResourceInfo } from "../informers/shared-informer.ts";
 import { type RequestContext, SEE_NOTHING, type Visibility } from "../resolvers/context.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
-import { beforeDeadline, type Deadline } from "./deadline.ts";
+import { beforeDeadline, type Deadline, deadlineFrom } from "./deadline.ts";
 import { kindsTouched } from "./plugins.ts";
 
 /** The Authorization header of an HTTP request, a WebSocket upgrade, or graphql-ws connectionParams. */
@@ -175,22 +175,16 @@ function refusedBy(cluster: string, err: GraphQLError): GraphQLError {
 
 /** `work`, or SERVICE_UNAVAILABLE if it takes longer than `ms` (refusedBy names the cluster). */
 function withinReviewBudget(work: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new GraphQLError(
-            `cannot check the caller's access: the Kubernetes API did not answer the reviews within ${ms / 1000} s (--sync-timeout); retry shortly`,
-            { extensions: { code: "SERVICE_UNAVAILABLE" } },
-          ),
-        ),
-      ms,
-    );
-    timer.unref();
-  });
-  work.catch(() => {}); // its outcome no longer matters once late
-  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+  return beforeDeadline(
+    work,
+    deadlineFrom(ms),
+    "the reviews",
+    () =>
+      new GraphQLError(
+        `cannot check the caller's access: the Kubernetes API did not answer the reviews within ${ms / 1000} s (--sync-timeout); retry shortly`,
+        { extensions: { code: "SERVICE_UNAVAILABLE" } },
+      ),
+  );
 }
 
 /**

@@ -37,18 +37,17 @@ export function beforeDeadline<T>(
   work: Promise<T>,
   deadline: Deadline | undefined,
   waitingFor: string,
+  /** The error when the deadline passes first (default: the request-timeout error). */
+  late: () => Error = () => requestTimeoutError(deadline!, waitingFor),
 ): Promise<T> {
   if (!deadline) return work;
   const left = deadline.at - Date.now();
-  if (left <= 0) {
-    work.catch(() => {}); // its outcome no longer matters
-    return Promise.reject(requestTimeoutError(deadline, waitingFor));
-  }
+  work.catch(() => {}); // its outcome no longer matters once late
+  if (left <= 0) return Promise.reject(late());
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(requestTimeoutError(deadline, waitingFor)), left);
+    timer = setTimeout(() => reject(late()), left);
     timer.unref();
   });
-  work.catch(() => {});
   return Promise.race([work, expired]).finally(() => clearTimeout(timer));
 }
