@@ -7,16 +7,7 @@ import http from "node:http";
 import type net from "node:net";
 import type { KubeObject } from "../informers/types.ts";
 import { discoveryDocument, VERSION_INFO } from "./discovery.ts";
-import {
-  alreadyExists,
-  badRequest,
-  conflict,
-  injected,
-  notFound,
-  SandboxError,
-  type StatusBody,
-  statusBody,
-} from "./errors.ts";
+import { badRequest, injected, notFound, SandboxError, type StatusBody, statusBody } from "./errors.ts";
 import type { FailRules, Verb } from "./faults.ts";
 import { type Lister, writeList } from "./list.ts";
 import { parseListOptions, validateListOptions } from "./options.ts";
@@ -210,12 +201,7 @@ export class ApiServer {
             statusBody(500, "InternalError", "resourceVersion should not be set on objects to be created"),
           );
         }
-        if (dryRun) {
-          const exists = store.get(resource, namespace, obj.metadata.name);
-          if (exists) throw new SandboxError(alreadyExists(resource, obj.metadata.name));
-          return sendJSON(res, 201, { ...obj, metadata: { ...obj.metadata, resourceVersion: undefined } });
-        }
-        return sendJSON(res, 201, store.create(resource, obj, { trustMetadata: false }));
+        return sendJSON(res, 201, store.create(resource, obj, { trustMetadata: false, dryRun }));
       }
       case "update": {
         const obj = await readObject(req);
@@ -238,8 +224,7 @@ export class ApiServer {
                 metadata: { ...current.metadata, resourceVersion: obj.metadata.resourceVersion },
               }
             : { ...obj, status: current.status ?? obj.status };
-        if (dryRun) return sendJSON(res, 200, dryRunUpdate(resource, current, next));
-        return sendJSON(res, 200, store.update(resource, next));
+        return sendJSON(res, 200, store.update(resource, next, { dryRun }));
       }
       case "patch": {
         const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim();
@@ -265,8 +250,7 @@ export class ApiServer {
         if (!current && apply) {
           const { resourceVersion: _, ...given } = (patch.metadata ?? {}) as Record<string, unknown>;
           const obj = { ...patch, metadata: { ...given, name: name!, namespace } } as KubeObject;
-          if (dryRun) return sendJSON(res, 201, obj);
-          return sendJSON(res, 201, store.create(resource, obj, { trustMetadata: false }));
+          return sendJSON(res, 201, store.create(resource, obj, { trustMetadata: false, dryRun }));
         }
         if (!current) throw new SandboxError(notFound(resource, name!));
         const patchRV = (patch.metadata as { resourceVersion?: string } | undefined)?.resourceVersion ?? "";
@@ -275,8 +259,7 @@ export class ApiServer {
           ...merged,
           metadata: { ...merged.metadata, name: name!, namespace, resourceVersion: patchRV },
         };
-        if (dryRun) return sendJSON(res, 200, dryRunUpdate(resource, current, next));
-        return sendJSON(res, 200, store.update(resource, next));
+        return sendJSON(res, 200, store.update(resource, next, { dryRun }));
       }
       case "delete": {
         const obj = dryRun ? store.get(resource, namespace, name!) : store.delete(resource, namespace, name!);
@@ -338,14 +321,6 @@ function verbOf(method: string, route: Route, watch: boolean): Verb | undefined 
     default:
       return undefined;
   }
-}
-
-/** What an update would store, without storing it: a stale resourceVersion is a conflict. */
-function dryRunUpdate(resource: SandboxResource, current: KubeObject, next: KubeObject): KubeObject {
-  const rv = next.metadata.resourceVersion;
-  if (rv && rv !== current.metadata.resourceVersion)
-    throw new SandboxError(conflict(resource, current.metadata.name));
-  return { ...next, metadata: { ...next.metadata, resourceVersion: current.metadata.resourceVersion } };
 }
 
 function checkNamespace(obj: KubeObject, namespace: string | undefined): void {

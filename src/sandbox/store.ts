@@ -95,6 +95,12 @@ export interface WriteOptions {
    * deterministic); writes over HTTP get fresh ones, as on a real server.
    */
   trustMetadata?: boolean;
+  /**
+   * dryRun=All: the object is made and checked exactly as the write would make it, and returned,
+   * but nothing is stored, recorded or counted (a created object has no resourceVersion yet: "";
+   * an updated one keeps its own, as the apiserver answers).
+   */
+  dryRun?: boolean;
 }
 
 export class ObjectStore {
@@ -169,13 +175,14 @@ export class ObjectStore {
       name,
       namespace: res.namespaced ? meta.namespace || "default" : undefined,
       uid: (trust && meta.uid) || randomUUID(),
-      resourceVersion: String(++this.rv),
+      resourceVersion: opts.dryRun ? "" : String(++this.rv),
       creationTimestamp: (trust && meta.creationTimestamp) || timestamp(),
     };
     if (res.generation) metadata.generation = 1;
     else delete metadata.generation;
     if (!res.namespaced) delete metadata.namespace;
     const obj = seal(res, input, metadata);
+    if (opts.dryRun) return obj;
     coll.set(key, obj);
     this.record("ADDED", res, key, obj, undefined);
     return obj;
@@ -185,7 +192,7 @@ export class ObjectStore {
    * Replaces an object. A non-empty metadata.resourceVersion must be the current one (optimistic
    * concurrency, 409 Conflict otherwise); an empty one means an unconditional update.
    */
-  update(res: SandboxResource, input: KubeObject): KubeObject {
+  update(res: SandboxResource, input: KubeObject, opts: Pick<WriteOptions, "dryRun"> = {}): KubeObject {
     const meta = input.metadata;
     const key = storeKey(res, meta.namespace, meta.name);
     const coll = this.collection(res);
@@ -198,7 +205,7 @@ export class ObjectStore {
       ...meta,
       namespace: old.metadata.namespace,
       uid: old.metadata.uid,
-      resourceVersion: String(++this.rv),
+      resourceVersion: opts.dryRun ? old.metadata.resourceVersion : String(++this.rv),
       creationTimestamp: old.metadata.creationTimestamp,
     };
     if (!res.namespaced) delete metadata.namespace;
@@ -209,6 +216,7 @@ export class ObjectStore {
     // deletionTimestamp, once set, cannot be taken back.
     if (old.metadata.deletionTimestamp) metadata.deletionTimestamp = old.metadata.deletionTimestamp;
     const obj = seal(res, input, metadata);
+    if (opts.dryRun) return obj;
     coll.set(key, obj);
     this.record("MODIFIED", res, key, obj, old);
     return obj;

@@ -185,6 +185,39 @@ describe("discovery and health", () => {
 });
 
 describe("objects and resourceVersions", () => {
+  it("dryRun=All answers as the write would (generateName, uid, namespace) and stores nothing", async () => {
+    const sim = await cluster();
+    const rv = sim.currentResourceVersion();
+    const post = (path: string, body: unknown) =>
+      get(sim, path, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const made = await post("/api/v1/namespaces/default/configmaps?dryRun=All", {
+      metadata: { generateName: "cm-" },
+      data: { a: "b" },
+    });
+    assert.equal(made.status, 201, made.text);
+    assert.match(made.json.metadata.name, /^cm-\w{5}$/);
+    assert.equal(made.json.metadata.namespace, "default");
+    assert.ok(made.json.metadata.uid);
+    assert.deepEqual(sim.list("configmaps"), [], "nothing stored");
+    sim.create("configmaps", { metadata: { name: "c", namespace: "default", uid: "", resourceVersion: "" } });
+    const stored = sim.currentResourceVersion();
+    const updated = await get(sim, "/api/v1/namespaces/default/configmaps/c?dryRun=All", {
+      method: "PATCH",
+      headers: { "content-type": "application/merge-patch+json" },
+      body: JSON.stringify({ data: { x: "y" } }),
+    });
+    assert.equal(updated.status, 200, updated.text);
+    assert.equal(updated.json.data.x, "y");
+    assert.equal(updated.json.metadata.resourceVersion, stored);
+    assert.equal(sim.get("configmaps", "default", "c")!.data, undefined, "not changed");
+    assert.equal(sim.currentResourceVersion(), stored);
+    assert.notEqual(rv, stored);
+  });
+
   it("one RV sequence for all kinds; uid, creationTimestamp and generation set by the server", async () => {
     const sim = await cluster();
     const rv0 = Number(sim.currentResourceVersion());
