@@ -17,7 +17,7 @@ import type { ClusterRegistry } from "../clusters/registry.ts";
 import { CORE_KINDS } from "../kinds.ts";
 import type { RequestContext } from "../resolvers/context.ts";
 import type { Gateway } from "../resolvers/gateway.ts";
-import { typedKindOf } from "../typed/types.ts";
+import { type TypedKind, typedKindOf } from "../typed/types.ts";
 import { beforeDeadline } from "./deadline.ts";
 
 const kindTypeNames = new Map<string, string>([
@@ -27,28 +27,40 @@ const kindTypeNames = new Map<string, string>([
   ["PodStreamEvent", "Pod"],
 ]);
 
+/** What an operation reads: core kinds, and typed resources (--resources). */
+export interface OperationReads {
+  kinds: ReadonlySet<string>;
+  typed: readonly TypedKind[];
+}
+
 // Parsed documents are cached (yoga's parser cache hands back the same object for the same
 // text), so the walk below runs once per distinct operation, not once per request.
 // Per schema too: the schema changes with the typed resources (--resources).
-const touchedCache = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, ReadonlySet<string>>>();
+const readsCache = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, OperationReads>>();
+
+/** What an operation reads, from one walk of it per schema (cached). */
+export function operationReads(schema: GraphQLSchema, document: DocumentNode): OperationReads {
+  let perSchema = readsCache.get(schema);
+  if (!perSchema) {
+    perSchema = new WeakMap();
+    readsCache.set(schema, perSchema);
+  }
+  let reads = perSchema.get(document);
+  if (!reads) {
+    reads = walkReads(schema, document);
+    perSchema.set(document, reads);
+  }
+  return reads;
+}
 
 /** Core kinds an operation reads: every selected field's type, interfaces meaning all kinds. */
 export function kindsTouched(schema: GraphQLSchema, document: DocumentNode): ReadonlySet<string> {
-  let perSchema = touchedCache.get(schema);
-  if (!perSchema) {
-    perSchema = new WeakMap();
-    touchedCache.set(schema, perSchema);
-  }
-  let kinds = perSchema.get(document);
-  if (!kinds) {
-    kinds = walkKinds(schema, document);
-    perSchema.set(document, kinds);
-  }
-  return kinds;
+  return operationReads(schema, document).kinds;
 }
 
-function walkKinds(schema: GraphQLSchema, document: DocumentNode): Set<string> {
+function walkReads(schema: GraphQLSchema, document: DocumentNode): OperationReads {
   const kinds = new Set<string>();
+  const typed = new Set<TypedKind>();
   const typeInfo = new TypeInfo(schema);
   visit(
     document,
@@ -59,18 +71,27 @@ function walkKinds(schema: GraphQLSchema, document: DocumentNode): Set<string> {
         const named = getNamedType(type);
         const kind =
           kindTypeNames.get(named.name) ?? kindTypeNames.get(named.name.replace(/(Connection|Edge)$/, ""));
-        if (kind) kinds.add(kind);
-        else if (isInterfaceType(named) && named.name === "Resource")
+        if (kind) {
+          kinds.add(kind);
+          return;
+        }
+        if (isInterfaceType(named) && named.name === "Resource") {
           for (const k of CORE_KINDS) kinds.add(k.kind);
-        // A typed resource (--resources): its namespace arguments are checked against Namespace.
-        else if (typedKindOf(schema, named.name)) kinds.add("Namespace");
+          return;
+        }
+        // A typed resource (--resources), its connection or its events.
+        const t = typedKindOf(schema, named.name) ?? typedKindOf(schema, named.name.replace(/Event$/, ""));
+        if (t) {
+          typed.add(t);
+          kinds.add("Namespace"); // its namespace arguments are checked against Namespace
+        }
       },
     }),
   );
   // Traversals read kinds other than their return type (e.g. Deployment.pods reads ReplicaSets).
   if (kinds.has("Pod")) kinds.add("ReplicaSet");
   if (kinds.size) kinds.add("Namespace"); // namespace arguments are checked against it
-  return kinds;
+  return { kinds, typed: [...typed] };
 }
 
 /**

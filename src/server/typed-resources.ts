@@ -11,21 +11,17 @@
 import { useGraphQlJit } from "@envelop/graphql-jit";
 import {
   type ASTVisitor,
-  type DocumentNode,
   type ExecutionArgs,
   GraphQLError,
   type GraphQLSchema,
-  getNamedType,
-  TypeInfo,
   type ValidationContext,
-  visit,
-  visitWithTypeInfo,
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { RequestContext } from "../resolvers/context.ts";
 import { cachedResource } from "../resolvers/query.ts";
 import type { TypedResources } from "../typed/registry.ts";
-import { type TypedKind, type TypedSchema, typedKindOf } from "../typed/types.ts";
+import type { TypedSchema } from "../typed/types.ts";
+import { operationReads } from "./plugins.ts";
 
 /** Swaps the schema in whenever the typed resources change (`rebuild` makes the new one). */
 export function useSchemaReload(
@@ -77,37 +73,6 @@ export function useRemovedFieldErrors(typed: TypedResources): Plugin {
   };
 }
 
-const touchedCache = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, TypedKind[]>>();
-
-/** The typed resources an operation reads (any field whose type is one of theirs). */
-function typedKindsTouched(schema: GraphQLSchema, document: DocumentNode): TypedKind[] {
-  let perSchema = touchedCache.get(schema);
-  if (!perSchema) {
-    perSchema = new WeakMap();
-    touchedCache.set(schema, perSchema);
-  }
-  let kinds = perSchema.get(document);
-  if (!kinds) {
-    const found = new Set<TypedKind>();
-    const typeInfo = new TypeInfo(schema);
-    visit(
-      document,
-      visitWithTypeInfo(typeInfo, {
-        Field() {
-          const type = typeInfo.getType();
-          if (!type) return;
-          const name = getNamedType(type).name;
-          const k = typedKindOf(schema, name) ?? typedKindOf(schema, name.replace(/Event$/, ""));
-          if (k) found.add(k);
-        },
-      }),
-    );
-    kinds = [...found];
-    perSchema.set(document, kinds);
-  }
-  return kinds;
-}
-
 /**
  * Starts, syncs and authorizes the typed resources an operation reads, before it runs (after
  * authentication and authorization set up the context, before the cost estimate, which sizes
@@ -116,7 +81,7 @@ function typedKindsTouched(schema: GraphQLSchema, document: DocumentNode): Typed
  */
 export function useTypedResourceAccess(): Plugin {
   const prepare = async (args: ExecutionArgs, stop: (r: { errors: GraphQLError[] }) => void) => {
-    const kinds = typedKindsTouched(args.schema, args.document);
+    const kinds = operationReads(args.schema, args.document).typed;
     if (kinds.length === 0) return;
     const ctx = args.contextValue as RequestContext;
     try {
